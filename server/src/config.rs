@@ -1,0 +1,116 @@
+//! Command line and environment. Every setting is a flag and an environment variable; the
+//! README's configuration table is generated from the same names (`--help` prints them too).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+/// NorthStar: self-hostable tracing for AI agents.
+///
+/// With no command, `serve` runs.
+#[derive(Debug, Parser)]
+#[command(name = "northstar-server", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "NORTHSTAR_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+
+    /// Directory of the embedded SQLite database (used when DATABASE_URL is not set).
+    #[arg(long, env = "NORTHSTAR_DATA_DIR", default_value = "./northstar-data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// `postgres://…` to use Postgres instead of the embedded SQLite database.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The API key of the default project created on first start (instead of a random one).
+    #[arg(long, env = "NORTHSTAR_BOOTSTRAP_API_KEY", global = true, hide_env_values = true)]
+    pub bootstrap_api_key: Option<String>,
+
+    /// Largest accepted ingest body in bytes, after gzip decoding; larger bodies get 413.
+    #[arg(long, env = "NORTHSTAR_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info` or `northstar_server=debug`.
+    #[arg(long, env = "NORTHSTAR_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log format.
+    #[arg(long, env = "NORTHSTAR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// The database to use: `DATABASE_URL`, or a SQLite file in the data directory.
+    ///
+    /// # Errors
+    ///
+    /// When the data directory cannot be created.
+    pub fn database_url(&self) -> std::io::Result<String> {
+        if let Some(url) = self.database_url.as_deref().filter(|u| !u.is_empty()) {
+            return Ok(url.to_owned());
+        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        Ok(format!("sqlite://{}", self.data_dir.join("northstar.db").display()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default): migrate, create the default project on first start, serve.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage a project's API key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project and print its id and API key (shown once).
+    Create {
+        /// Project name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List projects with the state of their key.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Replace the project's API key and print the new one (shown once); the old key stops
+    /// working at once.
+    Rotate {
+        /// Project id.
+        #[arg(long)]
+        project: Uuid,
+    },
+    /// Revoke the project's API key; ingest with it gets 401 until the key is rotated.
+    Revoke {
+        /// Project id.
+        #[arg(long)]
+        project: Uuid,
+    },
+}

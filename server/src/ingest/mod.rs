@@ -1,0 +1,74 @@
+//! The batched ingest endpoint, contract-compatible with the original NorthStar's
+//! `ingest-traces` function (see `docs/CONTRACT.md`).
+//!
+//! Order of checks (first failure wins): OPTIONS → 204; not POST → 405; bearer header → 401;
+//! key lookup → 500 / 401; body (size, encoding, JSON, object, `schema_version`, arrays,
+//! records) → 413 / 415 / 400; storage → 400 for reference errors, 500 otherwise; 200.
+//! Authentication happens before the body is read.
+
+mod body;
+mod response;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use northstar_store::{Store, StoreError};
+use northstar_wire::Batch;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::keys;
+use response::IngestError;
+
+/// The handler for every method on the ingest routes.
+pub(crate) async fn handle(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {
+    if method == Method::OPTIONS {
+        return response::preflight();
+    }
+    match ingest(&state, method, &headers, body).await {
+        Ok(()) => response::accepted(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Body) -> Result<(), IngestError> {
+    if method != Method::POST {
+        return Err(IngestError::MethodNotAllowed);
+    }
+    let project = authenticate(state, headers).await?;
+
+    let bytes = body::read(headers, body, state.max_body_bytes).await?;
+    let batch = Batch::from_json_slice(&bytes).map_err(IngestError::Contract)?;
+
+    match state.store.ingest(project, &batch).await {
+        Ok(counts) => {
+            tracing::debug!(%project, ?counts, "batch accepted");
+            Ok(())
+        }
+        Err(StoreError::InvalidReference(detail)) => {
+            tracing::info!(%project, %detail, "batch rejected: invalid project reference");
+            Err(IngestError::InvalidReferences)
+        }
+        Err(err) => {
+            tracing::error!(%project, error = %err, records = batch.len(), "storing a batch failed");
+            Err(IngestError::Internal)
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Uuid, IngestError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(keys::bearer_token)
+        .ok_or(IngestError::MissingAuthorization)?;
+    match state.store.resolve_api_key(&keys::hash(token)).await {
+        Ok(Some(project)) => Ok(project),
+        Ok(None) => Err(IngestError::InvalidKey),
+        Err(err) => {
+            tracing::error!(error = %err, "API key lookup failed");
+            Err(IngestError::Internal)
+        }
+    }
+}

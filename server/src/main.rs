@@ -1,0 +1,52 @@
+use clap::Parser;
+use northstar_server::config::{Cli, Command, KeyCommand, LogFormat, ProjectCommand, Settings};
+use northstar_server::{admin, open_store, run_server};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.settings);
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    let mut out = std::io::stdout().lock();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            drop(out);
+            run_server(&settings).await
+        }
+        Command::Migrate => {
+            open_store(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Project(ProjectCommand::Create { name }) => {
+            admin::create_project(&open_store(&settings).await?, &name, &mut out).await
+        }
+        Command::Project(ProjectCommand::List) => admin::list_projects(&open_store(&settings).await?, &mut out).await,
+        Command::Key(KeyCommand::Rotate { project }) => {
+            admin::rotate_key(&open_store(&settings).await?, project, &mut out).await
+        }
+        Command::Key(KeyCommand::Revoke { project }) => {
+            admin::revoke_key(&open_store(&settings).await?, project, &mut out).await
+        }
+    }
+}

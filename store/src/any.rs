@@ -1,0 +1,92 @@
+//! Choosing a backend at run time from a database URL.
+
+use northstar_wire::{Batch, Event, Run, Score, Session, Span};
+use uuid::Uuid;
+
+use crate::{IngestCounts, PgStore, Project, SqliteStore, Store, StoreError};
+
+/// Either store, chosen by URL scheme: `postgres://` / `postgresql://` or `sqlite://`.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+impl AnyStore {
+    /// Connects to the store named by `url`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] for another scheme; connection errors otherwise.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(PgStore::connect(url).await?))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(SqliteStore::connect(url).await?))
+        } else {
+            // Never echo credentials: keep only the scheme.
+            let scheme = url.split_once(':').map_or("", |(s, _)| s);
+            Err(StoreError::UnsupportedUrl(format!("{scheme}:…")))
+        }
+    }
+
+    /// `"postgres"` or `"sqlite"`, for logs.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Postgres($store) => $call.await,
+            AnyStore::Sqlite($store) => $call.await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.migrate())
+    }
+    async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
+        dispatch!(self, s => s.resolve_api_key(key_hash))
+    }
+    async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
+        dispatch!(self, s => s.ingest(project, batch))
+    }
+    async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
+        dispatch!(self, s => s.create_project(name, key_hash))
+    }
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
+        dispatch!(self, s => s.list_projects())
+    }
+    async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.rotate_key(project, key_hash))
+    }
+    async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.revoke_key(project))
+    }
+    async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
+        dispatch!(self, s => s.get_session(project, id))
+    }
+    async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
+        dispatch!(self, s => s.get_run(project, id))
+    }
+    async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
+        dispatch!(self, s => s.get_span(project, id))
+    }
+    async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
+        dispatch!(self, s => s.get_event(project, id))
+    }
+    async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
+        dispatch!(self, s => s.get_score(project, id))
+    }
+    async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
+        dispatch!(self, s => s.count_records(project))
+    }
+}

@@ -1,0 +1,46 @@
+use uuid::Uuid;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record names a session/run/span that is not in the batch nor stored in the project, or
+    /// reuses an id owned by another project. The ingest endpoint answers 400 for this.
+    #[error("invalid project reference: {0}")]
+    InvalidReference(String),
+    /// The named project does not exist (or has no key).
+    #[error("project {0} not found")]
+    ProjectNotFound(Uuid),
+    /// An argument the store refuses, such as a blank project name.
+    #[error("{0}")]
+    Invalid(String),
+    /// A database URL the store cannot use.
+    #[error("unsupported database URL (expected postgres://… or sqlite://…): {0}")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value that does not decode (a bug or a hand-edited row).
+    #[error("corrupt stored value in {0}")]
+    Corrupt(&'static str),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        // A foreign-key failure is a reference the checks did not catch (for example a row
+        // deleted concurrently): still the client's reference, never a 500.
+        if let sqlx::Error::Database(db) = &err
+            && db.is_foreign_key_violation()
+        {
+            return Self::InvalidReference(db.message().to_owned());
+        }
+        Self::Database(err)
+    }
+}
+
+impl StoreError {
+    /// True for a unique-constraint failure (used to report a reused key hash clearly).
+    pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+        matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}

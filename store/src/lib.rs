@@ -1,0 +1,123 @@
+//! Every SQL statement of NorthStar lives here, behind one [`Store`] trait with a Postgres
+//! implementation ([`PgStore`], the original's schema in schema `private`) and an embedded SQLite
+//! one ([`SqliteStore`], the same tables for a laptop). [`AnyStore`] picks one from a URL.
+//!
+//! Writes are set-based: a batch is one transaction with one upsert statement per table (plus a
+//! few id-set lookups for the reference checks), never a round trip per record.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), northstar_store::StoreError> {
+//! use northstar_store::{AnyStore, Store};
+//!
+//! let store = AnyStore::connect("sqlite://northstar-data/northstar.db").await?;
+//! store.migrate().await?;
+//! let project = store.create_project("default", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08").await?;
+//! assert_eq!(store.resolve_api_key("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08").await?, Some(project.id));
+//! # Ok(()) }
+//! ```
+
+mod any;
+mod error;
+mod postgres;
+mod refs;
+mod sqlite;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use northstar_wire::{Batch, Event, Run, Score, Session, Span};
+use uuid::Uuid;
+
+pub use any::AnyStore;
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A project as the admin CLI lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// When the current key was minted; `None` if the project never had one.
+    pub key_created_at: Option<DateTime<Utc>>,
+    /// When the current key was revoked, if it was.
+    pub key_revoked_at: Option<DateTime<Utc>>,
+}
+
+/// How many records of each kind one ingest wrote (after folding repeated ids).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub sessions: usize,
+    pub runs: usize,
+    pub spans: usize,
+    pub events: usize,
+    pub scores: usize,
+}
+
+impl IngestCounts {
+    fn of(batch: &Batch) -> Self {
+        Self {
+            sessions: batch.sessions.len(),
+            runs: batch.runs.len(),
+            spans: batch.spans.len(),
+            events: batch.events.len(),
+            scores: batch.scores.len(),
+        }
+    }
+}
+
+/// The storage interface of NorthStar. Every read and write is scoped to one project.
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The project of the active (not revoked) key with this SHA-256 hex hash.
+    fn resolve_api_key(&self, key_hash: &str) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
+
+    /// Writes a validated batch for `project` in one transaction, all or nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidReference`] when a record points at something that is neither in
+    /// the batch nor stored in this project, or reuses an id that another project owns;
+    /// [`StoreError::Database`] for anything else.
+    fn ingest(&self, project: Uuid, batch: &Batch) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
+
+    /// Creates a project with its first key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] for a blank name or a key hash already in use.
+    fn create_project(&self, name: &str, key_hash: &str) -> impl Future<Output = Result<Project, StoreError>> + Send;
+
+    /// All projects, oldest first.
+    fn list_projects(&self) -> impl Future<Output = Result<Vec<Project>, StoreError>> + Send;
+
+    /// Replaces the project's key; the old one stops working at once.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ProjectNotFound`]; [`StoreError::Invalid`] for a key hash already in use.
+    fn rotate_key(&self, project: Uuid, key_hash: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Revokes the project's key. Returns false if it was already revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ProjectNotFound`] when the project has no key row.
+    fn revoke_key(&self, project: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// One session of the project.
+    fn get_session(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+    /// One run of the project.
+    fn get_run(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Run>, StoreError>> + Send;
+    /// One span of the project.
+    fn get_span(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Span>, StoreError>> + Send;
+    /// One event of the project.
+    fn get_event(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Event>, StoreError>> + Send;
+    /// One score of the project.
+    fn get_score(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Score>, StoreError>> + Send;
+    /// Record counts of the project, for checks that nothing was duplicated or half-stored.
+    fn count_records(&self, project: Uuid) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
+}

@@ -1,0 +1,595 @@
+//! Embedded SQLite: the same tables without the `private` schema. UUIDs are stored as
+//! lower-case hyphenated text, timestamps in one canonical text form (text order = time order),
+//! JSON as text. Writes run in `BEGIN IMMEDIATE` transactions so concurrent ingests queue on the
+//! busy timeout instead of failing on a lock upgrade. Batch writes are multi-row `VALUES`
+//! upserts, chunked only to stay under SQLite's bound-parameter limit.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use northstar_wire::{
+    Batch, Event, EventType, Run, Score, ScoreDataType, ScoreSource, Session, Span, SpanKind, Status, Timestamp,
+    format_timestamp,
+};
+use serde_json::Value;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use uuid::Uuid;
+
+use crate::refs::{self, IngestTx, Table};
+use crate::{IngestCounts, Project, Store, StoreError};
+
+/// SQLite's default limit on bound parameters per statement is 32766.
+const MAX_PARAMS: usize = 32_000;
+
+/// The embedded SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`).
+    ///
+    /// # Errors
+    ///
+    /// When the URL does not parse or the file cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // An in-memory database exists per connection: keep exactly one.
+        let max = if in_memory { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
+        Ok(Self { pool })
+    }
+
+    /// Opens the database file at `path`, creating it if missing.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::connect`].
+    pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        Self::connect(&format!("sqlite://{}", path.display())).await
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn ts(t: &Timestamp) -> String {
+    format_timestamp(t)
+}
+
+fn js(v: &Value) -> String {
+    v.to_string()
+}
+
+/// `[ "id", … ]` for `json_each`, so an id set is one parameter whatever its size.
+fn id_list(ids: &[Uuid]) -> String {
+    Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect()).to_string()
+}
+
+struct LiteTx {
+    tx: Transaction<'static, Sqlite>,
+    project: String,
+}
+
+impl LiteTx {
+    /// `head VALUES (…), (…) tail`, chunked under the parameter limit.
+    async fn upsert<'r, T>(
+        &mut self,
+        head: &str,
+        tail: &str,
+        columns: usize,
+        rows: &'r [T],
+        mut push: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &'r T, &str),
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(MAX_PARAMS / columns) {
+            let mut qb = QueryBuilder::<Sqlite>::new(head);
+            let project = self.project.as_str();
+            qb.push_values(chunk, |mut b, row| push(&mut b, row, project));
+            qb.push(tail);
+            qb.build().execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_ids(rows: Vec<String>) -> Result<Vec<Uuid>, StoreError> {
+    rows.iter().map(|s| Uuid::parse_str(s).map_err(|_| StoreError::Corrupt("id"))).collect()
+}
+
+impl IngestTx for LiteTx {
+    async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+            table.name()
+        );
+        let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(&self.project)
+            .bind(id_list(ids))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        parse_ids(rows)
+    }
+
+    async fn foreign_id(&mut self, table: Table, ids: &[Uuid]) -> Result<Option<Uuid>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM {} WHERE project_id <> ?1 AND id IN (SELECT value FROM json_each(?2)) LIMIT 1",
+            table.name()
+        );
+        let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(&self.project)
+            .bind(id_list(ids))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(parse_ids(rows)?.into_iter().next())
+    }
+
+    async fn span_runs(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, run_id FROM spans WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(&self.project)
+        .bind(id_list(ids))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter().map(|(s, r)| Ok((parse_uuid(&s, "spans.id")?, parse_uuid(&r, "spans.run_id")?))).collect()
+    }
+
+    async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<(), StoreError> {
+        self.upsert(
+            "INSERT INTO sessions (id, project_id, created_at, ended_at, metadata) ",
+            " ON CONFLICT (id) DO UPDATE SET
+                 ended_at = COALESCE(excluded.ended_at, sessions.ended_at),
+                 metadata = excluded.metadata
+             WHERE sessions.project_id = excluded.project_id",
+            5,
+            rows,
+            |b, r, project| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(project.to_owned())
+                    .push_bind(ts(&r.created_at))
+                    .push_bind(r.ended_at.as_ref().map(ts))
+                    .push_bind(js(&r.metadata));
+            },
+        )
+        .await
+    }
+
+    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<(), StoreError> {
+        self.upsert(
+            "INSERT INTO runs (id, session_id, project_id, name, started_at, ended_at, status, error, metadata) ",
+            " ON CONFLICT (id) DO UPDATE SET
+                 ended_at = COALESCE(excluded.ended_at, runs.ended_at),
+                 status = excluded.status,
+                 error = excluded.error,
+                 metadata = excluded.metadata
+             WHERE runs.project_id = excluded.project_id
+               AND (runs.status = 'running' OR excluded.status <> 'running')",
+            9,
+            rows,
+            |b, r, project| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(r.session_id.to_string())
+                    .push_bind(project.to_owned())
+                    .push_bind(r.name.clone())
+                    .push_bind(ts(&r.started_at))
+                    .push_bind(r.ended_at.as_ref().map(ts))
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.error.as_ref().map(js))
+                    .push_bind(js(&r.metadata));
+            },
+        )
+        .await
+    }
+
+    async fn upsert_spans(&mut self, rows: &[Span]) -> Result<(), StoreError> {
+        self.upsert(
+            "INSERT INTO spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at,
+                                status, error, iteration, attributes) ",
+            " ON CONFLICT (id) DO UPDATE SET
+                 ended_at = COALESCE(excluded.ended_at, spans.ended_at),
+                 status = excluded.status,
+                 error = excluded.error,
+                 attributes = excluded.attributes
+             WHERE spans.project_id = excluded.project_id
+               AND (spans.status = 'running' OR excluded.status <> 'running')",
+            12,
+            rows,
+            |b, r, project| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(r.run_id.to_string())
+                    .push_bind(project.to_owned())
+                    .push_bind(r.parent_span_id.map(|p| p.to_string()))
+                    .push_bind(r.kind.as_str())
+                    .push_bind(r.name.clone())
+                    .push_bind(ts(&r.started_at))
+                    .push_bind(r.ended_at.as_ref().map(ts))
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.error.as_ref().map(js))
+                    .push_bind(r.iteration)
+                    .push_bind(js(&r.attributes));
+            },
+        )
+        .await
+    }
+
+    async fn upsert_events(&mut self, rows: &[Event]) -> Result<(), StoreError> {
+        self.upsert(
+            "INSERT INTO events (id, run_id, span_id, project_id, type, created_at, content, attributes) ",
+            " ON CONFLICT (id) DO UPDATE SET content = excluded.content, attributes = excluded.attributes
+             WHERE events.project_id = excluded.project_id",
+            8,
+            rows,
+            |b, r, project| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(r.run_id.to_string())
+                    .push_bind(r.span_id.map(|s| s.to_string()))
+                    .push_bind(project.to_owned())
+                    .push_bind(r.event_type.as_str())
+                    .push_bind(ts(&r.created_at))
+                    .push_bind(js(&r.content))
+                    .push_bind(js(&r.attributes));
+            },
+        )
+        .await
+    }
+
+    async fn upsert_scores(&mut self, rows: &[Score]) -> Result<(), StoreError> {
+        self.upsert(
+            "INSERT INTO scores (id, project_id, trace_id, span_id, name, value, data_type, string_value,
+                                 source, comment, created_at) ",
+            " ON CONFLICT (id) DO UPDATE SET
+                 trace_id = excluded.trace_id, span_id = excluded.span_id, name = excluded.name,
+                 value = excluded.value, data_type = excluded.data_type,
+                 string_value = excluded.string_value, source = excluded.source,
+                 comment = excluded.comment, created_by = excluded.created_by,
+                 created_at = excluded.created_at
+             WHERE scores.project_id = excluded.project_id",
+            11,
+            rows,
+            |b, r, project| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(project.to_owned())
+                    .push_bind(r.trace_id.to_string())
+                    .push_bind(r.span_id.map(|s| s.to_string()))
+                    .push_bind(r.name.clone())
+                    .push_bind(r.value)
+                    .push_bind(r.data_type.as_str())
+                    .push_bind(r.string_value.clone())
+                    .push_bind(r.source.as_str())
+                    .push_bind(r.comment.clone())
+                    .push_bind(ts(&r.created_at));
+            },
+        )
+        .await
+    }
+}
+
+fn parse_uuid(s: &str, what: &'static str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(what))
+}
+
+fn parse_ts(s: &str, what: &'static str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| StoreError::Corrupt(what))
+}
+
+fn parse_json(s: &str, what: &'static str) -> Result<Value, StoreError> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt(what))
+}
+
+/// Typed column access for the text encodings above.
+struct Cols<'r>(&'r SqliteRow);
+
+impl Cols<'_> {
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {
+        parse_uuid(&self.text(col)?, col)
+    }
+    fn opt_uuid(&self, col: &'static str) -> Result<Option<Uuid>, StoreError> {
+        self.opt_text(col)?.map(|s| parse_uuid(&s, col)).transpose()
+    }
+    fn ts(&self, col: &'static str) -> Result<DateTime<Utc>, StoreError> {
+        parse_ts(&self.text(col)?, col)
+    }
+    fn opt_ts(&self, col: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.opt_text(col)?.map(|s| parse_ts(&s, col)).transpose()
+    }
+    fn json(&self, col: &'static str) -> Result<Value, StoreError> {
+        parse_json(&self.text(col)?, col)
+    }
+    fn opt_json(&self, col: &'static str) -> Result<Option<Value>, StoreError> {
+        self.opt_text(col)?.map(|s| parse_json(&s, col)).transpose()
+    }
+    fn parsed<T>(&self, col: &'static str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+        parse(&self.text(col)?).ok_or(StoreError::Corrupt(col))
+    }
+}
+
+impl SqliteStore {
+    async fn fetch_one_by_id(
+        &self,
+        sql: &'static str,
+        project: Uuid,
+        id: Uuid,
+    ) -> Result<Option<SqliteRow>, StoreError> {
+        Ok(sqlx::query(sql).bind(project.to_string()).bind(id.to_string()).fetch_optional(&self.pool).await?)
+    }
+}
+
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT project_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        id.map(|s| parse_uuid(&s, "api_keys.project_id")).transpose()
+    }
+
+    async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
+        let mut tx = LiteTx { tx: self.begin_write().await?, project: project.to_string() };
+        let counts = refs::ingest(&mut tx, batch).await?;
+        tx.tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(StoreError::Invalid("project name must not be empty".into()));
+        }
+        let id = Uuid::new_v4();
+        let mut tx = self.begin_write().await?;
+        // Microseconds from here: the column default (strftime's %f) has only milliseconds.
+        let created_at = ts(&Utc::now());
+        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?1, ?2, ?3)")
+            .bind(id.to_string())
+            .bind(name)
+            .bind(&created_at)
+            .execute(&mut *tx)
+            .await?;
+        insert_key(&mut tx, id, key_hash).await?;
+        tx.commit().await?;
+        let created_at = parse_ts(&created_at, "projects.created_at")?;
+        Ok(Project { id, name: name.to_owned(), created_at, key_created_at: Some(created_at), key_revoked_at: None })
+    }
+
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at
+             FROM projects p LEFT JOIN api_keys k ON k.project_id = p.id
+             ORDER BY p.created_at, p.rowid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let c = Cols(r);
+                Ok(Project {
+                    id: c.uuid("id")?,
+                    name: c.text("name")?,
+                    created_at: c.ts("created_at")?,
+                    key_created_at: c.opt_ts("key_created_at")?,
+                    key_revoked_at: c.opt_ts("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE id = ?1")
+            .bind(project.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::ProjectNotFound(project));
+        }
+        insert_key(&mut tx, project, key_hash).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT revoked_at FROM api_keys WHERE project_id = ?1")
+            .bind(project.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let revoked = match row {
+            None => return Err(StoreError::ProjectNotFound(project)),
+            Some((Some(_),)) => false,
+            Some((None,)) => {
+                sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE project_id = ?1")
+                    .bind(project.to_string())
+                    .bind(ts(&Utc::now()))
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            }
+        };
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
+        let row = self
+            .fetch_one_by_id(
+                "SELECT id, created_at, ended_at, metadata FROM sessions WHERE project_id = ?1 AND id = ?2",
+                project,
+                id,
+            )
+            .await?;
+        row.map(|r| {
+            let c = Cols(&r);
+            Ok(Session {
+                id: c.uuid("id")?,
+                created_at: c.ts("created_at")?,
+                ended_at: c.opt_ts("ended_at")?,
+                metadata: c.json("metadata")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
+        let row = self
+            .fetch_one_by_id(
+                "SELECT id, session_id, name, started_at, ended_at, status, error, metadata FROM runs WHERE project_id = ?1 AND id = ?2",
+                project,
+                id,
+            )
+            .await?;
+        row.map(|r| {
+            let c = Cols(&r);
+            Ok(Run {
+                id: c.uuid("id")?,
+                session_id: c.uuid("session_id")?,
+                name: c.text("name")?,
+                started_at: c.ts("started_at")?,
+                ended_at: c.opt_ts("ended_at")?,
+                status: c.parsed("status", Status::parse)?,
+                error: c.opt_json("error")?,
+                metadata: c.json("metadata")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
+        let row = self
+            .fetch_one_by_id(
+                "SELECT id, run_id, parent_span_id, kind, name, started_at, ended_at, status, error, iteration, attributes
+                 FROM spans WHERE project_id = ?1 AND id = ?2",
+                project,
+                id,
+            )
+            .await?;
+        row.map(|r| {
+            let c = Cols(&r);
+            Ok(Span {
+                id: c.uuid("id")?,
+                run_id: c.uuid("run_id")?,
+                parent_span_id: c.opt_uuid("parent_span_id")?,
+                kind: c.parsed("kind", SpanKind::parse)?,
+                name: c.text("name")?,
+                started_at: c.ts("started_at")?,
+                ended_at: c.opt_ts("ended_at")?,
+                status: c.parsed("status", Status::parse)?,
+                error: c.opt_json("error")?,
+                iteration: r.try_get("iteration")?,
+                attributes: c.json("attributes")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
+        let row = self
+            .fetch_one_by_id(
+                "SELECT id, run_id, span_id, type, created_at, content, attributes FROM events WHERE project_id = ?1 AND id = ?2",
+                project,
+                id,
+            )
+            .await?;
+        row.map(|r| {
+            let c = Cols(&r);
+            Ok(Event {
+                id: c.uuid("id")?,
+                run_id: c.uuid("run_id")?,
+                span_id: c.opt_uuid("span_id")?,
+                event_type: c.parsed("type", EventType::parse)?,
+                created_at: c.ts("created_at")?,
+                content: c.json("content")?,
+                attributes: c.json("attributes")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
+        let row = self
+            .fetch_one_by_id(
+                "SELECT id, trace_id, span_id, name, value, data_type, string_value, source, comment, created_at
+                 FROM scores WHERE project_id = ?1 AND id = ?2",
+                project,
+                id,
+            )
+            .await?;
+        row.map(|r| {
+            let c = Cols(&r);
+            Ok(Score {
+                id: c.uuid("id")?,
+                trace_id: c.uuid("trace_id")?,
+                span_id: c.opt_uuid("span_id")?,
+                name: c.text("name")?,
+                value: r.try_get("value")?,
+                data_type: c.parsed("data_type", ScoreDataType::parse)?,
+                string_value: c.opt_text("string_value")?,
+                source: c.parsed("source", ScoreSource::parse)?,
+                comment: c.opt_text("comment")?,
+                created_at: c.ts("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
+        let (sessions, runs, spans, events, scores): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM sessions WHERE project_id = ?1),
+                    (SELECT count(*) FROM runs WHERE project_id = ?1),
+                    (SELECT count(*) FROM spans WHERE project_id = ?1),
+                    (SELECT count(*) FROM events WHERE project_id = ?1),
+                    (SELECT count(*) FROM scores WHERE project_id = ?1)",
+        )
+        .bind(project.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
+        Ok(IngestCounts { sessions: n(sessions), runs: n(runs), spans: n(spans), events: n(events), scores: n(scores) })
+    }
+}
+
+/// Inserts or replaces the project's single key row (the original's rotation semantics).
+async fn insert_key(tx: &mut Transaction<'static, Sqlite>, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, project_id, name, key_hash, created_at)
+         VALUES (?1, ?2, 'Project key', ?3, ?4)
+         ON CONFLICT (project_id) DO UPDATE SET
+             id = excluded.id, key_hash = excluded.key_hash, created_at = excluded.created_at, revoked_at = NULL",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(project.to_string())
+    .bind(key_hash)
+    .bind(ts(&Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if StoreError::is_unique_violation(&e) {
+            StoreError::Invalid("that API key is already in use".into())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The whole request body: parsing, the top-level checks, and the validated batch.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::fold::{fold, order_spans, parents_outside};
+use crate::validate::{self, MAX_SCORES};
+use crate::{Event, PromptLink, Run, Score, Session, Span};
+
+/// Why a body was rejected. Every variant is a 400 whose body is `{"error": message}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContractError {
+    /// The body is not JSON (or is empty).
+    InvalidJson,
+    /// The body is JSON but not an object.
+    NotAnObject,
+    /// `schema_version` is not the number 1 or 2.
+    UnsupportedSchemaVersion,
+    /// One of the six arrays is present, not null, and not an array.
+    NotAnArray(&'static str),
+    /// The first failing record check, with the original's exact message.
+    Record(String),
+}
+
+impl ContractError {
+    /// The exact message the original ingest function answered with.
+    #[must_use]
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidJson => "Invalid JSON body".into(),
+            Self::NotAnObject => "JSON body must be an object".into(),
+            Self::UnsupportedSchemaVersion => "Unsupported schema_version (expected 1 or 2)".into(),
+            Self::NotAnArray(name) => format!("{name} must be an array"),
+            Self::Record(message) => message.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ContractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ContractError {}
+
+/// A validated batch, ready to be written in one transaction.
+///
+/// Spans are in parent-first order; every array has its repeated ids folded (see
+/// [`Batch::from_json_slice`]). Records carry no project: the authenticated one applies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub sessions: Vec<Session>,
+    pub runs: Vec<Run>,
+    pub spans: Vec<Span>,
+    pub events: Vec<Event>,
+    pub prompt_links: Vec<PromptLink>,
+    pub scores: Vec<Score>,
+}
+
+const ARRAYS: [&str; 6] = ["sessions", "runs", "spans", "events", "prompt_links", "scores"];
+
+impl Batch {
+    /// Parses and validates a request body.
+    ///
+    /// # Errors
+    ///
+    /// The first failing check, in the original's order: JSON syntax, object, `schema_version`,
+    /// array types (sessions, runs, spans, events, prompt_links, scores), then each array's
+    /// records in that order, first error only.
+    pub fn from_json_slice(body: &[u8]) -> Result<Self, ContractError> {
+        let value: Value = serde_json::from_slice(body).map_err(|_| ContractError::InvalidJson)?;
+        Self::from_value(&value)
+    }
+
+    /// Validates an already parsed body. See [`Batch::from_json_slice`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Batch::from_json_slice`], minus the JSON syntax error.
+    pub fn from_value(value: &Value) -> Result<Self, ContractError> {
+        let Value::Object(body) = value else {
+            return Err(ContractError::NotAnObject);
+        };
+        let version = body.get("schema_version").and_then(Value::as_f64);
+        if version != Some(1.0) && version != Some(2.0) {
+            return Err(ContractError::UnsupportedSchemaVersion);
+        }
+
+        let mut arrays: [&[Value]; 6] = [&[]; 6];
+        for (slot, name) in arrays.iter_mut().zip(ARRAYS) {
+            match body.get(name) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(items)) => *slot = items,
+                Some(_) => return Err(ContractError::NotAnArray(name)),
+            }
+        }
+        let [sessions, runs, spans, events, prompt_links, scores] = arrays;
+
+        fn all<T>(items: &[Value], one: fn(usize, &Value) -> Result<T, String>) -> Result<Vec<T>, ContractError> {
+            items.iter().enumerate().map(|(i, v)| one(i, v)).collect::<Result<_, _>>().map_err(ContractError::Record)
+        }
+        let sessions = all(sessions, validate::session)?;
+        let runs = all(runs, validate::run)?;
+        let spans = all(spans, validate::span)?;
+        let events = all(events, validate::event)?;
+        let prompt_links = all(prompt_links, validate::prompt_link)?;
+        if scores.len() > MAX_SCORES {
+            return Err(ContractError::Record(format!("scores must contain at most {MAX_SCORES} items")));
+        }
+        let scores = all(scores, validate::score)?;
+
+        Ok(Self {
+            sessions: fold(sessions),
+            runs: fold(runs),
+            spans: order_spans(spans),
+            events: fold(events),
+            prompt_links,
+            scores: fold(scores),
+        })
+    }
+
+    /// Number of records of all kinds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+            + self.runs.len()
+            + self.spans.len()
+            + self.events.len()
+            + self.prompt_links.len()
+            + self.scores.len()
+    }
+
+    /// True when the batch carries no record at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Parent span ids that must already be stored in the project: every parent that is not
+    /// placed earlier in this batch's span order (the original's sequential rule, which also
+    /// rejects parent cycles that are not already anchored in stored data).
+    #[must_use]
+    pub fn parents_to_be_stored(&self) -> Vec<Uuid> {
+        parents_outside(&self.spans)
+    }
+}
+
+#[cfg(test)]
+mod tests;
