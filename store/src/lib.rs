@@ -20,6 +20,7 @@ mod any;
 mod error;
 mod postgres;
 mod refs;
+mod rows;
 mod sqlite;
 
 use std::future::Future;

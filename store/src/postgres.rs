@@ -2,9 +2,7 @@
 //! column and `UNNEST` them, so each table is one statement whatever the batch size.
 
 use chrono::{DateTime, Utc};
-use northstar_wire::{
-    Batch, Event, EventType, Run, Score, ScoreDataType, ScoreSource, Session, Span, SpanKind, Status,
-};
+use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
@@ -12,6 +10,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::refs::{self, IngestTx, Table};
+use crate::rows::{self, Columns, select};
 use crate::{IngestCounts, Project, Store, StoreError};
 
 /// The Postgres store.
@@ -213,16 +212,54 @@ impl IngestTx for PgTx<'_> {
     }
 }
 
-fn decode<T>(parsed: Option<T>, what: &'static str) -> Result<T, StoreError> {
-    parsed.ok_or(StoreError::Corrupt(what))
+/// Typed columns of a Postgres row.
+impl Columns for PgRow {
+    fn text(&self, col: &'static str) -> Result<String, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_text(&self, col: &'static str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_uuid(&self, col: &'static str) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn ts(&self, col: &'static str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_ts(&self, col: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn json(&self, col: &'static str) -> Result<Value, StoreError> {
+        Ok(self.try_get::<Json<Value>, _>(col)?.0)
+    }
+    fn opt_json(&self, col: &'static str) -> Result<Option<Value>, StoreError> {
+        Ok(self.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0))
+    }
+    fn opt_i32(&self, col: &'static str) -> Result<Option<i32>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn f64(&self, col: &'static str) -> Result<f64, StoreError> {
+        Ok(self.try_get(col)?)
+    }
 }
 
-fn json_col(row: &PgRow, col: &str) -> Result<Value, StoreError> {
-    Ok(row.try_get::<Json<Value>, _>(col)?.0)
-}
-
-fn opt_json_col(row: &PgRow, col: &str) -> Result<Option<Value>, StoreError> {
-    Ok(row.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0))
+impl PgStore {
+    /// One row of `table` by id within the project, decoded.
+    async fn get<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        project: Uuid,
+        id: Uuid,
+        decode: impl Fn(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let sql = format!("SELECT {columns} FROM private.{table} WHERE project_id = $1 AND id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(decode).transpose()
+    }
 }
 
 impl Store for PgStore {
@@ -271,17 +308,7 @@ impl Store for PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Project {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                    key_created_at: r.try_get("key_created_at")?,
-                    key_revoked_at: r.try_get("revoked_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::project).collect()
     }
 
     async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
@@ -320,123 +347,26 @@ impl Store for PgStore {
     }
 
     async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, created_at, ended_at, metadata FROM private.sessions WHERE project_id = $1 AND id = $2",
-        )
-        .bind(project)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Session {
-                id: r.try_get("id")?,
-                created_at: r.try_get("created_at")?,
-                ended_at: r.try_get("ended_at")?,
-                metadata: json_col(&r, "metadata")?,
-            })
-        })
-        .transpose()
+        self.get("sessions", select::SESSION, project, id, rows::session).await
     }
 
     async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, session_id, name, started_at, ended_at, status, error, metadata
-             FROM private.runs WHERE project_id = $1 AND id = $2",
-        )
-        .bind(project)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Run {
-                id: r.try_get("id")?,
-                session_id: r.try_get("session_id")?,
-                name: r.try_get("name")?,
-                started_at: r.try_get("started_at")?,
-                ended_at: r.try_get("ended_at")?,
-                status: decode(Status::parse(r.try_get("status")?), "runs.status")?,
-                error: opt_json_col(&r, "error")?,
-                metadata: json_col(&r, "metadata")?,
-            })
-        })
-        .transpose()
+        self.get("runs", select::RUN, project, id, rows::run).await
     }
 
     async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, run_id, parent_span_id, kind, name, started_at, ended_at, status, error, iteration, attributes
-             FROM private.spans WHERE project_id = $1 AND id = $2",
-        )
-        .bind(project)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Span {
-                id: r.try_get("id")?,
-                run_id: r.try_get("run_id")?,
-                parent_span_id: r.try_get("parent_span_id")?,
-                kind: decode(SpanKind::parse(r.try_get("kind")?), "spans.kind")?,
-                name: r.try_get("name")?,
-                started_at: r.try_get("started_at")?,
-                ended_at: r.try_get("ended_at")?,
-                status: decode(Status::parse(r.try_get("status")?), "spans.status")?,
-                error: opt_json_col(&r, "error")?,
-                iteration: r.try_get("iteration")?,
-                attributes: json_col(&r, "attributes")?,
-            })
-        })
-        .transpose()
+        self.get("spans", select::SPAN, project, id, rows::span).await
     }
 
     async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, run_id, span_id, type, created_at, content, attributes
-             FROM private.events WHERE project_id = $1 AND id = $2",
-        )
-        .bind(project)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Event {
-                id: r.try_get("id")?,
-                run_id: r.try_get("run_id")?,
-                span_id: r.try_get("span_id")?,
-                event_type: decode(EventType::parse(r.try_get("type")?), "events.type")?,
-                created_at: r.try_get("created_at")?,
-                content: json_col(&r, "content")?,
-                attributes: json_col(&r, "attributes")?,
-            })
-        })
-        .transpose()
+        self.get("events", select::EVENT, project, id, rows::event).await
     }
 
     async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, trace_id, span_id, name, value, data_type::text AS data_type, string_value,
-                    source::text AS source, comment, created_at
-             FROM private.scores WHERE project_id = $1 AND id = $2",
-        )
-        .bind(project)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(Score {
-                id: r.try_get("id")?,
-                trace_id: r.try_get("trace_id")?,
-                span_id: r.try_get("span_id")?,
-                name: r.try_get("name")?,
-                value: r.try_get("value")?,
-                data_type: decode(ScoreDataType::parse(r.try_get("data_type")?), "scores.data_type")?,
-                string_value: r.try_get("string_value")?,
-                source: decode(ScoreSource::parse(r.try_get("source")?), "scores.source")?,
-                comment: r.try_get("comment")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        // The enum columns are read as text, like every other backend's.
+        let columns = "id, trace_id, span_id, name, value, data_type::text AS data_type, string_value, \
+                       source::text AS source, comment, created_at";
+        self.get("scores", columns, project, id, rows::score).await
     }
 
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {

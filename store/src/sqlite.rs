@@ -8,10 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use northstar_wire::{
-    Batch, Event, EventType, Run, Score, ScoreDataType, ScoreSource, Session, Span, SpanKind, Status, Timestamp,
-    format_timestamp,
-};
+use northstar_wire::{Batch, Event, Run, Score, Session, Span, Timestamp, format_timestamp};
 use serde_json::Value;
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
@@ -19,6 +16,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::refs::{self, IngestTx, Table};
+use crate::rows::{self, Columns, select};
 use crate::{IngestCounts, Project, Store, StoreError};
 
 /// SQLite's default limit on bound parameters per statement is 32766.
@@ -287,15 +285,13 @@ fn parse_json(s: &str, what: &'static str) -> Result<Value, StoreError> {
     serde_json::from_str(s).map_err(|_| StoreError::Corrupt(what))
 }
 
-/// Typed column access for the text encodings above.
-struct Cols<'r>(&'r SqliteRow);
-
-impl Cols<'_> {
-    fn text(&self, col: &str) -> Result<String, StoreError> {
-        Ok(self.0.try_get(col)?)
+/// Typed columns of a SQLite row, in the text encodings above.
+impl Columns for SqliteRow {
+    fn text(&self, col: &'static str) -> Result<String, StoreError> {
+        Ok(self.try_get(col)?)
     }
-    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.0.try_get(col)?)
+    fn opt_text(&self, col: &'static str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(col)?)
     }
     fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {
         parse_uuid(&self.text(col)?, col)
@@ -315,19 +311,31 @@ impl Cols<'_> {
     fn opt_json(&self, col: &'static str) -> Result<Option<Value>, StoreError> {
         self.opt_text(col)?.map(|s| parse_json(&s, col)).transpose()
     }
-    fn parsed<T>(&self, col: &'static str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
-        parse(&self.text(col)?).ok_or(StoreError::Corrupt(col))
+    fn opt_i32(&self, col: &'static str) -> Result<Option<i32>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn f64(&self, col: &'static str) -> Result<f64, StoreError> {
+        Ok(self.try_get(col)?)
     }
 }
 
 impl SqliteStore {
-    async fn fetch_one_by_id(
+    /// One row of `table` by id within the project, decoded.
+    async fn get<T>(
         &self,
-        sql: &'static str,
+        table: &str,
+        columns: &str,
         project: Uuid,
         id: Uuid,
-    ) -> Result<Option<SqliteRow>, StoreError> {
-        Ok(sqlx::query(sql).bind(project.to_string()).bind(id.to_string()).fetch_optional(&self.pool).await?)
+        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE project_id = ?1 AND id = ?2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(project.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode).transpose()
     }
 }
 
@@ -382,18 +390,7 @@ impl Store for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let c = Cols(r);
-                Ok(Project {
-                    id: c.uuid("id")?,
-                    name: c.text("name")?,
-                    created_at: c.ts("created_at")?,
-                    key_created_at: c.opt_ts("key_created_at")?,
-                    key_revoked_at: c.opt_ts("revoked_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::project).collect()
     }
 
     async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
@@ -433,125 +430,24 @@ impl Store for SqliteStore {
     }
 
     async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
-        let row = self
-            .fetch_one_by_id(
-                "SELECT id, created_at, ended_at, metadata FROM sessions WHERE project_id = ?1 AND id = ?2",
-                project,
-                id,
-            )
-            .await?;
-        row.map(|r| {
-            let c = Cols(&r);
-            Ok(Session {
-                id: c.uuid("id")?,
-                created_at: c.ts("created_at")?,
-                ended_at: c.opt_ts("ended_at")?,
-                metadata: c.json("metadata")?,
-            })
-        })
-        .transpose()
+        self.get("sessions", select::SESSION, project, id, rows::session).await
     }
 
     async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
-        let row = self
-            .fetch_one_by_id(
-                "SELECT id, session_id, name, started_at, ended_at, status, error, metadata FROM runs WHERE project_id = ?1 AND id = ?2",
-                project,
-                id,
-            )
-            .await?;
-        row.map(|r| {
-            let c = Cols(&r);
-            Ok(Run {
-                id: c.uuid("id")?,
-                session_id: c.uuid("session_id")?,
-                name: c.text("name")?,
-                started_at: c.ts("started_at")?,
-                ended_at: c.opt_ts("ended_at")?,
-                status: c.parsed("status", Status::parse)?,
-                error: c.opt_json("error")?,
-                metadata: c.json("metadata")?,
-            })
-        })
-        .transpose()
+        self.get("runs", select::RUN, project, id, rows::run).await
     }
 
     async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
-        let row = self
-            .fetch_one_by_id(
-                "SELECT id, run_id, parent_span_id, kind, name, started_at, ended_at, status, error, iteration, attributes
-                 FROM spans WHERE project_id = ?1 AND id = ?2",
-                project,
-                id,
-            )
-            .await?;
-        row.map(|r| {
-            let c = Cols(&r);
-            Ok(Span {
-                id: c.uuid("id")?,
-                run_id: c.uuid("run_id")?,
-                parent_span_id: c.opt_uuid("parent_span_id")?,
-                kind: c.parsed("kind", SpanKind::parse)?,
-                name: c.text("name")?,
-                started_at: c.ts("started_at")?,
-                ended_at: c.opt_ts("ended_at")?,
-                status: c.parsed("status", Status::parse)?,
-                error: c.opt_json("error")?,
-                iteration: r.try_get("iteration")?,
-                attributes: c.json("attributes")?,
-            })
-        })
-        .transpose()
+        self.get("spans", select::SPAN, project, id, rows::span).await
     }
 
     async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
-        let row = self
-            .fetch_one_by_id(
-                "SELECT id, run_id, span_id, type, created_at, content, attributes FROM events WHERE project_id = ?1 AND id = ?2",
-                project,
-                id,
-            )
-            .await?;
-        row.map(|r| {
-            let c = Cols(&r);
-            Ok(Event {
-                id: c.uuid("id")?,
-                run_id: c.uuid("run_id")?,
-                span_id: c.opt_uuid("span_id")?,
-                event_type: c.parsed("type", EventType::parse)?,
-                created_at: c.ts("created_at")?,
-                content: c.json("content")?,
-                attributes: c.json("attributes")?,
-            })
-        })
-        .transpose()
+        self.get("events", select::EVENT, project, id, rows::event).await
     }
 
     async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
-        let row = self
-            .fetch_one_by_id(
-                "SELECT id, trace_id, span_id, name, value, data_type, string_value, source, comment, created_at
-                 FROM scores WHERE project_id = ?1 AND id = ?2",
-                project,
-                id,
-            )
-            .await?;
-        row.map(|r| {
-            let c = Cols(&r);
-            Ok(Score {
-                id: c.uuid("id")?,
-                trace_id: c.uuid("trace_id")?,
-                span_id: c.opt_uuid("span_id")?,
-                name: c.text("name")?,
-                value: r.try_get("value")?,
-                data_type: c.parsed("data_type", ScoreDataType::parse)?,
-                string_value: c.opt_text("string_value")?,
-                source: c.parsed("source", ScoreSource::parse)?,
-                comment: c.opt_text("comment")?,
-                created_at: c.ts("created_at")?,
-            })
-        })
-        .transpose()
+        let columns = "id, trace_id, span_id, name, value, data_type, string_value, source, comment, created_at";
+        self.get("scores", columns, project, id, rows::score).await
     }
 
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {

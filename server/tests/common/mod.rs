@@ -131,6 +131,11 @@ impl TestServer {
         Self { base, key, project, store, client, backend, task, stop: Some(stop), _guard: guard }
     }
 
+    /// The URL of this server's database, for tests that must break it on purpose.
+    pub fn database_url(&self) -> String {
+        self._guard.url()
+    }
+
     pub fn ingest_url(&self) -> String {
         format!("{}{INGEST_PATH}", self.base)
     }
@@ -192,6 +197,18 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Runs raw SQL on a store's database, bypassing the server: only for breaking things on purpose.
+pub async fn execute_sql(url: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    if url.starts_with("postgres") {
+        let mut conn = PgConnection::connect(url).await.expect("connect");
+        conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.expect("execute");
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.expect("execute");
     }
 }
 
