@@ -246,7 +246,39 @@ async fn impossible_values_are_400_not_500(s: &TestServer) {
     s.rejects(&body, "sessions[0].created_at is not a valid ISO timestamp").await;
 }
 
+async fn listing_reads_return_records_in_time_order_within_the_project(s: &TestServer) {
+    let t = Trace::new();
+    let (second_run, late_span, early_span, ev2) = (id(), id(), id(), id());
+    let mut later_run = run(&second_run, &t.session);
+    later_run["started_at"] = json!(T1);
+    let mut late = span(&late_span, &t.run, None);
+    late["started_at"] = json!(T1);
+    let mut early = span(&early_span, &t.run, None);
+    early["started_at"] = json!("2025-05-01T09:00:00Z");
+    let mut e2 = event(&ev2, &t.run, None);
+    e2["created_at"] = json!("2025-05-01T09:00:00Z");
+    let mut body = t.body();
+    body["runs"] = json!([later_run, run(&t.run, &t.session)]);
+    body["spans"].as_array_mut().expect("spans").extend([late, early]);
+    body["events"].as_array_mut().expect("events").push(e2);
+    s.accepts(&body).await;
+
+    let runs: Vec<_> =
+        s.store.list_runs(s.project, uuid(&t.session)).await.expect("runs").into_iter().map(|r| r.id).collect();
+    assert_eq!(runs, [uuid(&t.run), uuid(&second_run)]);
+    let spans: Vec<_> =
+        s.store.list_spans(s.project, uuid(&t.run)).await.expect("spans").into_iter().map(|r| r.id).collect();
+    assert_eq!(spans, [uuid(&early_span), uuid(&t.span), uuid(&late_span)]);
+    let events: Vec<_> =
+        s.store.list_events(s.project, uuid(&t.run)).await.expect("events").into_iter().map(|r| r.id).collect();
+    assert_eq!(events, [uuid(&ev2), uuid(&t.event)]);
+    // Another project sees nothing of it.
+    let (other, _) = s.other_project().await;
+    assert!(s.store.list_spans(other, uuid(&t.run)).await.expect("spans").is_empty());
+}
+
 on_both_stores!(
+    listing_reads_return_records_in_time_order_within_the_project,
     a_minimal_v1_trace_is_stored_under_the_keys_project,
     nested_cost_fields_reach_the_store_unchanged,
     a_score_in_the_same_batch_as_its_run_is_stored,

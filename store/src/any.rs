@@ -86,6 +86,15 @@ impl Store for AnyStore {
     async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
         dispatch!(self, s => s.get_score(project, id))
     }
+    async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
+        dispatch!(self, s => s.list_runs(project, session))
+    }
+    async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
+        dispatch!(self, s => s.list_spans(project, run))
+    }
+    async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
+        dispatch!(self, s => s.list_events(project, run))
+    }
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
         dispatch!(self, s => s.count_records(project))
     }

@@ -119,6 +119,12 @@ pub trait Store: Send + Sync {
     fn get_event(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Event>, StoreError>> + Send;
     /// One score of the project.
     fn get_score(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Score>, StoreError>> + Send;
+    /// The runs of a session, oldest first.
+    fn list_runs(&self, project: Uuid, session: Uuid) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
+    /// The spans of a run, by start time.
+    fn list_spans(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Span>, StoreError>> + Send;
+    /// The events of a run, by creation time.
+    fn list_events(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// Record counts of the project, for checks that nothing was duplicated or half-stored.
     fn count_records(&self, project: Uuid) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
 }

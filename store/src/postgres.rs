@@ -260,6 +260,24 @@ impl PgStore {
         let row = sqlx::query(AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(decode).transpose()
     }
+
+    /// Rows of `table` whose `parent_col` is `parent`, within the project, decoded.
+    async fn list<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        parent_col: &str,
+        order: &str,
+        project: Uuid,
+        parent: Uuid,
+        decode: impl Fn(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let sql = format!(
+            "SELECT {columns} FROM private.{table} WHERE project_id = $1 AND {parent_col} = $2 ORDER BY {order}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project).bind(parent).fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
 }
 
 impl Store for PgStore {
@@ -367,6 +385,18 @@ impl Store for PgStore {
         let columns = "id, trace_id, span_id, name, value, data_type::text AS data_type, string_value, \
                        source::text AS source, comment, created_at";
         self.get("scores", columns, project, id, rows::score).await
+    }
+
+    async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
+        self.list("runs", select::RUN, "session_id", "started_at, id", project, session, rows::run).await
+    }
+
+    async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
+        self.list("spans", select::SPAN, "run_id", "started_at, id", project, run, rows::span).await
+    }
+
+    async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
+        self.list("events", select::EVENT, "run_id", "created_at, id", project, run, rows::event).await
     }
 
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {

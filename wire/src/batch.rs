@@ -120,6 +120,33 @@ impl Batch {
         })
     }
 
+    /// The batch as the contract's JSON body: `schema_version` 2 and all six arrays, records in
+    /// their current order. [`Batch::from_json_slice`] reads it back to an equal batch.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            schema_version: u8,
+            sessions: &'a [Session],
+            runs: &'a [Run],
+            spans: &'a [Span],
+            events: &'a [Event],
+            scores: &'a [Score],
+            prompt_links: &'a [PromptLink],
+        }
+        let body = Body {
+            schema_version: 2,
+            sessions: &self.sessions,
+            runs: &self.runs,
+            spans: &self.spans,
+            events: &self.events,
+            scores: &self.scores,
+            prompt_links: &self.prompt_links,
+        };
+        // Serializing owned JSON values and plain fields cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
     /// Number of records of all kinds.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -302,3 +302,34 @@ fn absent_and_null_json_fields_differ() {
     let batch = Batch::from_value(&batch_with("runs", run())).expect("valid");
     assert_eq!((batch.runs[0].metadata.clone(), batch.runs[0].error.clone()), (json!({}), None));
 }
+
+#[test]
+fn serialization_round_trips_and_matches_the_original_sdk_shape() {
+    let mut r = run();
+    r["status"] = json!("error");
+    r["ended_at"] = json!(TS);
+    r["error"] = json!({"type": "RuntimeError", "message": "boom"});
+    let mut e = event();
+    e["content"] = json!(null);
+    e["span_id"] = json!(P1);
+    let mut sp = span(P1, None);
+    sp["iteration"] = json!(2);
+    let body = json!({"schema_version": 2, "sessions": [session()], "runs": [r], "spans": [sp],
+        "events": [e], "scores": [score()], "prompt_links": [link()]});
+    let batch = Batch::from_value(&body).expect("valid");
+    let bytes = batch.to_json();
+    assert_eq!(Batch::from_json_slice(&bytes).expect("reads back"), batch);
+
+    let sent: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(sent["events"][0]["content"], Value::Null, "content is always sent");
+    assert_eq!(sent["events"][0]["type"], "user_input");
+    assert!(sent["sessions"][0].get("ended_at").is_none(), "absent optionals are omitted");
+    assert!(sent["sessions"][0].get("project_id").is_none());
+    assert_eq!(sent["runs"][0]["ended_at"], TS);
+    assert_eq!(sent["spans"][0]["iteration"], 2);
+    assert!(sent["spans"][0].get("parent_span_id").is_none());
+    assert_eq!(sent["scores"][0]["source"], "api");
+    for array in ["sessions", "runs", "spans", "events", "scores", "prompt_links"] {
+        assert!(sent[array].is_array(), "{array} is always present");
+    }
+}

@@ -1,0 +1,244 @@
+//! The ambient API: one [`init`], then [`trace`], [`span`], [`model_call`] and the `log_*`
+//! functions find their run and span from the current context.
+
+use std::ops::Deref;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use northstar_wire::{EventType, SpanKind};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::client::{Client, RunHandle, ScoreError, ScoreValue, SessionHandle, SpanHandle, to_value};
+use crate::context::{Context, Entered};
+use crate::options::{ConfigError, Options};
+use crate::stats::Stats;
+
+#[derive(Clone)]
+struct Global {
+    client: Client,
+    session: SessionHandle,
+}
+
+static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
+
+fn global() -> Option<Global> {
+    GLOBAL.read().ok().and_then(|g| g.clone())
+}
+
+/// Returned by [`init`]: dropping it ends the session and sends what is queued, waiting at most
+/// the shutdown timeout. Keep it alive for as long as the program records.
+#[must_use = "dropping the guard shuts the SDK down; bind it: `let _northstar = northstar::init(…);`"]
+#[derive(Debug)]
+pub struct Guard {
+    client: Client,
+    session: SessionHandle,
+}
+
+impl Guard {
+    /// The client behind the ambient API.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The session all traces of this `init` share.
+    #[must_use]
+    pub fn session(&self) -> &SessionHandle {
+        &self.session
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(mut g) = GLOBAL.write()
+            && g.as_ref().is_some_and(|g| g.session.id() == self.session.id())
+        {
+            *g = None;
+        }
+        self.session.end();
+        if let Some(inner) = &self.client.inner {
+            self.client.shutdown(inner.options.shutdown_timeout);
+        }
+    }
+}
+
+/// Starts the SDK: reads unset options from the environment, starts the `northstar-flush`
+/// thread and a session shared by every trace until the guard drops or `init` is called again.
+/// Without an API key and endpoint, or when disabled, everything is a no-op.
+///
+/// A configuration error (for example `NORTHSTAR_ENABLED=maybe`) is printed to stderr and
+/// leaves the SDK disabled; use [`try_init`] to handle it.
+pub fn init(options: Options) -> Guard {
+    try_init(options).unwrap_or_else(|err| {
+        eprintln!("[NorthStar] disabled: {err}");
+        Guard { client: Client::noop(), session: Client::noop().session() }
+    })
+}
+
+/// [`init`], returning configuration errors.
+///
+/// # Errors
+///
+/// An invalid environment boolean or a zero size/interval.
+pub fn try_init(options: Options) -> Result<Guard, ConfigError> {
+    let client = Client::new(options)?;
+    let session = client.session();
+    if let Ok(mut g) = GLOBAL.write() {
+        *g = client.is_enabled().then(|| Global { client: client.clone(), session: session.clone() });
+    }
+    Ok(Guard { client, session })
+}
+
+/// A run that is current on this thread until the guard drops; then it ends (`ok`, or `error`
+/// if an error was recorded or the thread is panicking). Dereferences to [`RunHandle`].
+#[must_use = "the run ends when the guard drops"]
+#[derive(Debug)]
+pub struct TraceGuard {
+    // Field order matters: leave the context before the run ends.
+    _entered: Entered,
+    run: RunHandle,
+}
+
+impl Deref for TraceGuard {
+    type Target = RunHandle;
+    fn deref(&self) -> &RunHandle {
+        &self.run
+    }
+}
+
+/// A span that is current on this thread until the guard drops. Dereferences to [`SpanHandle`].
+#[must_use = "the span ends when the guard drops"]
+#[derive(Debug)]
+pub struct SpanGuard {
+    _entered: Entered,
+    span: SpanHandle,
+}
+
+impl Deref for SpanGuard {
+    type Target = SpanHandle;
+    fn deref(&self) -> &SpanHandle {
+        &self.span
+    }
+}
+
+/// Opens a run in the session of the last [`init`] and makes it current. Each call starts a new
+/// run, also inside another trace (runs do not nest; spans do).
+pub fn trace(name: impl Into<String>) -> TraceGuard {
+    let run = start_run(name.into());
+    let context = Context { run: run.state.clone(), span: None };
+    TraceGuard { _entered: context.enter(), run }
+}
+
+pub(crate) fn start_run(name: String) -> RunHandle {
+    match global() {
+        Some(g) => g.session.run(name),
+        None => RunHandle { state: None, cancel_on_drop: false },
+    }
+}
+
+/// Opens a span under the current span (or at the top of the current run) and makes it
+/// current. Outside a trace it records nothing.
+pub fn span(name: impl Into<String>, kind: SpanKind) -> SpanGuard {
+    enter_span(start_span(name.into(), kind, None))
+}
+
+/// Opens a `model` span for one LLM call, with the `model` attribute set. Record messages with
+/// [`SpanHandle::record_input_messages`] / [`SpanHandle::record_output_message`] and tokens
+/// with [`SpanHandle::record_usage`]; the cost is computed when the span ends.
+pub fn model_call(name: impl Into<String>, model: impl Into<String>) -> SpanGuard {
+    let mut attributes = Map::new();
+    attributes.insert("model".into(), Value::String(model.into()));
+    enter_span(start_span(name.into(), SpanKind::Model, Some(attributes)))
+}
+
+pub(crate) fn start_span(name: String, kind: SpanKind, attributes: Option<Map<String, Value>>) -> SpanHandle {
+    let current = Context::current();
+    SpanHandle::start(current.run.as_ref(), current.span_id(), name, kind, attributes)
+}
+
+fn enter_span(span: SpanHandle) -> SpanGuard {
+    let current = Context::current();
+    let context = Context { run: current.run.filter(|_| span.state.is_some()), span: span.state.clone() };
+    SpanGuard { _entered: context.enter(), span }
+}
+
+fn in_current(f: impl FnOnce(&Context)) {
+    let current = Context::current();
+    if current.run.is_some() {
+        f(&current);
+    }
+}
+
+/// Records a `custom` event `{"name", "data"}` (attributes `{"northstar_type": "event"}`) on the
+/// current span, or on the run when no span is open.
+pub fn log_event(name: &str, data: impl Serialize) {
+    in_current(|c| {
+        let mut attributes = Map::new();
+        attributes.insert("northstar_type".into(), json!("event"));
+        let content = json!({"name": name, "data": to_value(&data)});
+        if let Some(run) = &c.run {
+            run.event(c.span_id(), EventType::Custom, content, attributes);
+        }
+    });
+}
+
+/// Records a `custom` event `{"name", "value"}` (attributes `{"northstar_type": "metric"}`).
+/// Metrics are numbers by type; a non-finite value is recorded as `null`.
+pub fn log_metric(name: &str, value: f64) {
+    in_current(|c| {
+        let mut attributes = Map::new();
+        attributes.insert("northstar_type".into(), json!("metric"));
+        let content = json!({"name": name, "value": value});
+        if let Some(run) = &c.run {
+            run.event(c.span_id(), EventType::Custom, content, attributes);
+        }
+    });
+}
+
+/// Sets a key on the current span's attributes, or on the run's metadata when no span is open.
+pub fn log_metadata(key: &str, value: impl Serialize) {
+    in_current(|c| match (&c.span, &c.run) {
+        (Some(span), _) => span.set_attribute(key.to_owned(), to_value(&value)),
+        (None, Some(run)) => run.set_metadata(key.to_owned(), to_value(&value)),
+        (None, None) => {}
+    });
+}
+
+/// The id of the current run, if inside a trace.
+#[must_use]
+pub fn current_trace_id() -> Option<Uuid> {
+    Context::current().trace_id()
+}
+
+/// The current context, to carry into another thread ([`Context::enter`]) or future.
+#[must_use]
+pub fn current_context() -> Context {
+    Context::current()
+}
+
+/// Sends everything recorded so far, waiting up to `timeout`; false if something is still
+/// unsent. True when the SDK is not initialised.
+#[must_use]
+pub fn flush(timeout: Duration) -> bool {
+    global().is_none_or(|g| g.client.flush(timeout))
+}
+
+/// Scores a run: `f64` (numeric), `bool` (boolean) or a string (categorical).
+///
+/// # Errors
+///
+/// A blank name, a non-finite number or a blank category.
+pub fn score(run_id: Uuid, name: &str, value: impl Into<ScoreValue>) -> Result<Option<Uuid>, ScoreError> {
+    match global() {
+        Some(g) => g.client.score(run_id, name, value),
+        None => Client::noop().score(run_id, name, value),
+    }
+}
+
+/// Delivery counters of the current client (zeros when not initialised).
+#[must_use]
+pub fn stats() -> Stats {
+    global().map(|g| g.client.stats()).unwrap_or_default()
+}

@@ -1,0 +1,174 @@
+//! Delivery under faults, through a proxy in front of the real server and store: transient
+//! failures are retried with the same records (and `Retry-After` is honoured), nothing is
+//! stored twice, a rejected batch is dropped and counted without blocking later data, a full
+//! queue drops and counts new records without making the caller wait, and shutdown with the
+//! backend down gives up on time and counts what it drops.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use northstar::{Client, EventType, SpanKind};
+use northstar_store::Store;
+use serde_json::json;
+
+/// Flushes from a blocking thread (flush blocks) until everything is accepted.
+async fn flush_until_delivered(client: &Client) {
+    let client = client.clone();
+    let delivered = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if client.flush(Duration::from_secs(10)) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("join");
+    assert!(delivered, "everything should be delivered once the faults are over");
+}
+
+fn record_a_run(client: &Client, spans: usize) -> uuid::Uuid {
+    let session = client.session();
+    let mut run = session.run("agent");
+    for i in 0..spans {
+        let span = run.span(format!("step {i}"), SpanKind::Tool);
+        span.event(EventType::ToolArguments, json!({"i": i}));
+    }
+    let id = run.id().expect("enabled");
+    run.end();
+    client.score(id, "quality", 0.9).expect("valid score");
+    session.end();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_and_every_record_is_stored_once() {
+    let server = RealServer::sqlite().await;
+    let script = vec![
+        Fault::Status(503, None),
+        Fault::Status(429, Some(1)),
+        Fault::Drop,
+        Fault::Hang,
+        Fault::ForwardThenDrop,
+        Fault::Status(502, None),
+    ];
+    let proxy = FaultProxy::start(&server.endpoint, script).await;
+    let client = Client::new(fast_options(&proxy.endpoint, &server.key).batch_size(10)).expect("client");
+    let run = record_a_run(&client, 12);
+    flush_until_delivered(&client).await;
+
+    let counts = server.store.count_records(server.project).await.expect("count");
+    assert_eq!((counts.sessions, counts.runs, counts.spans, counts.events, counts.scores), (1, 1, 12, 12, 1));
+    let stored = server.store.get_run(server.project, run).await.expect("read").expect("run");
+    assert_eq!(stored.status, northstar_wire::Status::Ok);
+    assert!(
+        server
+            .store
+            .list_spans(server.project, run)
+            .await
+            .expect("spans")
+            .iter()
+            .all(|s| s.status == northstar_wire::Status::Ok)
+    );
+
+    let stats = client.stats();
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    assert_eq!(stats.retries, 6, "one per scripted failure: {stats:?}");
+
+    let seen = proxy.requests();
+    // The first batch is retried as it was: same records, same ids.
+    assert_eq!(seen[0].body, seen[1].body);
+    // Retry-After: 1 was honoured before the next attempt.
+    let after_429 = seen.iter().position(|r| r.answered == Some(429)).expect("the 429");
+    assert!(seen[after_429 + 1].at.duration_since(seen[after_429].at) >= Duration::from_millis(950));
+    // No request carried more than batch_size records.
+    for request in &seen {
+        let n: usize = ["sessions", "runs", "spans", "events", "scores", "prompt_links"]
+            .iter()
+            .map(|a| request.body[*a].as_array().map_or(0, Vec::len))
+            .sum();
+        assert!(n <= 10, "a request carried {n} records");
+    }
+    client.shutdown(Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_batch_is_dropped_and_later_data_still_flows() {
+    let server = RealServer::sqlite().await;
+    let proxy = FaultProxy::start(&server.endpoint, vec![Fault::Forward, Fault::Status(400, None)]).await;
+    let client = Client::new(fast_options(&proxy.endpoint, &server.key).batch_size(100)).expect("client");
+    let session = client.session();
+    flush_until_delivered(&client).await;
+
+    let mut rejected = session.run("rejected");
+    let rejected_id = rejected.id().expect("enabled");
+    rejected.end();
+    let c = client.clone();
+    let accepted = tokio::task::spawn_blocking(move || c.flush(Duration::from_secs(10))).await.expect("join");
+    assert!(!accepted, "flush reports the rejection");
+
+    let mut later = session.run("later");
+    let later_id = later.id().expect("enabled");
+    later.end();
+    flush_until_delivered(&client).await;
+
+    assert!(server.store.get_run(server.project, rejected_id).await.expect("read").is_none());
+    assert!(server.store.get_run(server.project, later_id).await.expect("read").is_some());
+    let stats = client.stats();
+    assert_eq!(stats.dropped_rejected, 1, "{stats:?}");
+    assert_eq!(stats.last_rejection.as_deref(), Some("400: scripted failure"));
+    client.shutdown(Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_new_records_and_the_caller_never_waits() {
+    let server = RealServer::sqlite().await;
+    let proxy = FaultProxy::start(&server.endpoint, vec![]).await;
+    *proxy.always.lock().expect("lock") = Some(Fault::Hang);
+    let options = fast_options(&proxy.endpoint, &server.key)
+        .max_queue_size(20)
+        .batch_size(5)
+        .shutdown_timeout(Duration::from_millis(300));
+    let client = Client::new(options).expect("client");
+
+    // With the backend hanging, 5,000 events are recorded on this thread; it completes because
+    // recording never waits on the worker or the network.
+    let session = client.session();
+    let run = session.run("flood");
+    for i in 0..5_000 {
+        run.event(EventType::Custom, json!({"i": i}));
+    }
+    let stats = client.stats();
+    let attempted = 5_000 + 2; // the events, the session, the run's start
+    assert_eq!(stats.enqueued + stats.dropped_queue_full, attempted, "{stats:?}");
+    assert!(stats.dropped_queue_full > 0, "{stats:?}");
+    assert_eq!(stats.sent, 0);
+
+    let c = client.clone();
+    tokio::task::spawn_blocking(move || c.shutdown(Duration::from_millis(300))).await.expect("join");
+    let after = client.stats();
+    assert!(after.dropped_shutdown > 0, "what shutdown could not send is counted: {after:?}");
+    drop(run);
+    assert!(client.stats().dropped_shutdown > after.dropped_shutdown, "records after shutdown are counted too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_wait_for_a_server_that_comes_back() {
+    let server = RealServer::postgres().await;
+    let proxy = FaultProxy::start(&server.endpoint, vec![]).await;
+    *proxy.always.lock().expect("lock") = Some(Fault::Status(503, None));
+    let client = Client::new(fast_options(&proxy.endpoint, &server.key).max_attempts(2)).expect("client");
+    let run = record_a_run(&client, 3);
+    // Several flush cycles fail: the batch is kept, not dropped.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(server.store.get_run(server.project, run).await.expect("read").is_none());
+    assert_eq!(client.stats().dropped(), 0);
+    *proxy.always.lock().expect("lock") = None;
+    flush_until_delivered(&client).await;
+    let counts = server.store.count_records(server.project).await.expect("count");
+    assert_eq!((counts.sessions, counts.runs, counts.spans, counts.events, counts.scores), (1, 1, 3, 3, 1));
+    client.shutdown(Duration::from_secs(5));
+}
