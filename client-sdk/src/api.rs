@@ -144,6 +144,18 @@ pub fn span(name: impl Into<String>, kind: SpanKind) -> SpanGuard {
     enter_span(start_span(name.into(), kind, None))
 }
 
+/// Runs `future` inside a new span under the current one, ending the span when the future
+/// completes (or is dropped: then the span is marked cancelled). The async counterpart of
+/// [`span`], whose guard belongs to its thread and must not be held across `.await`.
+pub async fn in_span<F: std::future::Future>(name: impl Into<String>, kind: SpanKind, future: F) -> F::Output {
+    let mut span = start_span(name.into(), kind, None);
+    span.cancel_on_drop = true;
+    let context = Context { run: span.state.as_ref().map(|s| s.run.clone()), span: span.state.clone() };
+    let output = crate::context::FutureExt::in_context(future, context).await;
+    span.end();
+    output
+}
+
 /// Opens a `model` span for one LLM call, with the `model` attribute set. Record messages with
 /// [`SpanHandle::record_input_messages`] / [`SpanHandle::record_output_message`] and tokens
 /// with [`SpanHandle::record_usage`]; the cost is computed when the span ends.

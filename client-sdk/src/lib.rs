@@ -43,7 +43,9 @@
 //!
 //! **Context.** Guards and macros nest: a span opens under the current span of the current
 //! run. A future keeps its trace with [`FutureExt::in_current_trace`] (or spawn it with
-//! [`spawn`]); a thread takes it with [`current_context`] and [`Context::enter`].
+//! [`spawn`]); a thread takes it with [`current_context`] and [`Context::enter`]. The guards of
+//! [`trace`] and [`span`] belong to their thread (they are not `Send`) and must not be held
+//! across `.await`; in async code use the attribute macros or [`in_span`].
 //!
 //! **Delivery.** At most `batch_size` records per request; retries of 408, 429, 5xx and
 //! transport errors with exponential backoff and jitter, honouring `Retry-After`; a batch the
@@ -71,8 +73,8 @@ mod worker;
 pub mod __private;
 
 pub use api::{
-    Guard, SpanGuard, TraceGuard, current_context, current_trace_id, flush, init, log_event, log_metadata, log_metric,
-    model_call, score, span, stats, trace, try_init,
+    Guard, SpanGuard, TraceGuard, current_context, current_trace_id, flush, in_span, init, log_event, log_metadata,
+    log_metric, model_call, score, span, stats, trace, try_init,
 };
 pub use client::{Client, RunHandle, ScoreError, ScoreValue, SessionHandle, SpanHandle};
 pub use context::{Context, Entered, FutureExt, Instrumented, spawn};

@@ -88,8 +88,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        let parent_id = if attrs.is_contextual() { ctx.current_span().id().cloned() } else { attrs.parent().cloned() };
-        let parent = context_of(&ctx, parent_id.as_ref());
+        let parent = context_of(&ctx, attrs.parent());
         let Some(run) = parent.run.as_ref() else { return };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
@@ -138,8 +137,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
-        let span_id = if event.is_contextual() { ctx.current_span().id().cloned() } else { event.parent().cloned() };
-        let context = context_of(&ctx, span_id.as_ref());
+        let context = context_of(&ctx, event.parent());
         let Some(run) = context.run.as_ref() else { return };
         let mut fields = Fields::default();
         event.record(&mut fields);
