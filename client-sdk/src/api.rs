@@ -126,12 +126,13 @@ impl Deref for SpanGuard {
 /// Opens a run in the session of the last [`init`] and makes it current. Each call starts a new
 /// run, also inside another trace (runs do not nest; spans do).
 pub fn trace(name: impl Into<String>) -> TraceGuard {
-    let run = start_run(name.into());
+    let run = start_run(name);
     let context = Context { run: run.state.clone(), span: None };
     TraceGuard { _entered: context.enter(), run }
 }
 
-pub(crate) fn start_run(name: String) -> RunHandle {
+/// Disabled, this allocates nothing: the name is converted only once a run is certain.
+pub(crate) fn start_run(name: impl Into<String>) -> RunHandle {
     match global() {
         Some(g) => g.session.run(name),
         None => RunHandle { state: None, cancel_on_drop: false },
@@ -141,14 +142,14 @@ pub(crate) fn start_run(name: String) -> RunHandle {
 /// Opens a span under the current span (or at the top of the current run) and makes it
 /// current. Outside a trace it records nothing.
 pub fn span(name: impl Into<String>, kind: SpanKind) -> SpanGuard {
-    enter_span(start_span(name.into(), kind, None))
+    enter_span(start_span(name, kind, None))
 }
 
 /// Runs `future` inside a new span under the current one, ending the span when the future
 /// completes (or is dropped: then the span is marked cancelled). The async counterpart of
 /// [`span`], whose guard belongs to its thread and must not be held across `.await`.
 pub async fn in_span<F: std::future::Future>(name: impl Into<String>, kind: SpanKind, future: F) -> F::Output {
-    let mut span = start_span(name.into(), kind, None);
+    let mut span = start_span(name, kind, None);
     span.cancel_on_drop = true;
     let context = Context { run: span.state.as_ref().map(|s| s.run.clone()), span: span.state.clone() };
     let output = crate::context::FutureExt::in_context(future, context).await;
@@ -160,12 +161,19 @@ pub async fn in_span<F: std::future::Future>(name: impl Into<String>, kind: Span
 /// [`SpanHandle::record_input_messages`] / [`SpanHandle::record_output_message`] and tokens
 /// with [`SpanHandle::record_usage`]; the cost is computed when the span ends.
 pub fn model_call(name: impl Into<String>, model: impl Into<String>) -> SpanGuard {
+    if Context::current().run.is_none() {
+        return enter_span(SpanHandle { state: None, cancel_on_drop: false });
+    }
     let mut attributes = Map::new();
     attributes.insert("model".into(), Value::String(model.into()));
-    enter_span(start_span(name.into(), SpanKind::Model, Some(attributes)))
+    enter_span(start_span(name, SpanKind::Model, Some(attributes)))
 }
 
-pub(crate) fn start_span(name: String, kind: SpanKind, attributes: Option<Map<String, Value>>) -> SpanHandle {
+pub(crate) fn start_span(
+    name: impl Into<String>,
+    kind: SpanKind,
+    attributes: Option<Map<String, Value>>,
+) -> SpanHandle {
     let current = Context::current();
     SpanHandle::start(current.run.as_ref(), current.span_id(), name, kind, attributes)
 }

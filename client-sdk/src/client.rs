@@ -487,7 +487,7 @@ impl RunHandle {
     /// Opens a top-level span of this run.
     #[must_use]
     pub fn span(&self, name: impl Into<String>, kind: SpanKind) -> SpanHandle {
-        SpanHandle::start(self.state.as_ref(), None, name.into(), kind, None)
+        SpanHandle::start(self.state.as_ref(), None, name, kind, None)
     }
 
     /// Records an event on the run itself.
@@ -684,11 +684,12 @@ impl SpanHandle {
     pub(crate) fn start(
         run: Option<&Arc<RunState>>,
         parent: Option<Uuid>,
-        name: String,
+        name: impl Into<String>,
         kind: SpanKind,
         attributes: Option<Map<String, Value>>,
     ) -> Self {
         let Some(run) = run else { return Self { state: None, cancel_on_drop: false } };
+        let name = name.into();
         let state = Arc::new(SpanState {
             run: run.clone(),
             id: new_id(),
@@ -719,7 +720,7 @@ impl SpanHandle {
     /// Opens a child span.
     #[must_use]
     pub fn span(&self, name: impl Into<String>, kind: SpanKind) -> SpanHandle {
-        SpanHandle::start(self.state.as_ref().map(|s| &s.run), self.id(), name.into(), kind, None)
+        SpanHandle::start(self.state.as_ref().map(|s| &s.run), self.id(), name, kind, None)
     }
 
     /// Records an event on this span.

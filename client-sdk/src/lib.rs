@@ -44,13 +44,15 @@
 //! **Context.** Guards and macros nest: a span opens under the current span of the current
 //! run. A future keeps its trace with [`FutureExt::in_current_trace`] (or spawn it with
 //! [`spawn`]); a thread takes it with [`current_context`] and [`Context::enter`]. The guards of
-//! [`trace`] and [`span`] belong to their thread (they are not `Send`) and must not be held
+//! [`trace()`] and [`span()`] belong to their thread (they are not `Send`) and must not be held
 //! across `.await`; in async code use the attribute macros or [`in_span`].
 //!
-//! **Delivery.** At most `batch_size` records per request; retries of 408, 429, 5xx and
-//! transport errors with exponential backoff and jitter, honouring `Retry-After`; a batch the
-//! server rejects otherwise is dropped and counted, never blocking later data; a full queue drops
-//! the new record and counts it. [`stats`] tells what was sent and what was dropped, by reason.
+//! **Delivery.** At most `batch_size` records per request; up to `max_attempts` (3) attempts for
+//! 408, 429, 500, 502–504 and transport errors, with exponential backoff and jitter, honouring
+//! `Retry-After`, after which the batch stays queued and is retried at the next flush (ids never
+//! change, so the server stores each record once). A batch the server rejects otherwise is
+//! dropped and counted, never blocking later data; a full queue drops the new record and counts
+//! it. [`stats`] tells what was sent and what was dropped, by reason.
 //!
 //! **Disabled** (or no API key or endpoint): every call is a no-op; no thread, no queue.
 

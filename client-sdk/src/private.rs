@@ -94,7 +94,7 @@ pub fn sync_trace(name: &'static str, args: impl FnOnce() -> Value) -> TraceGuar
 /// `#[trace]` on an async function: the run (ended by [`finish_run`], or marked cancelled if
 /// the future is dropped first) and the context its body is polled in.
 pub fn async_trace(name: &'static str, args: impl FnOnce() -> Value) -> (RunHandle, Context) {
-    let mut run = crate::api::start_run(name.to_owned());
+    let mut run = crate::api::start_run(name);
     run.cancel_on_drop = true;
     if captures(Some(&run), true) {
         run.event(EventType::UserInput, args());
@@ -137,7 +137,7 @@ pub fn sync_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Value
 
 /// `#[observe]` on an async function.
 pub fn async_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Value) -> (SpanHandle, Context) {
-    let mut span = crate::api::start_span(name.to_owned(), observe_kind(kind), None);
+    let mut span = crate::api::start_span(name, observe_kind(kind), None);
     span.cancel_on_drop = true;
     if span.state.as_ref().is_some_and(|s| s.run.capture(true)) {
         span.event(EventType::ToolArguments, args());

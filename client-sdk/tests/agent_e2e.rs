@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use common::*;
@@ -16,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-static GLOBAL_SDK: Mutex<()> = Mutex::new(());
+static GLOBAL_SDK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[derive(Debug)]
 struct FetchError(String);
@@ -91,6 +90,17 @@ async fn simulated_agent(server: RealServer) {
     let answer = agent("How do refunds work?".into(), "sk-secret".into(), true).await.expect("agent");
     let run_id = answer.trace_id.expect("inside the trace");
     assert_eq!(northstar::current_trace_id(), None, "the trace ended with the function");
+    let numeric = northstar::score(run_id, "helpfulness", 0.9).expect("valid").expect("enabled");
+    let boolean = northstar::score(run_id, "resolved", true).expect("valid").expect("enabled");
+    let category = northstar::score(run_id, " tone ", "polite").expect("valid").expect("enabled");
+    assert!(northstar::score(run_id, "  ", 1.0).is_err());
+    assert!(northstar::score(run_id, "x", f64::NAN).is_err());
+    let tagged = {
+        let run = northstar::trace("tagged");
+        run.tags(["rag", "beta"]);
+        run.set_metadata("user_id", "u-42");
+        run.id().expect("enabled")
+    };
     tokio::task::spawn_blocking(flush).await.expect("join");
 
     let (store, p) = (&server.store, server.project);
@@ -151,6 +161,26 @@ async fn simulated_agent(server: RealServer) {
     let custom = on(Some(think.id), EventType::Custom);
     assert_eq!(custom, [json!({"name": "thought", "data": {"docs": 2}}), json!({"name": "confidence", "value": 0.75})]);
 
+    use northstar_wire::ScoreDataType;
+    let score = |id| async move { store.get_score(p, id).await.expect("read").expect("score") };
+    let n = score(numeric).await;
+    assert_eq!(
+        (n.trace_id, n.name.as_str(), n.value, n.data_type),
+        (run_id, "helpfulness", 0.9, ScoreDataType::Numeric)
+    );
+    let b = score(boolean).await;
+    assert_eq!((b.value, b.data_type), (1.0, ScoreDataType::Boolean));
+    let c = score(category).await;
+    assert_eq!(
+        (c.name.as_str(), c.data_type, c.string_value.as_deref()),
+        ("tone", ScoreDataType::Categorical, Some("polite"))
+    );
+    let tagged = store.get_run(p, tagged).await.expect("read").expect("run");
+    assert_eq!(
+        (tagged.metadata["tags"].clone(), tagged.metadata["user_id"].clone()),
+        (json!(["rag", "beta"]), json!("u-42"))
+    );
+
     // The error path and a panic.
     assert!(failing_agent(7).is_err());
     assert!(std::panic::catch_unwind(panicking_agent).is_err());
@@ -174,12 +204,12 @@ async fn simulated_agent(server: RealServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_agent_is_stored_as_it_ran_sqlite() {
-    let _lock = GLOBAL_SDK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _lock = GLOBAL_SDK.lock().await;
     simulated_agent(RealServer::sqlite().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_agent_is_stored_as_it_ran_postgres() {
-    let _lock = GLOBAL_SDK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _lock = GLOBAL_SDK.lock().await;
     simulated_agent(RealServer::postgres().await).await;
 }

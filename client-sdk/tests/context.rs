@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use common::*;
@@ -12,10 +11,10 @@ use northstar::{FutureExt, SpanKind};
 use northstar_store::Store;
 use uuid::Uuid;
 
-static GLOBAL_SDK: Mutex<()> = Mutex::new(());
+static GLOBAL_SDK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    GLOBAL_SDK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+async fn lock() -> tokio::sync::MutexGuard<'static, ()> {
+    GLOBAL_SDK.lock().await
 }
 
 async fn flush() {
@@ -42,7 +41,7 @@ async fn traced_job() -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_and_threads_stay_in_their_trace() {
-    let _lock = lock();
+    let _lock = lock().await;
     let server = RealServer::sqlite().await;
     let _guard = northstar::init(fast_options(&server.endpoint, &server.key));
 
@@ -83,7 +82,7 @@ async fn tasks_and_threads_stay_in_their_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guards_dropped_out_of_order_do_not_corrupt_parenting() {
-    let _lock = lock();
+    let _lock = lock().await;
     let server = RealServer::sqlite().await;
     let _guard = northstar::init(fast_options(&server.endpoint, &server.key));
     let run_id = {
@@ -110,7 +109,7 @@ async fn guards_dropped_out_of_order_do_not_corrupt_parenting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn re_init_starts_a_new_session_and_the_guard_flushes_on_drop() {
-    let _lock = lock();
+    let _lock = lock().await;
     let server = RealServer::sqlite().await;
     let first = northstar::init(fast_options(&server.endpoint, &server.key).flush_interval(Duration::from_secs(3600)));
     let first_session = first.session().id().expect("session");

@@ -58,6 +58,18 @@ fn child(mode: &str) {
             println!("enqueued={}", northstar::stats().enqueued);
             println!("client_enabled={}", guard.client().is_enabled());
         }
+        "debug-drops" => {
+            // Nothing listens on the endpoint and the queue holds 2: most events are dropped.
+            let options = northstar::Options::default().max_queue_size(2).shutdown_timeout(Duration::from_millis(100));
+            let guard = northstar::init(options);
+            let run = northstar::trace("flood");
+            for i in 0..100 {
+                run.event(northstar::EventType::Custom, i);
+            }
+            println!("dropped={}", northstar::stats().dropped_queue_full > 0);
+            drop(run);
+            drop(guard);
+        }
         "bad-bool" => match northstar::try_init(northstar::Options::default()) {
             Ok(_) => println!("error=none"),
             Err(e) => println!("error={e}"),
@@ -67,6 +79,10 @@ fn child(mode: &str) {
 }
 
 fn run_child(mode: &str, env: &[(&str, &str)]) -> String {
+    run_child_output(mode, env).0
+}
+
+fn run_child_output(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     let mut cmd = Command::new(std::env::current_exe().expect("exe"));
     cmd.env(CHILD, mode);
     for var in [
@@ -82,7 +98,7 @@ fn run_child(mode: &str, env: &[(&str, &str)]) -> String {
     cmd.envs(env.iter().copied());
     let out = cmd.output().expect("child");
     assert!(out.status.success(), "child {mode} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
+    (String::from_utf8(out.stdout).expect("utf-8"), String::from_utf8(out.stderr).expect("utf-8"))
 }
 
 fn value<'a>(out: &'a str, key: &str) -> &'a str {
@@ -147,6 +163,17 @@ fn main() {
     // 5. An invalid boolean is a configuration error.
     let out = run_child("bad-bool", &[("NORTHSTAR_ENABLED", "maybe")]);
     assert_eq!(value(&out, "error"), "NORTHSTAR_ENABLED must be a boolean");
+    passed += 1;
+
+    // 6. With debug on, the first drop warns once on stderr; without it, nothing is printed.
+    let refused =
+        [("NORTHSTAR_ENDPOINT", "http://127.0.0.1:9/functions/v1/ingest-traces"), ("NORTHSTAR_API_KEY", "ns_x")];
+    let debug: Vec<_> = refused.iter().copied().chain([("NORTHSTAR_DEBUG", "true")]).collect();
+    let (out, err) = run_child_output("debug-drops", &debug);
+    assert_eq!(value(&out, "dropped"), "true");
+    assert_eq!(err.matches("[NorthStar] dropping trace data").count(), 1, "{err}");
+    let (_, quiet) = run_child_output("debug-drops", &refused);
+    assert!(!quiet.contains("[NorthStar]"), "{quiet}");
     passed += 1;
 
     let counts = runtime.block_on(server.store.count_records(server.project)).expect("count");

@@ -10,7 +10,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::refs::{self, IngestTx, Table};
-use crate::rows::{self, Columns, select};
+use crate::rows::{self, Columns, Listing, select};
 use crate::{IngestCounts, Project, Store, StoreError};
 
 /// The Postgres store.
@@ -261,19 +261,17 @@ impl PgStore {
         row.as_ref().map(decode).transpose()
     }
 
-    /// Rows of `table` whose `parent_col` is `parent`, within the project, decoded.
+    /// The rows of `listing` under `parent`, within the project, decoded.
     async fn list<T>(
         &self,
-        table: &str,
-        columns: &str,
-        parent_col: &str,
-        order: &str,
+        listing: &Listing,
         project: Uuid,
         parent: Uuid,
         decode: impl Fn(&PgRow) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let sql = format!(
-            "SELECT {columns} FROM private.{table} WHERE project_id = $1 AND {parent_col} = $2 ORDER BY {order}"
+            "SELECT {} FROM private.{} WHERE project_id = $1 AND {} = $2 ORDER BY {}",
+            listing.columns, listing.table, listing.parent, listing.order
         );
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(project).bind(parent).fetch_all(&self.pool).await?;
         rows.iter().map(decode).collect()
@@ -388,15 +386,15 @@ impl Store for PgStore {
     }
 
     async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
-        self.list("runs", select::RUN, "session_id", "started_at, id", project, session, rows::run).await
+        self.list(&rows::RUNS_OF_SESSION, project, session, rows::run).await
     }
 
     async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
-        self.list("spans", select::SPAN, "run_id", "started_at, id", project, run, rows::span).await
+        self.list(&rows::SPANS_OF_RUN, project, run, rows::span).await
     }
 
     async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.list("events", select::EVENT, "run_id", "created_at, id", project, run, rows::event).await
+        self.list(&rows::EVENTS_OF_RUN, project, run, rows::event).await
     }
 
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {

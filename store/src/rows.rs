@@ -102,6 +102,21 @@ pub(crate) fn score(c: &impl Columns) -> Result<Score, StoreError> {
     })
 }
 
+/// The children of one parent row: which table, which columns, which parent column, what order.
+pub(crate) struct Listing {
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) parent: &'static str,
+    pub(crate) order: &'static str,
+}
+
+pub(crate) const RUNS_OF_SESSION: Listing =
+    Listing { table: "runs", columns: select::RUN, parent: "session_id", order: "started_at, id" };
+pub(crate) const SPANS_OF_RUN: Listing =
+    Listing { table: "spans", columns: select::SPAN, parent: "run_id", order: "started_at, id" };
+pub(crate) const EVENTS_OF_RUN: Listing =
+    Listing { table: "events", columns: select::EVENT, parent: "run_id", order: "created_at, id" };
+
 /// The column lists the decoders above read, shared by both backends' SELECTs.
 pub(crate) mod select {
     pub(crate) const SESSION: &str = "id, created_at, ended_at, metadata";

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::refs::{self, IngestTx, Table};
-use crate::rows::{self, Columns, select};
+use crate::rows::{self, Columns, Listing, select};
 use crate::{IngestCounts, Project, Store, StoreError};
 
 /// SQLite's default limit on bound parameters per statement is 32766.
@@ -338,18 +338,18 @@ impl SqliteStore {
         row.as_ref().map(decode).transpose()
     }
 
-    /// Rows of `table` whose `parent_col` is `parent`, within the project, decoded.
+    /// The rows of `listing` under `parent`, within the project, decoded.
     async fn list<T>(
         &self,
-        table: &str,
-        columns: &str,
-        parent_col: &str,
-        order: &str,
+        listing: &Listing,
         project: Uuid,
         parent: Uuid,
         decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let sql = format!("SELECT {columns} FROM {table} WHERE project_id = ?1 AND {parent_col} = ?2 ORDER BY {order}");
+        let sql = format!(
+            "SELECT {} FROM {} WHERE project_id = ?1 AND {} = ?2 ORDER BY {}",
+            listing.columns, listing.table, listing.parent, listing.order
+        );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(project.to_string())
             .bind(parent.to_string())
@@ -471,15 +471,15 @@ impl Store for SqliteStore {
     }
 
     async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
-        self.list("runs", select::RUN, "session_id", "started_at, id", project, session, rows::run).await
+        self.list(&rows::RUNS_OF_SESSION, project, session, rows::run).await
     }
 
     async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
-        self.list("spans", select::SPAN, "run_id", "started_at, id", project, run, rows::span).await
+        self.list(&rows::SPANS_OF_RUN, project, run, rows::span).await
     }
 
     async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.list("events", select::EVENT, "run_id", "created_at, id", project, run, rows::event).await
+        self.list(&rows::EVENTS_OF_RUN, project, run, rows::event).await
     }
 
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
