@@ -10,9 +10,11 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::client::{Client, RunHandle, ScoreError, ScoreValue, SessionHandle, SpanHandle, to_value};
+use crate::client::{Client, ScoreError, ScoreValue, to_value};
 use crate::context::{Context, Entered};
 use crate::options::{ConfigError, Options};
+use crate::run::{RunHandle, SessionHandle};
+use crate::span::SpanHandle;
 use crate::stats::Stats;
 
 #[derive(Clone)]
@@ -27,8 +29,10 @@ fn global() -> Option<Global> {
     GLOBAL.read().ok().and_then(|g| g.clone())
 }
 
-/// Returned by [`init`]: dropping it ends the session and sends what is queued, waiting at most
-/// the shutdown timeout. Keep it alive for as long as the program records.
+/// Returned by [`init`]: dropping it ends the session and sends what is queued, blocking the
+/// dropping thread for at most the shutdown timeout (5 s by default). Keep it alive for as long
+/// as the program records; in async code, drop it where blocking is acceptable (at the end of
+/// `main`, or in `spawn_blocking`).
 #[must_use = "dropping the guard shuts the SDK down; bind it: `let _northstar = northstar::init(…);`"]
 #[derive(Debug)]
 pub struct Guard {

@@ -15,7 +15,8 @@ use std::task::{Context as TaskContext, Poll};
 
 use uuid::Uuid;
 
-use crate::client::{RunState, SpanState};
+use crate::run::RunState;
+use crate::span::SpanState;
 
 /// Where new records go: a run and, inside it, the current span. Cheap to clone and `Send`:
 /// take it with [`crate::current_context`] and [`Context::enter`] it on another thread.

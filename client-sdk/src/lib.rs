@@ -65,6 +65,8 @@ mod llm;
 mod options;
 mod pricing;
 mod redact;
+mod run;
+mod span;
 mod stats;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
@@ -78,13 +80,15 @@ pub use api::{
     Guard, SpanGuard, TraceGuard, current_context, current_trace_id, flush, in_span, init, log_event, log_metadata,
     log_metric, model_call, score, span, stats, trace, try_init,
 };
-pub use client::{Client, RunHandle, ScoreError, ScoreValue, SessionHandle, SpanHandle};
+pub use client::{Client, ScoreError, ScoreValue};
 pub use context::{Context, Entered, FutureExt, Instrumented, spawn};
 pub use llm::{Message, Role, ToolCall};
 pub use northstar_macros::{observe, trace};
 pub use northstar_wire::{EventType, SpanKind};
 pub use options::{ConfigError, DEFAULT_REDACT_KEYS, Mask, Options};
 pub use pricing::{Price, PriceTable, Usage};
+pub use run::{RunHandle, SessionHandle};
+pub use span::SpanHandle;
 pub use stats::Stats;
 #[cfg(feature = "tracing")]
 pub use tracing_layer::{NorthstarLayer, tracing_layer};

@@ -7,8 +7,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::api::{SpanGuard, TraceGuard};
-use crate::client::{RunHandle, SpanHandle, type_name_of};
+use crate::client::type_name_of;
 use crate::context::Context;
+use crate::run::RunHandle;
+use crate::span::SpanHandle;
 
 pub use crate::client::to_value;
 pub use crate::context::FutureExt;

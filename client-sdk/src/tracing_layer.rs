@@ -22,8 +22,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use northstar_wire::{EventType, SpanKind};
 
-use crate::client::SpanHandle;
 use crate::context::{Context, Entered};
+use crate::span::SpanHandle;
 
 /// The layer; see [`tracing_layer`].
 #[derive(Debug, Default, Clone, Copy)]

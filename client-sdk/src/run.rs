@@ -1,0 +1,296 @@
+//! Sessions and runs: the handles, and the state a run aggregates from its model spans.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use northstar_wire::{Event, EventType, Run, Session, SpanKind, Status, Timestamp};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::client::{Inner, drop_error, error_value, latency_ms, lock, new_id, panic_error, to_value, type_name_of};
+use crate::span::SpanHandle;
+use crate::worker::Record;
+
+pub(crate) struct SessionState {
+    client: Arc<Inner>,
+    id: Uuid,
+    created_at: Timestamp,
+    metadata: Value,
+    ended: AtomicBool,
+}
+
+impl SessionHandle {
+    pub(crate) fn start(client: &Arc<Inner>, metadata: Map<String, Value>) -> Self {
+        let state = Arc::new(SessionState {
+            client: client.clone(),
+            id: new_id(),
+            created_at: Utc::now(),
+            metadata: Value::Object(metadata),
+            ended: AtomicBool::new(false),
+        });
+        state.send(None);
+        SessionHandle { state: Some(state) }
+    }
+}
+
+impl SessionState {
+    fn send(&self, ended_at: Option<Timestamp>) {
+        self.client.send(Record::Session(Session {
+            id: self.id,
+            created_at: self.created_at,
+            ended_at,
+            metadata: self.metadata.clone(),
+        }));
+    }
+}
+
+/// A session: runs started from it share its id. Ending it records `ended_at`.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub(crate) state: Option<Arc<SessionState>>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle").field("id", &self.id()).finish()
+    }
+}
+
+impl SessionHandle {
+    /// The session id (`None` when disabled).
+    #[must_use]
+    pub fn id(&self) -> Option<Uuid> {
+        self.state.as_ref().map(|s| s.id)
+    }
+
+    /// Starts a run in this session.
+    #[must_use]
+    pub fn run(&self, name: impl Into<String>) -> RunHandle {
+        self.run_with_metadata(name, Map::new())
+    }
+
+    /// Starts a run with initial metadata (the project and environment from the options are added).
+    #[must_use]
+    pub fn run_with_metadata(&self, name: impl Into<String>, mut metadata: Map<String, Value>) -> RunHandle {
+        let Some(session) = &self.state else { return RunHandle { state: None, cancel_on_drop: false } };
+        let options = &session.client.options;
+        if let Some(p) = &options.project {
+            metadata.entry("project").or_insert_with(|| Value::String(p.clone()));
+        }
+        if let Some(e) = &options.environment {
+            metadata.entry("environment").or_insert_with(|| Value::String(e.clone()));
+        }
+        let state = Arc::new(RunState {
+            client: session.client.clone(),
+            id: new_id(),
+            session_id: session.id,
+            name: name.into(),
+            started_at: Utc::now(),
+            started: Instant::now(),
+            data: Mutex::new(RunData { metadata, ..RunData::default() }),
+        });
+        state.send(Status::Running, None);
+        RunHandle { state: Some(state), cancel_on_drop: false }
+    }
+
+    /// Records the session's end. Idempotent.
+    pub fn end(&self) {
+        if let Some(s) = &self.state
+            && !s.ended.swap(true, Relaxed)
+        {
+            s.send(Some(Utc::now()));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+pub(crate) struct RunData {
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) error: Option<Value>,
+    pub(crate) cost_usd: Option<f64>,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) ended: bool,
+}
+
+pub(crate) struct RunState {
+    pub(crate) client: Arc<Inner>,
+    pub(crate) id: Uuid,
+    session_id: Uuid,
+    name: String,
+    started_at: Timestamp,
+    started: Instant,
+    pub(crate) data: Mutex<RunData>,
+}
+
+impl RunState {
+    fn send(&self, status: Status, ended_at: Option<Timestamp>) {
+        let data = lock(&self.data);
+        self.client.send(Record::Run(Run {
+            id: self.id,
+            session_id: self.session_id,
+            name: self.name.clone(),
+            started_at: self.started_at,
+            ended_at,
+            status,
+            error: data.error.clone(),
+            metadata: Value::Object(data.metadata.clone()),
+        }));
+    }
+
+    pub(crate) fn event(
+        &self,
+        span_id: Option<Uuid>,
+        event_type: EventType,
+        content: Value,
+        attributes: Map<String, Value>,
+    ) {
+        self.client.send(Record::Event(Event {
+            id: new_id(),
+            run_id: self.id,
+            span_id,
+            event_type,
+            created_at: Utc::now(),
+            content,
+            attributes: Value::Object(attributes),
+        }));
+    }
+
+    fn end(&self, error: Option<Value>) {
+        {
+            let mut data = lock(&self.data);
+            if data.ended {
+                return;
+            }
+            data.ended = true;
+            if error.is_some() {
+                data.error = error;
+            }
+            if let Some(cost) = data.cost_usd {
+                data.metadata.insert("cost_usd".into(), json!(cost));
+            }
+            let (input, output) = (data.input_tokens, data.output_tokens);
+            if input > 0 {
+                data.metadata.insert("total_input_tokens".into(), json!(input));
+            }
+            if output > 0 {
+                data.metadata.insert("total_output_tokens".into(), json!(output));
+            }
+            data.metadata.insert("latency_ms".into(), latency_ms(self.started));
+        }
+        let status = if lock(&self.data).error.is_some() { Status::Error } else { Status::Ok };
+        self.send(status, Some(Utc::now()));
+    }
+
+    pub(crate) fn set_metadata(&self, key: String, value: Value) {
+        lock(&self.data).metadata.insert(key, value);
+    }
+
+    pub(crate) fn capture(&self, inputs: bool) -> bool {
+        if inputs { self.client.options.capture_inputs } else { self.client.options.capture_outputs }
+    }
+}
+
+/// A run (what the dashboard calls a trace). Ends on drop: `ok`, or `error` if an error was
+/// recorded or the thread is panicking.
+pub struct RunHandle {
+    pub(crate) state: Option<Arc<RunState>>,
+    /// Set by the attribute macros: dropped before they finish it means the future was cancelled.
+    pub(crate) cancel_on_drop: bool,
+}
+
+impl std::fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandle").field("id", &self.id()).finish()
+    }
+}
+
+impl RunHandle {
+    /// The run id, which scores refer to as `trace_id` (`None` when disabled).
+    #[must_use]
+    pub fn id(&self) -> Option<Uuid> {
+        self.state.as_ref().map(|s| s.id)
+    }
+
+    /// Opens a top-level span of this run.
+    #[must_use]
+    pub fn span(&self, name: impl Into<String>, kind: SpanKind) -> SpanHandle {
+        SpanHandle::start(self.state.as_ref(), None, name, kind, None)
+    }
+
+    /// Records an event on the run itself.
+    pub fn event(&self, event_type: EventType, content: impl Serialize) {
+        if let Some(s) = &self.state {
+            s.event(None, event_type, to_value(&content), Map::new());
+        }
+    }
+
+    /// Sets one metadata key (tags, user ids, anything serializable).
+    pub fn set_metadata(&self, key: impl Into<String>, value: impl Serialize) {
+        if let Some(s) = &self.state {
+            s.set_metadata(key.into(), to_value(&value));
+        }
+    }
+
+    /// Adds tags (`metadata.tags`).
+    pub fn tags<I, T>(&self, tags: I)
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        if let Some(s) = &self.state {
+            let mut data = lock(&s.data);
+            let entry = data.metadata.entry("tags").or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = entry {
+                list.extend(tags.into_iter().map(|t| Value::String(t.into())));
+            }
+        }
+    }
+
+    /// Records the run's input as a `user_input` event (if inputs are captured).
+    pub fn set_input(&self, input: impl Serialize) {
+        if let Some(s) = self.state.as_ref().filter(|s| s.capture(true)) {
+            s.event(None, EventType::UserInput, to_value(&input), Map::new());
+        }
+    }
+
+    /// Records the run's output as a `final_response` event (if outputs are captured).
+    pub fn set_output(&self, output: impl Serialize) {
+        if let Some(s) = self.state.as_ref().filter(|s| s.capture(false)) {
+            s.event(None, EventType::FinalResponse, to_value(&output), Map::new());
+        }
+    }
+
+    /// Marks the run as failed with this error: `{"type": <the error's type name>, "message"}`.
+    pub fn record_error<E: std::error::Error + ?Sized>(&self, error: &E) {
+        self.record_error_message(type_name_of::<E>(), &error.to_string());
+    }
+
+    /// Marks the run as failed with an error type and message.
+    pub fn record_error_message(&self, kind: &str, message: &str) {
+        if let Some(s) = &self.state {
+            lock(&s.data).error = Some(error_value(kind, message));
+        }
+    }
+
+    /// Ends the run now (also happens on drop).
+    pub fn end(&mut self) {
+        self.cancel_on_drop = false;
+        if let Some(s) = &self.state {
+            s.end(panic_error());
+        }
+    }
+}
+
+impl Drop for RunHandle {
+    fn drop(&mut self) {
+        if let Some(s) = &self.state {
+            s.end(drop_error(self.cancel_on_drop, "traced"));
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Spans: the handle, usage pricing, and message events.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::Utc;
+use northstar_wire::{EventType, Span, SpanKind, Status, Timestamp};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::client::{drop_error, error_value, latency_ms, lock, new_id, panic_error, to_value, type_name_of};
+use crate::llm::{Message, message_events};
+use crate::pricing::Usage;
+use crate::run::RunState;
+use crate::worker::Record;
+
+#[derive(Default)]
+struct SpanData {
+    attributes: Map<String, Value>,
+    error: Option<Value>,
+    usage: Option<Usage>,
+    ended: bool,
+}
+
+pub(crate) struct SpanState {
+    pub(crate) run: Arc<RunState>,
+    pub(crate) id: Uuid,
+    parent: Option<Uuid>,
+    kind: SpanKind,
+    name: String,
+    started_at: Timestamp,
+    started: Instant,
+    iteration: Option<i32>,
+    data: Mutex<SpanData>,
+}
+
+impl SpanState {
+    fn send(&self, status: Status, ended_at: Option<Timestamp>, data: &SpanData) {
+        self.run.client.send(Record::Span(Span {
+            id: self.id,
+            run_id: self.run.id,
+            parent_span_id: self.parent,
+            kind: self.kind,
+            name: self.name.clone(),
+            started_at: self.started_at,
+            ended_at,
+            status,
+            error: data.error.clone(),
+            iteration: self.iteration,
+            attributes: Value::Object(data.attributes.clone()),
+        }));
+    }
+
+    fn end(&self, error: Option<Value>) {
+        let mut data = lock(&self.data);
+        if data.ended {
+            return;
+        }
+        data.ended = true;
+        if error.is_some() {
+            data.error = error;
+        }
+        if let Some(usage) = data.usage {
+            self.price(&mut data, usage);
+        }
+        data.attributes.insert("latency_ms".into(), latency_ms(self.started));
+        let status = if data.error.is_some() { Status::Error } else { Status::Ok };
+        self.send(status, Some(Utc::now()), &data);
+    }
+
+    pub(crate) fn set_attribute(&self, key: String, value: Value) {
+        lock(&self.data).attributes.insert(key, value);
+    }
+
+    /// Token attributes and cost of a model span, and the run's aggregates.
+    fn price(&self, data: &mut SpanData, usage: Usage) {
+        let a = &mut data.attributes;
+        a.insert("input_tokens".into(), json!(usage.input_tokens));
+        a.insert("output_tokens".into(), json!(usage.output_tokens));
+        a.insert("total_tokens".into(), json!(usage.input_tokens + usage.output_tokens));
+        if usage.cached_input_tokens > 0 {
+            a.insert("cached_input_tokens".into(), json!(usage.cached_input_tokens));
+        }
+        if usage.reasoning_tokens > 0 {
+            a.insert("reasoning_tokens".into(), json!(usage.reasoning_tokens));
+        }
+        let given = a.get("cost_usd").and_then(Value::as_f64);
+        let computed = a.get("model").and_then(Value::as_str).and_then(|m| self.run.client.prices.cost(m, &usage));
+        let cost = match (given, computed) {
+            (Some(c), _) => Some(c),
+            (None, Some(c)) => {
+                a.insert("cost_usd".into(), json!(c));
+                a.insert("pricing_source".into(), json!("northstar"));
+                Some(c)
+            }
+            (None, None) => {
+                a.insert("pricing_source".into(), json!("unknown"));
+                None
+            }
+        };
+        let mut run = lock(&self.run.data);
+        run.input_tokens += usage.input_tokens;
+        run.output_tokens += usage.output_tokens;
+        if let Some(c) = cost {
+            run.cost_usd = Some(run.cost_usd.unwrap_or(0.0) + c);
+        }
+    }
+}
+
+/// A span: one step of a run. Ends on drop (`error` if an error was recorded or panicking).
+pub struct SpanHandle {
+    pub(crate) state: Option<Arc<SpanState>>,
+    pub(crate) cancel_on_drop: bool,
+}
+
+impl std::fmt::Debug for SpanHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanHandle").field("id", &self.id()).finish()
+    }
+}
+
+impl SpanHandle {
+    pub(crate) fn start(
+        run: Option<&Arc<RunState>>,
+        parent: Option<Uuid>,
+        name: impl Into<String>,
+        kind: SpanKind,
+        attributes: Option<Map<String, Value>>,
+    ) -> Self {
+        let Some(run) = run else { return Self { state: None, cancel_on_drop: false } };
+        let name = name.into();
+        let state = Arc::new(SpanState {
+            run: run.clone(),
+            id: new_id(),
+            parent,
+            kind,
+            name,
+            started_at: Utc::now(),
+            started: Instant::now(),
+            iteration: None,
+            data: Mutex::new(SpanData { attributes: attributes.unwrap_or_default(), ..SpanData::default() }),
+        });
+        state.send(Status::Running, None, &lock(&state.data));
+        Self { state: Some(state), cancel_on_drop: false }
+    }
+
+    /// The span id (`None` when disabled).
+    #[must_use]
+    pub fn id(&self) -> Option<Uuid> {
+        self.state.as_ref().map(|s| s.id)
+    }
+
+    /// The id of the run this span belongs to.
+    #[must_use]
+    pub fn run_id(&self) -> Option<Uuid> {
+        self.state.as_ref().map(|s| s.run.id)
+    }
+
+    /// Opens a child span.
+    #[must_use]
+    pub fn span(&self, name: impl Into<String>, kind: SpanKind) -> SpanHandle {
+        SpanHandle::start(self.state.as_ref().map(|s| &s.run), self.id(), name, kind, None)
+    }
+
+    /// Records an event on this span.
+    pub fn event(&self, event_type: EventType, content: impl Serialize) {
+        self.event_with(event_type, to_value(&content), Map::new());
+    }
+
+    pub(crate) fn event_with(&self, event_type: EventType, content: Value, attributes: Map<String, Value>) {
+        if let Some(s) = &self.state {
+            s.run.event(Some(s.id), event_type, content, attributes);
+        }
+    }
+
+    /// Sets one attribute.
+    pub fn set_attribute(&self, key: impl Into<String>, value: impl Serialize) {
+        if let Some(s) = &self.state {
+            s.set_attribute(key.into(), to_value(&value));
+        }
+    }
+
+    /// Marks the span as failed with this error: `{"type": <the error's type name>, "message"}`.
+    pub fn record_error<E: std::error::Error + ?Sized>(&self, error: &E) {
+        self.record_error_message(type_name_of::<E>(), &error.to_string());
+    }
+
+    /// Marks the span as failed with an error type and message.
+    pub fn record_error_message(&self, kind: &str, message: &str) {
+        if let Some(s) = &self.state {
+            lock(&s.data).error = Some(error_value(kind, message));
+        }
+    }
+
+    /// Token usage of a model call. At the end of the span it is written as attributes
+    /// (`input_tokens`, `output_tokens`, `total_tokens`, cached/reasoning counts), priced from the
+    /// table when the span has a `model` attribute (`cost_usd`, `pricing_source`), and added to
+    /// the run's `cost_usd` / `total_input_tokens` / `total_output_tokens`.
+    pub fn record_usage(&self, usage: Usage) {
+        if let Some(s) = &self.state {
+            let mut data = lock(&s.data);
+            let total = data.usage.get_or_insert_with(Usage::default);
+            total.input_tokens += usage.input_tokens;
+            total.output_tokens += usage.output_tokens;
+            total.cached_input_tokens += usage.cached_input_tokens;
+            total.reasoning_tokens += usage.reasoning_tokens;
+        }
+    }
+
+    /// Records request messages as events (system → `system_message`, user → `user_input`,
+    /// tool → `tool_result`, assistant → `assistant_message` + `tool_arguments` per tool call),
+    /// if inputs are captured.
+    pub fn record_input_messages(&self, messages: &[Message]) {
+        if let Some(s) = self.state.as_ref().filter(|s| s.run.capture(true)) {
+            for m in messages {
+                for (t, content, attributes) in message_events(m) {
+                    s.run.event(Some(s.id), t, content, attributes);
+                }
+            }
+        }
+    }
+
+    /// Records the model's answer as events, if outputs are captured.
+    pub fn record_output_message(&self, message: &Message) {
+        if let Some(s) = self.state.as_ref().filter(|s| s.run.capture(false)) {
+            for (t, content, attributes) in message_events(message) {
+                s.run.event(Some(s.id), t, content, attributes);
+            }
+        }
+    }
+
+    /// Ends the span now (also happens on drop).
+    pub fn end(&mut self) {
+        self.cancel_on_drop = false;
+        if let Some(s) = &self.state {
+            s.end(panic_error());
+        }
+    }
+}
+
+impl Drop for SpanHandle {
+    fn drop(&mut self) {
+        if let Some(s) = &self.state {
+            s.end(drop_error(self.cancel_on_drop, "observed"));
+        }
+    }
+}
