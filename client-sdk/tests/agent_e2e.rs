@@ -56,6 +56,16 @@ async fn agent(question: String, api_key: String, verbose: bool) -> Result<Answe
         llm.record_usage(Usage::new(120, 30));
     }
     {
+        // A reasoning model with a warm prompt cache: 1M input tokens of which 400k cached.
+        let reasoning = northstar::model_call("llm.reason", "openrouter/openai/o3-mini");
+        reasoning.record_usage(Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 10_000,
+            cached_input_tokens: 400_000,
+            reasoning_tokens: 8_000,
+        });
+    }
+    {
         let _plan = northstar::span("plan", SpanKind::Workflow);
         let _think = northstar::span("think", SpanKind::Agent);
         northstar::log_event("thought", json!({"docs": docs.len()}));
@@ -109,12 +119,18 @@ async fn simulated_agent(server: RealServer) {
     assert_eq!(run.session_id, guard.session().id().expect("session"));
     let m = &run.metadata;
     assert_eq!((m["project"].clone(), m["environment"].clone()), (json!("support-bot"), json!("test")));
-    assert!((m["cost_usd"].as_f64().expect("cost") - 3.6e-05).abs() < 1e-12, "{m}");
-    assert_eq!((m["total_input_tokens"].clone(), m["total_output_tokens"].clone()), (json!(120), json!(30)));
+    // o3-mini: 600k × $1.10 + 400k cached × $0.55 + 10k × $4.40 per million = $0.924.
+    let expected = 3.6e-05 + 0.924;
+    assert!((m["cost_usd"].as_f64().expect("cost") - expected).abs() < 1e-9, "{m}");
+    assert_eq!(
+        (m["total_input_tokens"].clone(), m["total_output_tokens"].clone()),
+        (json!(1_000_120), json!(10_030)),
+        "summed over the model spans"
+    );
     assert!(m["latency_ms"].as_f64().is_some());
 
     let spans = store.list_spans(p, run_id).await.expect("spans");
-    assert_eq!(spans.len(), 5, "{spans:?}");
+    assert_eq!(spans.len(), 6, "{spans:?}");
     let search = by_name(&spans, "search_docs");
     assert_eq!((search.kind, search.status, search.parent_span_id), (northstar_wire::SpanKind::Tool, Status::Ok, None));
     let fetch = by_name(&spans, "fetch_page");
@@ -129,6 +145,9 @@ async fn simulated_agent(server: RealServer) {
         (json!(120), json!(30), json!(150))
     );
     assert_eq!(a["pricing_source"], "northstar");
+    let r = &by_name(&spans, "llm.reason").attributes;
+    assert_eq!((r["cached_input_tokens"].clone(), r["reasoning_tokens"].clone()), (json!(400_000), json!(8_000)));
+    assert!((r["cost_usd"].as_f64().expect("priced") - 0.924).abs() < 1e-9, "{r:?}");
     let plan = by_name(&spans, "plan");
     let think = by_name(&spans, "think");
     assert_eq!(think.parent_span_id, Some(plan.id), "nested guards nest");
