@@ -75,7 +75,13 @@ async fn answer(question: String, order_id: u64) -> Result<String, ToolError> {
         "llm.answer",
         &[system, user, ask, result],
         Message::assistant(format!("Based on {} documents: refunds are accepted within 30 days.", docs.len())),
-        Usage { input_tokens: 655, output_tokens: 41, cached_input_tokens: 412, reasoning_tokens: 0 },
+        Usage {
+            input_tokens: 655,
+            output_tokens: 41,
+            cached_input_tokens: 412,
+            reasoning_tokens: 0,
+            cache_write_tokens: 0,
+        },
     );
     northstar::log_metric("documents_used", docs.len() as f64);
     if order.get("error").is_some() {

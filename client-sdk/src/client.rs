@@ -16,10 +16,10 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::options::{ConfigError, Options};
-use crate::pricing::PriceTable;
 use crate::run::SessionHandle;
 use crate::stats::{Counters, Stats};
 use crate::worker::{Control, Record, Worker};
+use northstar_pricing::PriceTable;
 
 pub(crate) struct Inner {
     pub(crate) options: Options,

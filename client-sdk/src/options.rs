@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::pricing::{Price, PriceTable};
+use northstar_pricing::{Price, PriceTable};
 
 /// A callback that may rewrite any captured payload (inputs, outputs, metadata, attributes,
 /// event content) after key-based redaction, e.g. to mask e-mail addresses inside strings.

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::client::{drop_error, error_value, latency_ms, lock, new_id, panic_error, to_value, type_name_of};
 use crate::llm::{Message, message_events};
-use crate::pricing::Usage;
 use crate::run::RunState;
 use crate::worker::Record;
+use northstar_pricing::Usage;
 
 #[derive(Default)]
 struct SpanData {
@@ -82,11 +82,15 @@ impl SpanState {
         if usage.cached_input_tokens > 0 {
             a.insert("cached_input_tokens".into(), json!(usage.cached_input_tokens));
         }
+        if usage.cache_write_tokens > 0 {
+            a.insert("cache_write_tokens".into(), json!(usage.cache_write_tokens));
+        }
         if usage.reasoning_tokens > 0 {
             a.insert("reasoning_tokens".into(), json!(usage.reasoning_tokens));
         }
         let given = a.get("cost_usd").and_then(Value::as_f64);
-        let computed = a.get("model").and_then(Value::as_str).and_then(|m| self.run.client.prices.cost(m, &usage));
+        let computed =
+            a.get("model").and_then(Value::as_str).and_then(|m| self.run.client.prices.cost(m, &usage, None));
         let cost = match (given, computed) {
             (Some(c), _) => Some(c),
             (None, Some(c)) => {
@@ -193,10 +197,12 @@ impl SpanHandle {
         }
     }
 
-    /// Token usage of a model call. At the end of the span it is written as attributes
-    /// (`input_tokens`, `output_tokens`, `total_tokens`, cached/reasoning counts), priced from the
-    /// table when the span has a `model` attribute (`cost_usd`, `pricing_source`), and added to
-    /// the run's `cost_usd` / `total_input_tokens` / `total_output_tokens`.
+    /// Token usage of a model call (see [`Usage`] for what each count includes). At the end of
+    /// the span it is written as attributes (`input_tokens`, `output_tokens`, `total_tokens`,
+    /// `cached_input_tokens`, `cache_write_tokens`, `reasoning_tokens`), priced from the table
+    /// when the span has a `model` attribute and no `cost_usd` yet (`cost_usd`, `pricing_source`
+    /// `northstar`, or `unknown`), and added to the run's `cost_usd` / `total_input_tokens` /
+    /// `total_output_tokens`.
     pub fn record_usage(&self, usage: Usage) {
         if let Some(s) = &self.state {
             let mut data = lock(&s.data);
@@ -204,6 +210,7 @@ impl SpanHandle {
             total.input_tokens += usage.input_tokens;
             total.output_tokens += usage.output_tokens;
             total.cached_input_tokens += usage.cached_input_tokens;
+            total.cache_write_tokens += usage.cache_write_tokens;
             total.reasoning_tokens += usage.reasoning_tokens;
         }
     }

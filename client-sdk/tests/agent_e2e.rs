@@ -62,6 +62,7 @@ async fn agent(question: String, api_key: String, verbose: bool) -> Result<Answe
             input_tokens: 1_000_000,
             output_tokens: 10_000,
             cached_input_tokens: 400_000,
+            cache_write_tokens: 0,
             reasoning_tokens: 8_000,
         });
     }

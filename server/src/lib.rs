@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+mod costs;
 mod ingest;
 pub mod keys;
 
@@ -25,6 +26,16 @@ pub const INGEST_PATH_V1: &str = "/api/v1/ingest";
 pub struct AppState {
     pub store: AnyStore,
     pub max_body_bytes: usize,
+    /// Prices for model spans that arrive without a cost.
+    pub prices: std::sync::Arc<northstar_pricing::PriceTable>,
+}
+
+impl AppState {
+    /// State with the bundled price table.
+    #[must_use]
+    pub fn new(store: AnyStore, max_body_bytes: usize) -> Self {
+        Self { store, max_body_bytes, prices: std::sync::Arc::new(northstar_pricing::PriceTable::bundled()) }
+    }
 }
 
 /// The whole HTTP application.
@@ -129,7 +140,7 @@ pub async fn run_server(settings: &config::Settings) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend(), "NorthStar listening");
     println!("NorthStar listening on http://{addr} (ingest: http://{addr}{INGEST_PATH})");
-    let state = AppState { store, max_body_bytes: settings.max_body_bytes };
+    let state = AppState::new(store, settings.max_body_bytes);
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

@@ -43,7 +43,7 @@ impl RealServer {
         let project = store.create_project("sdk-tests", &keys::hash(&key)).await.expect("project").id;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}{INGEST_PATH}", listener.local_addr().expect("addr"));
-        let state = AppState { store: store.clone(), max_body_bytes: 10 * 1024 * 1024 };
+        let state = AppState::new(store.clone(), 10 * 1024 * 1024);
         tokio::spawn(async move {
             let _ = northstar_server::serve(listener, state, std::future::pending()).await;
         });

@@ -39,7 +39,8 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
     let project = authenticate(state, headers).await?;
 
     let bytes = body::read(headers, body, state.max_body_bytes).await?;
-    let batch = Batch::from_json_slice(&bytes).map_err(IngestError::Contract)?;
+    let mut batch = Batch::from_json_slice(&bytes).map_err(IngestError::Contract)?;
+    crate::costs::fill_missing_costs(&mut batch, &state.prices);
 
     match state.store.ingest(project, &batch).await {
         Ok(counts) => {

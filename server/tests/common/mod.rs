@@ -119,7 +119,7 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { store: store.clone(), max_body_bytes };
+        let state = AppState::new(store.clone(), max_body_bytes);
         let task = tokio::spawn(async move {
             northstar_server::serve(listener, state, async {
                 let _ = stopped.await;
