@@ -61,6 +61,8 @@ extern crate self as northstar;
 mod api;
 mod client;
 mod context;
+#[cfg(feature = "llm-http")]
+pub mod instrument;
 mod llm;
 mod options;
 mod redact;

@@ -190,6 +190,14 @@ impl SpanHandle {
         self.record_error_message(type_name_of::<E>(), &error.to_string());
     }
 
+    /// Marks the span as failed with a structured error object.
+    #[cfg_attr(not(feature = "llm-http"), expect(dead_code, reason = "used by the LLM instrumentation"))]
+    pub(crate) fn record_error_json(&self, error: Value) {
+        if let Some(s) = &self.state {
+            lock(&s.data).error = Some(error);
+        }
+    }
+
     /// Marks the span as failed with an error type and message.
     pub fn record_error_message(&self, kind: &str, message: &str) {
         if let Some(s) = &self.state {
