@@ -67,3 +67,27 @@ fn provider_errors_keep_type_message_and_status() {
     let e = error_value(502, "<html>bad gateway</html>");
     assert_eq!((e["type"].clone(), e["message"].clone()), (json!("http_502"), json!("<html>bad gateway</html>")));
 }
+
+#[test]
+fn responses_streams_take_the_completed_response() {
+    let completed = json!({"type": "response.completed", "response": {"model": "gpt-4.1-2025-04-14", "status": "completed",
+        "output": [{"type": "function_call", "call_id": "call_9", "name": "lookup_order", "arguments": "{\"order_id\":7}"},
+                   {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]}],
+        "usage": {"input_tokens": 50, "output_tokens": 10, "input_tokens_details": {"cached_tokens": 20},
+                  "output_tokens_details": {"reasoning_tokens": 0}}}});
+    let sse = format!(
+        "event: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {}\n\n",
+        json!({"type": "response.output_text.delta", "delta": "Do"}),
+        completed
+    );
+    let mut a = StreamAssembler::new(Api::Responses);
+    for chunk in sse.as_bytes().chunks(5) {
+        a.feed(chunk);
+    }
+    assert!(a.completed && a.saw_output);
+    let info = a.finish();
+    assert_eq!((info.model.as_deref(), info.finish_reason.as_deref()), (Some("gpt-4.1-2025-04-14"), Some("completed")));
+    assert_eq!(info.output[0].tool_calls[0].arguments, json!({"order_id": 7}));
+    assert_eq!(info.output[1].content, Some(json!("Done.")));
+    assert_eq!(info.usage, Some(Usage::from_openai(50, 10, Some(20), Some(0))));
+}
