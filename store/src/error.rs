@@ -16,6 +16,10 @@ pub enum StoreError {
     /// A database URL the store cannot use.
     #[error("unsupported database URL (expected postgres://… or sqlite://…): {0}")]
     UnsupportedUrl(String),
+    /// The database cannot be reached right now (connection refused or lost, pool exhausted,
+    /// server shutting down). The ingest endpoint answers 503 so clients retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -34,7 +38,20 @@ impl From<sqlx::Error> for StoreError {
         {
             return Self::InvalidReference(db.message().to_owned());
         }
+        if is_unavailable(&err) {
+            return Self::Unavailable(err);
+        }
         Self::Database(err)
+    }
+}
+
+/// Errors that mean "the database is not there", not "this request is wrong": I/O, pool
+/// timeouts, and Postgres' connection-exception (08) and operator-intervention (57) classes.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
     }
 }
 

@@ -27,7 +27,13 @@ impl PgStore {
     /// When the URL does not parse or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url.parse()?;
-        let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await?;
+        // A short acquire timeout: while the database is away, ingest answers 503 promptly
+        // instead of holding requests until the client's own timeout.
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 

@@ -51,6 +51,10 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
             tracing::info!(%project, %detail, "batch rejected: invalid project reference");
             Err(IngestError::InvalidReferences)
         }
+        Err(StoreError::Unavailable(err)) => {
+            tracing::warn!(%project, error = %err, "database unavailable; answering 503");
+            Err(IngestError::Unavailable)
+        }
         Err(err) => {
             tracing::error!(%project, error = %err, records = batch.len(), "storing a batch failed");
             Err(IngestError::Internal)
@@ -67,6 +71,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Uuid, Ing
     match state.store.resolve_api_key(&keys::hash(token)).await {
         Ok(Some(project)) => Ok(project),
         Ok(None) => Err(IngestError::InvalidKey),
+        Err(StoreError::Unavailable(err)) => {
+            tracing::warn!(error = %err, "database unavailable during key lookup; answering 503");
+            Err(IngestError::Unavailable)
+        }
         Err(err) => {
             tracing::error!(error = %err, "API key lookup failed");
             Err(IngestError::Internal)

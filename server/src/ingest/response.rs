@@ -51,6 +51,8 @@ pub(crate) enum IngestError {
     UnsupportedEncoding,
     InvalidGzip,
     InvalidReferences,
+    /// The database is unreachable: 503 with `Retry-After`, so clients retry.
+    Unavailable,
     /// Logged where it happened; the body says nothing internal.
     Internal,
 }
@@ -70,6 +72,7 @@ impl IngestError {
             }
             Self::InvalidGzip => (StatusCode::BAD_REQUEST, "Invalid gzip body".into()),
             Self::InvalidReferences => (StatusCode::BAD_REQUEST, "Payload contains invalid project references".into()),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable".into()),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),
         }
     }
@@ -79,6 +82,10 @@ impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let (status, message) = self.status_and_message();
         let body = serde_json::json!({ "error": message }).to_string();
-        with_cors(status, Body::from(body), true)
+        let mut response = with_cors(status, Body::from(body), true);
+        if matches!(self, Self::Unavailable) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
