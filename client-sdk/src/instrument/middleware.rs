@@ -7,7 +7,8 @@ use reqwest013 as reqwest;
 ///
 /// ```no_run
 /// # #[cfg(feature = "reqwest-middleware")] {
-/// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+/// // `reqwest_middleware::reqwest` is the reqwest (0.13) it is built on: your own `reqwest::Client`.
+/// let http = reqwest_middleware::ClientBuilder::new(reqwest_middleware::reqwest::Client::new())
 ///     .with(northstar::instrument::LlmMiddleware)
 ///     .build();
 /// # }

@@ -14,8 +14,9 @@ use reqwest013 as reqwest;
 /// # #[cfg(feature = "async-openai")] {
 /// use async_openai::{Client, config::OpenAIConfig};
 ///
+/// // The argument is your reqwest 0.13 `reqwest::Client` (the version async-openai uses).
 /// let client = Client::with_config(OpenAIConfig::default())
-///     .with_http_service(northstar::instrument::openai_http_service(reqwest::Client::new()));
+///     .with_http_service(northstar::instrument::openai_http_service(Default::default()));
 /// # }
 /// ```
 #[must_use]
