@@ -1,5 +1,6 @@
 //! A local ingest endpoint for benchmarks: accepts every batch at once (the SDK's cost, not the
 //! server's, is what these benches measure), hangs (a slow backend), or is absent (down).
+#![allow(dead_code, reason = "each bench uses a different part of this module")]
 
 use std::net::TcpListener as StdListener;
 use std::time::Duration;

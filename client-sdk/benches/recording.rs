@@ -53,7 +53,9 @@ fn northstar_enabled(c: &mut Criterion) {
 fn northstar_disabled(c: &mut Criterion) {
     let _guard = northstar::init(Options::default().enabled(false));
     let _run = northstar::trace("disabled");
-    c.bench_function("northstar disabled/span+3 attributes+1 event", |b| b.iter(span_with_three_attributes_and_an_event));
+    c.bench_function("northstar disabled/span+3 attributes+1 event", |b| {
+        b.iter(span_with_three_attributes_and_an_event)
+    });
 }
 
 #[derive(Debug)]

@@ -18,12 +18,13 @@ use uuid::Uuid;
 use crate::options::{ConfigError, Options};
 use crate::run::SessionHandle;
 use crate::stats::{Counters, Stats};
-use crate::worker::{Control, Record, Worker};
+use crate::worker::PushError::{Closed, Full};
+use crate::worker::{Control, Queue, Record, Worker};
 use northstar_pricing::PriceTable;
 
 pub(crate) struct Inner {
     pub(crate) options: Options,
-    tx: mpsc::Sender<Record>,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedSender<Control>,
     stop: Arc<tokio::sync::Notify>,
     pub(crate) counters: Arc<Counters>,
@@ -82,10 +83,10 @@ impl Client {
             return Ok(Self::noop());
         };
         let counters = Arc::new(Counters::new(options.debug == Some(true)));
-        let (tx, data) = mpsc::channel(options.max_queue_size);
+        let queue = Arc::new(Queue::new(options.max_queue_size, options.batch_size));
         let (control, control_rx) = mpsc::unbounded_channel();
         let stop = Arc::new(tokio::sync::Notify::new());
-        let worker = Worker::new(data, control_rx, stop.clone(), counters.clone(), active, options.clone());
+        let worker = Worker::new(queue.clone(), control_rx, stop.clone(), counters.clone(), active, options.clone());
         if let Err(err) = worker.spawn() {
             eprintln!("[NorthStar] disabled: cannot start the northstar-flush thread: {err}");
             return Ok(Self::noop());
@@ -94,7 +95,7 @@ impl Client {
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 options,
-                tx,
+                queue,
                 control,
                 stop,
                 counters,
@@ -221,16 +222,18 @@ impl Client {
 }
 
 impl Inner {
+    /// The recording path's only contact with the worker: a lock-free push, and a wake-up only
+    /// when a batch's worth is waiting (the worker also wakes on its flush interval).
     pub(crate) fn send(&self, record: Record) {
-        match self.tx.try_send(record) {
+        match self.queue.push(record) {
             Ok(()) => {
                 self.counters.enqueued.fetch_add(1, Relaxed);
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.counters.drop_records(&self.counters.dropped_queue_full, 1, "the queue is full");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(Closed) => {
                 self.counters.drop_records(&self.counters.dropped_shutdown, 1, "recorded after shutdown");
+            }
+            Err(Full) => {
+                self.counters.drop_records(&self.counters.dropped_queue_full, 1, "the queue is full");
             }
         }
     }

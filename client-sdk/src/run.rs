@@ -92,7 +92,7 @@ impl SessionHandle {
             started: Instant::now(),
             data: Mutex::new(RunData { metadata, ..RunData::default() }),
         });
-        state.send(Status::Running, None);
+        state.send();
         RunHandle { state: Some(state), cancel_on_drop: false }
     }
 
@@ -116,6 +116,7 @@ pub(crate) struct RunData {
     pub(crate) input_tokens: u64,
     pub(crate) output_tokens: u64,
     pub(crate) ended: bool,
+    pub(crate) ended_at: Option<Timestamp>,
 }
 
 pub(crate) struct RunState {
@@ -129,18 +130,30 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
-    fn send(&self, status: Status, ended_at: Option<Timestamp>) {
+    /// Queues the run; the worker reads its state when it builds the batch, so the caller
+    /// copies nothing, and a run that ended before it was sent travels once, finished.
+    fn send(self: &Arc<Self>) {
+        self.client.send(Record::Run(self.clone()));
+    }
+
+    /// The run as it is now, as a wire record (called by the worker).
+    pub(crate) fn snapshot(&self) -> Run {
         let data = lock(&self.data);
-        self.client.send(Record::Run(Run {
+        let status = match (data.ended, data.error.is_some()) {
+            (false, _) => Status::Running,
+            (true, true) => Status::Error,
+            (true, false) => Status::Ok,
+        };
+        Run {
             id: self.id,
             session_id: self.session_id,
             name: self.name.clone(),
             started_at: self.started_at,
-            ended_at,
+            ended_at: data.ended_at,
             status,
             error: data.error.clone(),
             metadata: Value::Object(data.metadata.clone()),
-        }));
+        }
     }
 
     pub(crate) fn event(
@@ -161,13 +174,14 @@ impl RunState {
         }));
     }
 
-    fn end(&self, error: Option<Value>) {
+    fn end(self: &Arc<Self>, error: Option<Value>) {
         {
             let mut data = lock(&self.data);
             if data.ended {
                 return;
             }
             data.ended = true;
+            data.ended_at = Some(Utc::now());
             if error.is_some() {
                 data.error = error;
             }
@@ -183,8 +197,7 @@ impl RunState {
             }
             data.metadata.insert("latency_ms".into(), latency_ms(self.started));
         }
-        let status = if lock(&self.data).error.is_some() { Status::Error } else { Status::Ok };
-        self.send(status, Some(Utc::now()));
+        self.send();
     }
 
     pub(crate) fn set_metadata(&self, key: String, value: Value) {

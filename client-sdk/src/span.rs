@@ -21,6 +21,7 @@ struct SpanData {
     error: Option<Value>,
     usage: Option<Usage>,
     ended: bool,
+    ended_at: Option<Timestamp>,
 }
 
 pub(crate) struct SpanState {
@@ -36,28 +37,41 @@ pub(crate) struct SpanState {
 }
 
 impl SpanState {
-    fn send(&self, status: Status, ended_at: Option<Timestamp>, data: &SpanData) {
-        self.run.client.send(Record::Span(Span {
+    /// Queues the span by reference; see `RunState::send`.
+    fn send(self: &Arc<Self>) {
+        self.run.client.send(Record::Span(self.clone()));
+    }
+
+    /// The span as it is now, as a wire record (called by the worker).
+    pub(crate) fn snapshot(&self) -> Span {
+        let data = lock(&self.data);
+        let status = match (data.ended, data.error.is_some()) {
+            (false, _) => Status::Running,
+            (true, true) => Status::Error,
+            (true, false) => Status::Ok,
+        };
+        Span {
             id: self.id,
             run_id: self.run.id,
             parent_span_id: self.parent,
             kind: self.kind,
             name: self.name.clone(),
             started_at: self.started_at,
-            ended_at,
+            ended_at: data.ended_at,
             status,
             error: data.error.clone(),
             iteration: self.iteration,
             attributes: Value::Object(data.attributes.clone()),
-        }));
+        }
     }
 
-    fn end(&self, error: Option<Value>) {
+    fn end(self: &Arc<Self>, error: Option<Value>) {
         let mut data = lock(&self.data);
         if data.ended {
             return;
         }
         data.ended = true;
+        data.ended_at = Some(Utc::now());
         if error.is_some() {
             data.error = error;
         }
@@ -65,8 +79,8 @@ impl SpanState {
             self.price(&mut data, usage);
         }
         data.attributes.insert("latency_ms".into(), latency_ms(self.started));
-        let status = if data.error.is_some() { Status::Error } else { Status::Ok };
-        self.send(status, Some(Utc::now()), &data);
+        drop(data);
+        self.send();
     }
 
     pub(crate) fn set_attribute(&self, key: String, value: Value) {
@@ -145,7 +159,7 @@ impl SpanHandle {
             iteration: None,
             data: Mutex::new(SpanData { attributes: attributes.unwrap_or_default(), ..SpanData::default() }),
         });
-        state.send(Status::Running, None, &lock(&state.data));
+        state.send();
         Self { state: Some(state), cancel_on_drop: false }
     }
 

@@ -9,23 +9,33 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use northstar_wire::{Batch, Event, Run, Score, Session, Span};
+use northstar_wire::{Batch, Event, Score, Session};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::options::Options;
 use crate::redact::Redactor;
+use crate::run::RunState;
+use crate::span::SpanState;
 use crate::stats::Counters;
 
-/// One record on its way to the server.
-#[derive(Debug, Clone)]
+/// One record on its way to the server. Runs and spans are references to their live state,
+/// read when the batch is built.
+#[derive(Clone)]
 pub(crate) enum Record {
     Session(Session),
-    Run(Run),
-    Span(Span),
+    Run(Arc<RunState>),
+    Span(Arc<SpanState>),
     Event(Event),
     Score(Score),
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, id) = self.key();
+        write!(f, "Record({kind}, {id})")
+    }
 }
 
 impl Record {
@@ -37,6 +47,59 @@ impl Record {
             Record::Event(r) => (3, r.id),
             Record::Score(r) => (4, r.id),
         }
+    }
+}
+
+/// The bounded queue between the recording threads and the worker: lock-free, and quiet — a
+/// push signals the worker only when `batch_size` records are waiting and no signal is pending.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    items: crossbeam_queue::ArrayQueue<Record>,
+    batch_size: usize,
+    signalled: std::sync::atomic::AtomicBool,
+    closed: std::sync::atomic::AtomicBool,
+    wake: Notify,
+}
+
+pub(crate) enum PushError {
+    Full,
+    Closed,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize, batch_size: usize) -> Self {
+        Self {
+            items: crossbeam_queue::ArrayQueue::new(capacity.max(1)),
+            batch_size,
+            signalled: std::sync::atomic::AtomicBool::new(false),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(crate) fn push(&self, record: Record) -> Result<(), PushError> {
+        if self.closed.load(Relaxed) {
+            return Err(PushError::Closed);
+        }
+        self.items.push(record).map_err(|_| PushError::Full)?;
+        if self.items.len() >= self.batch_size && !self.signalled.swap(true, Relaxed) {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn pop(&self) -> Option<Record> {
+        self.items.pop()
+    }
+
+    /// Waits for a batch's worth; clears the signal so the next batch signals again.
+    async fn ready(&self) {
+        self.wake.notified().await;
+        self.signalled.store(false, Relaxed);
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Relaxed);
     }
 }
 
@@ -110,7 +173,7 @@ enum Outcome {
 }
 
 pub(crate) struct Worker {
-    data: mpsc::Receiver<Record>,
+    queue: Arc<Queue>,
     control: mpsc::UnboundedReceiver<Control>,
     /// Signalled by shutdown so that a delivery in progress (say, against a hanging server)
     /// gives way at once instead of finishing its attempts first.
@@ -133,7 +196,7 @@ struct Transport {
 
 impl Worker {
     pub(crate) fn new(
-        data: mpsc::Receiver<Record>,
+        queue: Arc<Queue>,
         control: mpsc::UnboundedReceiver<Control>,
         stop: Arc<Notify>,
         counters: Arc<Counters>,
@@ -150,7 +213,7 @@ impl Worker {
             redactor: Redactor::new(&options),
             counters: counters.clone(),
         };
-        Self { data, control, stop, options, counters, pending: Pending::default(), transport }
+        Self { queue, control, stop, options, counters, pending: Pending::default(), transport }
     }
 
     /// Spawns the worker on its own thread with its own single-threaded runtime.
@@ -187,17 +250,10 @@ impl Worker {
                         return;
                     }
                 },
-                record = self.data.recv(), if room => match record {
-                    Some(record) => {
-                        self.pending.push(record);
-                        self.drain();
-                        if self.pending.len() >= self.options.batch_size {
-                            self.send_full_batches().await;
-                        }
-                    }
-                    None => {
-                        self.shutdown(self.options.shutdown_timeout).await;
-                        return;
+                () = self.queue.ready(), if room => {
+                    self.drain();
+                    if self.pending.len() >= self.options.batch_size {
+                        self.send_full_batches().await;
                     }
                 },
                 _ = tick.tick() => {
@@ -213,9 +269,9 @@ impl Worker {
     /// Moves queued records into the pending buffer, up to its bound.
     fn drain(&mut self) {
         while self.pending.len() < self.options.max_queue_size {
-            match self.data.try_recv() {
-                Ok(record) => self.pending.push(record),
-                Err(_) => break,
+            match self.queue.pop() {
+                Some(record) => self.pending.push(record),
+                None => break,
             }
         }
     }
@@ -268,8 +324,8 @@ impl Worker {
         while !self.send_all(Some(deadline)).await && self.pending.len() > 0 && Instant::now() < deadline {
             tokio::time::sleep(self.options.retry_base_delay.min(deadline - Instant::now())).await;
         }
-        self.data.close();
-        while let Ok(record) = self.data.try_recv() {
+        self.queue.close();
+        while let Some(record) = self.queue.pop() {
             self.pending.push(record);
         }
         let left = self.pending.len() as u64;
@@ -288,14 +344,16 @@ impl Transport {
                     self.redactor.apply(&mut r.metadata);
                     batch.sessions.push(r);
                 }
-                Record::Run(mut r) => {
+                Record::Run(state) => {
+                    let mut r = state.snapshot();
                     self.redactor.apply(&mut r.metadata);
                     if let Some(e) = r.error.as_mut() {
                         self.redactor.apply(e);
                     }
                     batch.runs.push(r);
                 }
-                Record::Span(mut r) => {
+                Record::Span(state) => {
+                    let mut r = state.snapshot();
                     self.redactor.apply(&mut r.attributes);
                     if let Some(e) = r.error.as_mut() {
                         self.redactor.apply(e);
