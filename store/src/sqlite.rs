@@ -26,6 +26,10 @@ const MAX_PARAMS: usize = 32_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// SQLite has one writer at a time. Writers of this process queue here, in order, instead
+    /// of in SQLite's busy handler, which sleeps and retries (hundreds of ms of tail latency
+    /// under concurrent ingest). Other processes (the CLI) still meet the busy timeout.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -45,7 +49,7 @@ impl SqliteStore {
         // An in-memory database exists per connection: keep exactly one.
         let max = if in_memory { 1 } else { 8 };
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer: std::sync::Arc::new(tokio::sync::Mutex::new(())) })
     }
 
     /// Opens the database file at `path`, creating it if missing.
@@ -57,8 +61,12 @@ impl SqliteStore {
         Self::connect(&format!("sqlite://{}", path.display())).await
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// The write lock of this process, then an immediate (write) transaction.
+    async fn begin_write(
+        &self,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Transaction<'static, Sqlite>), StoreError> {
+        let turn = self.writer.clone().lock_owned().await;
+        Ok((turn, self.pool.begin_with("BEGIN IMMEDIATE").await?))
     }
 }
 
@@ -375,7 +383,8 @@ impl Store for SqliteStore {
     }
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        let mut tx = LiteTx { tx: self.begin_write().await?, project: project.to_string() };
+        let (_turn, tx) = self.begin_write().await?;
+        let mut tx = LiteTx { tx, project: project.to_string() };
         let counts = refs::ingest(&mut tx, batch).await?;
         tx.tx.commit().await?;
         Ok(counts)
@@ -387,7 +396,7 @@ impl Store for SqliteStore {
             return Err(StoreError::Invalid("project name must not be empty".into()));
         }
         let id = Uuid::new_v4();
-        let mut tx = self.begin_write().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         // Microseconds from here: the column default (strftime's %f) has only milliseconds.
         let created_at = ts(&Utc::now());
         sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?1, ?2, ?3)")
@@ -414,7 +423,7 @@ impl Store for SqliteStore {
     }
 
     async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE id = ?1")
             .bind(project.to_string())
             .fetch_optional(&mut *tx)
@@ -428,7 +437,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let row: Option<(Option<String>,)> = sqlx::query_as("SELECT revoked_at FROM api_keys WHERE project_id = ?1")
             .bind(project.to_string())
             .fetch_optional(&mut *tx)

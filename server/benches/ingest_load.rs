@@ -1,0 +1,363 @@
+//! Ingest throughput (issue 7, measure 2): a load generator posting SDK-shaped batches (one
+//! run, nine nested spans, forty events: 50 records, the SDK's default batch size) to the real
+//! server binary for a fixed time, reporting records/s, request latency p50/p99, server CPU and
+//! peak RSS; beside it, in the same run, the same number of rows written directly (Postgres
+//! `COPY`; SQLite multi-row inserts in one transaction), the write path's physical limit.
+//!
+//! `cargo bench -p northstar-server --bench ingest_load` (release binary). Environment:
+//! `LOAD_SECONDS` (default 10), `LOAD_CONCURRENCY` (default 4). Under `cargo test`: a 1-second
+//! smoke pass.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
+const KEY: &str = "ns_load_generator";
+const RECORDS_PER_BATCH: u64 = 50;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn start(env: &[(&str, String)]) -> (Child, u16) {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
+        .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
+        .env("NORTHSTAR_LOG", "error")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(child.try_wait().expect("wait").is_none(), "server exited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (child, port)
+}
+
+/// CPU seconds (user + system) of a process so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime in USER_HZ (100 on Linux)
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// One SDK-shaped batch: a finished run, a root agent span with eight children, forty events.
+fn batch(session: Uuid) -> Value {
+    let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let run = Uuid::new_v4();
+    let root = Uuid::new_v4();
+    let mut spans = vec![json!({"id": root, "run_id": run, "kind": "agent", "name": "agent", "started_at": now,
+        "ended_at": now, "status": "ok", "attributes": {"latency_ms": 1520.4}})];
+    let children: Vec<Uuid> = (0..8).map(|_| Uuid::new_v4()).collect();
+    for (i, id) in children.iter().enumerate() {
+        let model = i % 2 == 0;
+        spans.push(json!({"id": id, "run_id": run, "parent_span_id": root, "kind": if model { "model" } else { "tool" },
+            "name": if model { "llm.answer" } else { "search_docs" }, "started_at": now, "ended_at": now, "status": "ok",
+            "attributes": if model { json!({"model": "gpt-4o-mini", "input_tokens": 812, "output_tokens": 64, "cost_usd": 0.00016, "latency_ms": 840.2}) }
+                          else { json!({"latency_ms": 12.5}) }}));
+    }
+    let events: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"id": Uuid::new_v4(), "run_id": run, "span_id": children[i % 8],
+                   "type": if i % 2 == 0 { "tool_arguments" } else { "tool_result" }, "created_at": now,
+                   "content": {"query": "How do refunds work?", "hits": [{"doc": "kb/refunds.md", "score": 0.92}]}, "attributes": {}})
+        })
+        .collect();
+    json!({"schema_version": 2, "sessions": [], "prompt_links": [], "scores": [],
+           "runs": [{"id": run, "session_id": session, "name": "support-agent", "started_at": now, "ended_at": now,
+                     "status": "ok", "metadata": {"project": "load", "cost_usd": 0.00064, "latency_ms": 1520.4}}],
+           "spans": spans, "events": events})
+}
+
+struct Load {
+    records_per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_cores: f64,
+    rss_mib: f64,
+    records: u64,
+}
+
+async fn generate(port: u16, pid: u32, seconds: u64, concurrency: usize) -> Load {
+    let url = format!("http://127.0.0.1:{port}/functions/v1/ingest-traces");
+    let client = reqwest::Client::new();
+    let session = Uuid::new_v4();
+    let first = json!({"schema_version": 2, "sessions": [{"id": session, "created_at": Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}]});
+    let ok = client.post(&url).bearer_auth(KEY).body(first.to_string()).send().await.expect("session").status();
+    assert_eq!(ok.as_u16(), 200);
+
+    // Bodies are built before the clock starts, so the generator spends its CPU on sending.
+    let budget = (seconds as usize * 1_000).max(200);
+    let bodies: Arc<Vec<bytes::Bytes>> =
+        Arc::new((0..budget).map(|_| bytes::Bytes::from(batch(session).to_string())).collect());
+    let next = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_seconds(pid);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, accepted, bodies, next) =
+            (client.clone(), url.clone(), accepted.clone(), bodies.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Relaxed) as usize;
+                let Some(body) = bodies.get(i).cloned() else { break };
+                let sent = Instant::now();
+                let response = client.post(&url).bearer_auth(KEY).body(body).send().await.expect("request");
+                assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
+                latencies.push(sent.elapsed());
+                accepted.fetch_add(RECORDS_PER_BATCH, Relaxed);
+            }
+            latencies
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu_before;
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let records = accepted.load(Relaxed);
+    Load {
+        records_per_s: records as f64 / elapsed,
+        p50: at(0.5),
+        p99: at(0.99),
+        cpu_cores: cpu / elapsed,
+        rss_mib: peak_rss_mib(pid),
+        records,
+    }
+}
+
+/// The same rows as `batches` SDK batches, as (runs, spans, events) tuples for a direct write.
+fn rows(batches: u64, session: Uuid) -> Vec<Value> {
+    (0..batches).map(|_| batch(session)).collect()
+}
+
+async fn copy_postgres(url: &str, project: Uuid, session: Uuid, batches: &[Value]) -> f64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    let text = |v: &Value| v.to_string().replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n");
+    let mut runs = String::new();
+    let mut spans = String::new();
+    let mut events = String::new();
+    for b in batches {
+        for r in b["runs"].as_array().into_iter().flatten() {
+            runs.push_str(&format!(
+                "{}\t{session}\t{project}\t{}\t{}\t{}\tok\t{}\n",
+                r["id"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default(),
+                r["started_at"].as_str().unwrap_or_default(),
+                r["ended_at"].as_str().unwrap_or_default(),
+                text(&r["metadata"])
+            ));
+        }
+        for s in b["spans"].as_array().into_iter().flatten() {
+            spans.push_str(&format!(
+                "{}\t{}\t{project}\t{}\t{}\t{}\t{}\t{}\tok\t{}\n",
+                s["id"].as_str().unwrap_or_default(),
+                s["run_id"].as_str().unwrap_or_default(),
+                s["parent_span_id"].as_str().unwrap_or("\\N"),
+                s["kind"].as_str().unwrap_or_default(),
+                s["name"].as_str().unwrap_or_default(),
+                s["started_at"].as_str().unwrap_or_default(),
+                s["ended_at"].as_str().unwrap_or_default(),
+                text(&s["attributes"])
+            ));
+        }
+        for e in b["events"].as_array().into_iter().flatten() {
+            events.push_str(&format!(
+                "{}\t{}\t{}\t{project}\t{}\t{}\t{}\t{}\n",
+                e["id"].as_str().unwrap_or_default(),
+                e["run_id"].as_str().unwrap_or_default(),
+                e["span_id"].as_str().unwrap_or_default(),
+                e["type"].as_str().unwrap_or_default(),
+                e["created_at"].as_str().unwrap_or_default(),
+                text(&e["content"]),
+                text(&e["attributes"])
+            ));
+        }
+    }
+    let started = Instant::now();
+    let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
+    for (sql, data) in [
+        (
+            "COPY private.runs (id, session_id, project_id, name, started_at, ended_at, status, metadata) FROM STDIN",
+            runs,
+        ),
+        (
+            "COPY private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes) FROM STDIN",
+            spans,
+        ),
+        (
+            "COPY private.events (id, run_id, span_id, project_id, type, created_at, content, attributes) FROM STDIN",
+            events,
+        ),
+    ] {
+        let mut copy = tx.copy_in_raw(sql).await.expect("copy");
+        copy.send(data.into_bytes()).await.expect("copy data");
+        copy.finish().await.expect("copy finish");
+    }
+    tx.commit().await.expect("commit");
+    (batches.len() as u64 * (RECORDS_PER_BATCH)) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn insert_sqlite(url: &str, project: Uuid, session: Uuid, batches: &[Value]) -> f64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+    let started = Instant::now();
+    let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
+    for b in batches {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO runs (id, session_id, project_id, name, started_at, ended_at, status, metadata) ",
+        );
+        qb.push_values(b["runs"].as_array().into_iter().flatten(), |mut q, r| {
+            q.push_bind(r["id"].as_str().unwrap_or_default().to_owned())
+                .push_bind(session.to_string())
+                .push_bind(project.to_string())
+                .push_bind(r["name"].as_str().unwrap_or_default().to_owned())
+                .push_bind(r["started_at"].as_str().unwrap_or_default().to_owned())
+                .push_bind(r["ended_at"].as_str().unwrap_or_default().to_owned())
+                .push_bind("ok")
+                .push_bind(r["metadata"].to_string());
+        });
+        qb.build().execute(&mut *tx).await.expect("runs");
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes) ",
+        );
+        qb.push_values(b["spans"].as_array().into_iter().flatten(), |mut q, s| {
+            q.push_bind(s["id"].as_str().unwrap_or_default().to_owned())
+                .push_bind(s["run_id"].as_str().unwrap_or_default().to_owned())
+                .push_bind(project.to_string())
+                .push_bind(s["parent_span_id"].as_str().map(str::to_owned))
+                .push_bind(s["kind"].as_str().unwrap_or_default().to_owned())
+                .push_bind(s["name"].as_str().unwrap_or_default().to_owned())
+                .push_bind(s["started_at"].as_str().unwrap_or_default().to_owned())
+                .push_bind(s["ended_at"].as_str().unwrap_or_default().to_owned())
+                .push_bind("ok")
+                .push_bind(s["attributes"].to_string());
+        });
+        qb.build().execute(&mut *tx).await.expect("spans");
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO events (id, run_id, span_id, project_id, type, created_at, content, attributes) ",
+        );
+        qb.push_values(b["events"].as_array().into_iter().flatten(), |mut q, e| {
+            q.push_bind(e["id"].as_str().unwrap_or_default().to_owned())
+                .push_bind(e["run_id"].as_str().unwrap_or_default().to_owned())
+                .push_bind(e["span_id"].as_str().map(str::to_owned))
+                .push_bind(project.to_string())
+                .push_bind(e["type"].as_str().unwrap_or_default().to_owned())
+                .push_bind(e["created_at"].as_str().unwrap_or_default().to_owned())
+                .push_bind(e["content"].to_string())
+                .push_bind(e["attributes"].to_string());
+        });
+        qb.build().execute(&mut *tx).await.expect("events");
+    }
+    tx.commit().await.expect("commit");
+    (batches.len() as u64 * RECORDS_PER_BATCH) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A migrated store with one project and one session, for the direct-write reference.
+async fn reference_store(url: &str) -> (Uuid, Uuid) {
+    use northstar_store::{AnyStore, Store};
+    let store = AnyStore::connect(url).await.expect("store");
+    store.migrate().await.expect("migrate");
+    let project = store.create_project("reference", "0000").await.expect("project").id;
+    let session = Uuid::new_v4();
+    let batch = northstar_wire::Batch::from_value(&json!({"schema_version": 2,
+        "sessions": [{"id": session, "created_at": Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}]}))
+    .expect("valid");
+    store.ingest(project, &batch).await.expect("session");
+    (project, session)
+}
+
+fn print(label: &str, load: &Load, reference: f64, what: &str) {
+    println!(
+        "{label}: {:.0} records/s (p50 {:.1} ms, p99 {:.1} ms, server CPU {:.2} cores, peak RSS {:.0} MiB, {} records) | {what}: {:.0} rows/s | ratio {:.2}",
+        load.records_per_s,
+        load.p50.as_secs_f64() * 1e3,
+        load.p99.as_secs_f64() * 1e3,
+        load.cpu_cores,
+        load.rss_mib,
+        load.records,
+        reference,
+        load.records_per_s / reference
+    );
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let env_num = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let seconds = if full { env_num("LOAD_SECONDS", 10) } else { 1 };
+    let concurrency = if full { env_num("LOAD_CONCURRENCY", 4) as usize } else { 2 };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let admin = std::env::var("NORTHSTAR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (base, _) = admin.rsplit_once('/').expect("admin URL").to_owned();
+    let admin_sql = |sql: String| {
+        runtime.block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("Postgres (run through scripts/test)");
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.expect("admin SQL");
+        });
+    };
+    println!("ingest load: {seconds} s, concurrency {concurrency}, {RECORDS_PER_BATCH} records per batch");
+
+    // Postgres
+    let (served, direct) =
+        (format!("ns_load_{}", Uuid::new_v4().simple()), format!("ns_copy_{}", Uuid::new_v4().simple()));
+    admin_sql(format!("CREATE DATABASE {served}"));
+    admin_sql(format!("CREATE DATABASE {direct}"));
+    let (mut child, port) = start(&[("DATABASE_URL", format!("{base}/{served}"))]);
+    let load = runtime.block_on(generate(port, child.id(), seconds, concurrency));
+    let _ = child.kill();
+    let _ = child.wait();
+    let copy = runtime.block_on(async {
+        let url = format!("{base}/{direct}");
+        let (project, session) = reference_store(&url).await;
+        copy_postgres(&url, project, session, &rows(load.records / RECORDS_PER_BATCH, session)).await
+    });
+    print("Postgres", &load, copy, "COPY");
+    admin_sql(format!("DROP DATABASE {served} WITH (FORCE)"));
+    admin_sql(format!("DROP DATABASE {direct} WITH (FORCE)"));
+
+    // SQLite
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, port) = start(&[("NORTHSTAR_DATA_DIR", dir.path().display().to_string())]);
+    let load = runtime.block_on(generate(port, child.id(), seconds, concurrency));
+    let _ = child.kill();
+    let _ = child.wait();
+    let reference_dir = tempfile::tempdir().expect("temp dir");
+    let insert = runtime.block_on(async {
+        let url = format!("sqlite://{}/reference.db", reference_dir.path().display());
+        let (project, session) = reference_store(&url).await;
+        insert_sqlite(&url, project, session, &rows(load.records / RECORDS_PER_BATCH, session)).await
+    });
+    print("SQLite", &load, insert, "multi-row INSERT, one transaction");
+}
