@@ -1,7 +1,8 @@
 //! The explicit API: [`Client`] → [`SessionHandle`] → [`RunHandle`] → [`SpanHandle`].
 //!
-//! Handles carry their ids and end on drop. Recording builds a small owned record and puts it
-//! on a bounded queue with `try_send`: no I/O, no serialization, no lock shared with the worker.
+//! Handles carry their ids and end on drop. Recording pushes onto a lock-free bounded queue (an
+//! event as a small owned record, a run or span as a reference to its state): no I/O, no
+//! serialization, and no lock the worker holds during I/O.
 //! Sessions and runs are in `run.rs`, spans in `span.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
