@@ -238,7 +238,12 @@ fn check(body: Result<Value, Vec<u8>>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    // 256 cases per property in CI; `PROPTEST_CASES=N` for a long run (BENCHMARKS.md).
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_batches_never_get_a_5xx(mutations in prop::collection::vec(mutation(), 0..4)) {
