@@ -306,6 +306,22 @@ mod tests {
     }
 
     #[test]
+    fn prices_given_in_code_add_to_and_override_the_table() {
+        use northstar_pricing::Usage;
+        let table = Options::default()
+            .price("in-house-llm", Price::new(1.0, 2.0))
+            .price("gpt-4o", Price::new(0.5, 0.5))
+            .price_table();
+        assert_eq!(table.cost("in-house-llm", &Usage::new(1_000_000, 1_000_000), None), Some(3.0));
+        assert_eq!(
+            table.cost("gpt-4o-2024-08-06", &Usage::new(1_000_000, 0), None),
+            Some(0.5),
+            "snapshots match overrides too"
+        );
+        assert!(table.cost("gpt-4o-mini", &Usage::new(1, 1), None).is_some(), "the bundled table is still there");
+    }
+
+    #[test]
     fn debug_output_hides_the_key() {
         let text = format!("{:?}", Options::default().api_key("ns_secret"));
         assert!(!text.contains("ns_secret"));
