@@ -333,3 +333,20 @@ fn serialization_round_trips_and_matches_the_original_sdk_shape() {
         assert!(sent[array].is_array(), "{array} is always present");
     }
 }
+
+/// The fuzz target's property (fuzz/fuzz_targets/batch_validation.rs) over its seed corpus, on
+/// the stable toolchain: never a panic; an accepted batch serializes to a body accepted as the
+/// same batch.
+#[test]
+fn the_fuzz_corpus_round_trips() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/batch_validation");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("the fuzz corpus") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        if let Ok(batch) = Batch::from_json_slice(&bytes) {
+            assert_eq!(Batch::from_json_slice(&batch.to_json()).as_ref(), Ok(&batch));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "the seed corpus is accepted: {seen}");
+}
