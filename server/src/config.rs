@@ -51,18 +51,27 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `DATABASE_URL`.
+    Url(String),
+    /// The embedded SQLite file in the data directory (opened by path: any path works).
+    SqliteFile(PathBuf),
+}
+
 impl Settings {
-    /// The database to use: `DATABASE_URL`, or a SQLite file in the data directory.
+    /// The database to use: `DATABASE_URL`, or `northstar.db` in the data directory.
     ///
     /// # Errors
     ///
     /// When the data directory cannot be created.
-    pub fn database_url(&self) -> std::io::Result<String> {
+    pub fn database(&self) -> std::io::Result<Database> {
         if let Some(url) = self.database_url.as_deref().filter(|u| !u.is_empty()) {
-            return Ok(url.to_owned());
+            return Ok(Database::Url(url.to_owned()));
         }
         std::fs::create_dir_all(&self.data_dir)?;
-        Ok(format!("sqlite://{}", self.data_dir.join("northstar.db").display()))
+        Ok(Database::SqliteFile(self.data_dir.join("northstar.db")))
     }
 }
 

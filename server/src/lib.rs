@@ -93,8 +93,10 @@ pub async fn bootstrap(store: &AnyStore, bootstrap_key: Option<&str>) -> anyhow:
 ///
 /// Connection or migration failures.
 pub async fn open_store(settings: &config::Settings) -> anyhow::Result<AnyStore> {
-    let url = settings.database_url()?;
-    let store = AnyStore::connect(&url).await?;
+    let store = match settings.database()? {
+        config::Database::Url(url) => AnyStore::connect(&url).await?,
+        config::Database::SqliteFile(path) => AnyStore::Sqlite(northstar_store::SqliteStore::open(&path).await?),
+    };
     store.migrate().await?;
     Ok(store)
 }

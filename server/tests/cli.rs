@@ -206,6 +206,20 @@ async fn first_start_creates_the_default_project_sqlite() {
 }
 
 #[test]
+fn any_data_directory_path_works() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let odd = dir.path().join("My Data #1?x=y");
+    let out = Command::new(BIN)
+        .env_remove("DATABASE_URL")
+        .env("NORTHSTAR_DATA_DIR", &odd)
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(odd.join("northstar.db").is_file(), "the database is where the directory says");
+}
+
+#[test]
 fn every_command_has_help_naming_its_environment_variables() {
     let top = Command::new(BIN).arg("--help").output().expect("help");
     let text = String::from_utf8(top.stdout).expect("utf-8");

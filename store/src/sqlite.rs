@@ -39,26 +39,31 @@ impl SqliteStore {
     ///
     /// When the URL does not parse or the file cannot be opened.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::with_options(SqliteConnectOptions::from_str(url)?, in_memory).await
+    }
+
+    /// Opens the database file at `path`, creating it if missing. Unlike a URL, any path works
+    /// (spaces, `?`, `#`).
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be opened or created.
+    pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        Self::with_options(SqliteConnectOptions::new().filename(path), false).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, StoreError> {
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         // An in-memory database exists per connection: keep exactly one.
         let max = if in_memory { 1 } else { 8 };
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(options).await?;
         Ok(Self { pool, writer: std::sync::Arc::new(tokio::sync::Mutex::new(())) })
-    }
-
-    /// Opens the database file at `path`, creating it if missing.
-    ///
-    /// # Errors
-    ///
-    /// As [`SqliteStore::connect`].
-    pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
-        Self::connect(&format!("sqlite://{}", path.display())).await
     }
 
     /// The write lock of this process, then an immediate (write) transaction.
