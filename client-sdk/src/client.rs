@@ -47,6 +47,22 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The current time at microsecond precision (what both stores keep), strictly increasing
+/// across the process: records made one after another never share a timestamp, so reads
+/// ordered by time return a conversation's messages in the order they were recorded.
+pub(crate) fn now() -> northstar_wire::Timestamp {
+    static LAST_MICROS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let wall = Utc::now().timestamp_micros();
+    let mut last = LAST_MICROS.load(Relaxed);
+    loop {
+        let next = wall.max(last + 1);
+        match LAST_MICROS.compare_exchange_weak(last, next, Relaxed, Relaxed) {
+            Ok(_) => return chrono::DateTime::from_timestamp_micros(next).unwrap_or_else(Utc::now),
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 /// A new random (version 4) id, from a fast thread-local generator rather than a system call.
 pub(crate) fn new_id() -> Uuid {
     uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid()
@@ -180,7 +196,7 @@ impl Client {
             string_value,
             source: ScoreSource::Api,
             comment,
-            created_at: Utc::now(),
+            created_at: now(),
         }));
         Ok(Some(id))
     }
@@ -303,4 +319,16 @@ pub(crate) fn type_name_of<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     base.rsplit("::").next().unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::now;
+
+    #[test]
+    fn timestamps_strictly_increase_even_within_a_microsecond() {
+        let stamps: Vec<_> = (0..10_000).map(|_| now()).collect();
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+        assert!(stamps.iter().all(|t| t.timestamp_subsec_nanos() % 1_000 == 0), "microsecond precision");
+    }
 }

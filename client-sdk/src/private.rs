@@ -171,6 +171,18 @@ pub fn finish_span(mut span: SpanHandle, outcome: Outcome) {
     span.end();
 }
 
+/// Whether the run records anything (the macros look at the result only then).
+#[must_use]
+pub fn run_records(run: &RunHandle) -> bool {
+    run.state.is_some()
+}
+
+/// Whether the span records anything.
+#[must_use]
+pub fn span_records(span: &SpanHandle) -> bool {
+    span.state.is_some()
+}
+
 /// Whether the run records outputs (the macros skip serializing the value otherwise).
 #[must_use]
 pub fn run_captures_output(run: &RunHandle) -> bool {

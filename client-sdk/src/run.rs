@@ -4,13 +4,14 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::Utc;
 use northstar_wire::{Event, EventType, Run, Session, SpanKind, Status, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::client::{Inner, drop_error, error_value, latency_ms, lock, new_id, panic_error, to_value, type_name_of};
+use crate::client::{
+    Inner, drop_error, error_value, latency_ms, lock, new_id, now, panic_error, to_value, type_name_of,
+};
 use crate::span::SpanHandle;
 use crate::worker::Record;
 
@@ -27,7 +28,7 @@ impl SessionHandle {
         let state = Arc::new(SessionState {
             client: client.clone(),
             id: new_id(),
-            created_at: Utc::now(),
+            created_at: now(),
             metadata: Value::Object(metadata),
             ended: AtomicBool::new(false),
         });
@@ -88,7 +89,7 @@ impl SessionHandle {
             id: new_id(),
             session_id: session.id,
             name: name.into(),
-            started_at: Utc::now(),
+            started_at: now(),
             started: Instant::now(),
             data: Mutex::new(RunData { metadata, ..RunData::default() }),
         });
@@ -101,7 +102,7 @@ impl SessionHandle {
         if let Some(s) = &self.state
             && !s.ended.swap(true, Relaxed)
         {
-            s.send(Some(Utc::now()));
+            s.send(Some(now()));
         }
     }
 }
@@ -168,7 +169,7 @@ impl RunState {
             run_id: self.id,
             span_id,
             event_type,
-            created_at: Utc::now(),
+            created_at: now(),
             content,
             attributes: Value::Object(attributes),
         }));
@@ -181,7 +182,7 @@ impl RunState {
                 return;
             }
             data.ended = true;
-            data.ended_at = Some(Utc::now());
+            data.ended_at = Some(now());
             if error.is_some() {
                 data.error = error;
             }

@@ -3,13 +3,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::Utc;
 use northstar_wire::{EventType, Span, SpanKind, Status, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::client::{drop_error, error_value, latency_ms, lock, new_id, panic_error, to_value, type_name_of};
+use crate::client::{drop_error, error_value, latency_ms, lock, new_id, now, panic_error, to_value, type_name_of};
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
 use crate::worker::Record;
@@ -71,7 +70,7 @@ impl SpanState {
             return;
         }
         data.ended = true;
-        data.ended_at = Some(Utc::now());
+        data.ended_at = Some(now());
         if error.is_some() {
             data.error = error;
         }
@@ -154,7 +153,7 @@ impl SpanHandle {
             parent,
             kind,
             name,
-            started_at: Utc::now(),
+            started_at: now(),
             started: Instant::now(),
             iteration: None,
             data: Mutex::new(SpanData { attributes: attributes.unwrap_or_default(), ..SpanData::default() }),
@@ -183,7 +182,10 @@ impl SpanHandle {
 
     /// Records an event on this span.
     pub fn event(&self, event_type: EventType, content: impl Serialize) {
-        self.event_with(event_type, to_value(&content), Map::new());
+        // Serialize only when recording: disabled, this must not allocate.
+        if self.state.is_some() {
+            self.event_with(event_type, to_value(&content), Map::new());
+        }
     }
 
     pub(crate) fn event_with(&self, event_type: EventType, content: Value, attributes: Map<String, Value>) {

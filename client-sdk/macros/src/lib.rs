@@ -145,6 +145,14 @@ fn expand(which: Which, args: Tokens, item: Tokens) -> syn::Result<Tokens> {
             (&__northstar_ret).__northstar_outcome(#captures)
         }}
     };
+    // Look at the result only when recording: a disabled SDK must not even format an error.
+    let records = match which {
+        Which::Trace => quote!(::northstar::__private::run_records(&__northstar_handle)),
+        Which::Observe => quote!(::northstar::__private::span_records(&__northstar_handle)),
+    };
+    let outcome = quote! {
+        if #records { #outcome } else { ::northstar::__private::Outcome::Nothing }
+    };
     let kind = options.kind.map_or_else(|| quote!("tool"), |k| k.to_token_stream());
 
     let body = if sig.asyncness.is_some() {
