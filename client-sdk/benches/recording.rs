@@ -68,31 +68,28 @@ impl SpanExporter for Discard {
     }
 }
 
+fn otel_span(tracer: &impl opentelemetry::trace::Tracer) {
+    let mut span = tracer.start("search_docs");
+    span.set_attribute(KeyValue::new("tool", "search"));
+    span.set_attribute(KeyValue::new("attempt", 1));
+    span.set_attribute(KeyValue::new("cached", false));
+    span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
+    span.end();
+}
+
 fn opentelemetry(c: &mut Criterion) {
     let config = BatchConfigBuilder::default().with_max_queue_size(1_000_000).with_max_export_batch_size(1_000).build();
     let processor = BatchSpanProcessor::builder(Discard).with_batch_config(config).build();
     let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
     let tracer = provider.tracer("bench");
     c.bench_function("opentelemetry/span+3 attributes+1 event", |b| {
-        b.iter(|| {
-            let mut span = tracer.start("search_docs");
-            span.set_attribute(KeyValue::new("tool", "search"));
-            span.set_attribute(KeyValue::new("attempt", 1));
-            span.set_attribute(KeyValue::new("cached", false));
-            span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
-            span.end();
-        });
+        b.iter(|| otel_span(&tracer));
     });
     c.bench_function("opentelemetry/run with 10 spans", |b| {
         b.iter(|| {
             let mut root = tracer.start("bench-run");
             for _ in 0..10 {
-                let mut span = tracer.start("search_docs");
-                span.set_attribute(KeyValue::new("tool", "search"));
-                span.set_attribute(KeyValue::new("attempt", 1));
-                span.set_attribute(KeyValue::new("cached", false));
-                span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
-                span.end();
+                otel_span(&tracer);
             }
             root.end();
         });

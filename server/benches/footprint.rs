@@ -2,44 +2,15 @@
 //! SQLite default and for Postgres. `cargo bench -p northstar-server --bench footprint`
 //! (release binary); under `cargo test` a single-sample smoke pass.
 
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
-}
+use std::time::Duration;
 
 /// Spawns the server on a fresh store; returns (time until it accepts connections, idle RSS in KiB).
 fn start_once(env: &[(&str, String)]) -> (Duration, u64) {
-    let port = free_port();
-    let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
-        .env("NORTHSTAR_BOOTSTRAP_API_KEY", "ns_footprint")
-        .env("NORTHSTAR_LOG", "error")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().expect("wait").is_none(), "server exited");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let ready = started.elapsed();
+    let (mut child, _port, ready) = support::spawn_server(env, "ns_footprint");
     std::thread::sleep(Duration::from_millis(500));
-    let rss = status_kb(child.id(), "VmRSS:");
+    let rss = support::status_kib(child.id(), "VmRSS:");
     let _ = child.kill();
     let _ = child.wait();
     (ready, rss)
@@ -48,8 +19,8 @@ fn start_once(env: &[(&str, String)]) -> (Duration, u64) {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let samples = if full { 7 } else { 1 };
-    let size = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
-    println!("binary: {BIN} ({:.1} MiB)", size as f64 / 1_048_576.0);
+    let size = std::fs::metadata(support::binary()).map(|m| m.len()).unwrap_or(0);
+    println!("binary: {} ({:.1} MiB)", support::binary(), size as f64 / 1_048_576.0);
 
     let mut sqlite = Vec::new();
     for _ in 0..samples {

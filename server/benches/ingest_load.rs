@@ -8,8 +8,9 @@
 //! `LOAD_SECONDS` (default 10), `LOAD_CONCURRENCY` (default 4). Under `cargo test`: a 1-second
 //! smoke pass.
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -18,30 +19,11 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
 const KEY: &str = "ns_load_generator";
 const RECORDS_PER_BATCH: u64 = 50;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 fn start(env: &[(&str, String)]) -> (Child, u16) {
-    let port = free_port();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
-        .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
-        .env("NORTHSTAR_LOG", "error")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().expect("wait").is_none(), "server exited");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (child, port, _) = support::spawn_server(env, KEY);
     (child, port)
 }
 
