@@ -38,6 +38,11 @@ pub struct Settings {
     #[arg(long, env = "NORTHSTAR_BOOTSTRAP_API_KEY", global = true, hide_env_values = true)]
     pub bootstrap_api_key: Option<String>,
 
+    /// The URL people reach this server at (`https://northstar.example.com`), used for the
+    /// ingest URL the dashboard shows; by default it is taken from each request's `Host`.
+    #[arg(long, env = "NORTHSTAR_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
     /// Largest accepted ingest body in bytes, after gzip decoding; larger bodies get 413.
     #[arg(long, env = "NORTHSTAR_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,

@@ -1,11 +1,12 @@
-//! The NorthStar server: the batched ingest endpoint of the original NorthStar's contract, an
-//! admin CLI, and (later) the dashboard, over an embedded SQLite database or Postgres.
+//! The NorthStar server: the batched ingest endpoint of the original NorthStar's contract, the
+//! dashboard and an admin CLI, over an embedded SQLite database or Postgres.
 //!
 //! [`app`] builds the whole router from an [`AppState`]; tests serve it on a free port.
 
 pub mod admin;
 pub mod config;
 mod costs;
+mod dashboard;
 mod ingest;
 pub mod keys;
 
@@ -28,19 +29,32 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Prices for model spans that arrive without a cost.
     pub prices: std::sync::Arc<northstar_pricing::PriceTable>,
+    /// The base URL people reach this server at, for the ingest URL the dashboard shows;
+    /// `None` derives it from each request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
     /// State with the bundled price table.
     #[must_use]
     pub fn new(store: AnyStore, max_body_bytes: usize) -> Self {
-        Self { store, max_body_bytes, prices: std::sync::Arc::new(northstar_pricing::PriceTable::bundled()) }
+        Self {
+            store,
+            max_body_bytes,
+            prices: std::sync::Arc::new(northstar_pricing::PriceTable::bundled()),
+            public_url: None,
+        }
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: ingest and the dashboard.
 pub fn app(state: AppState) -> Router {
-    Router::new().route(INGEST_PATH, any(ingest::handle)).route(INGEST_PATH_V1, any(ingest::handle)).with_state(state)
+    let dashboard = dashboard::router(state.store.clone(), state.public_url.clone());
+    Router::new()
+        .route(INGEST_PATH, any(ingest::handle))
+        .route(INGEST_PATH_V1, any(ingest::handle))
+        .with_state(state)
+        .merge(dashboard)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, finishing in-flight requests.
@@ -141,8 +155,8 @@ pub async fn run_server(settings: &config::Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.bind).await?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend(), "NorthStar listening");
-    println!("NorthStar listening on http://{addr} (ingest: http://{addr}{INGEST_PATH})");
-    let state = AppState::new(store, settings.max_body_bytes);
+    println!("NorthStar listening on http://{addr} (dashboard: http://{addr}/, ingest: http://{addr}{INGEST_PATH})");
+    let state = AppState { public_url: settings.public_url.clone(), ..AppState::new(store, settings.max_body_bytes) };
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

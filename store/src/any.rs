@@ -3,7 +3,10 @@
 use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
-use crate::{IngestCounts, PgStore, Project, SqliteStore, Store, StoreError};
+use crate::{
+    IngestCounts, NewScore, Overview, Page, PgStore, Project, RunFilter, RunRow, ScoreSummary, SessionFilter,
+    SessionRow, SqliteStore, Store, StoreError, TimeRange,
+};
 
 /// Either store, chosen by URL scheme: `postgres://` / `postgresql://` or `sqlite://`.
 #[derive(Debug, Clone)]
@@ -97,5 +100,29 @@ impl Store for AnyStore {
     }
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
         dispatch!(self, s => s.count_records(project))
+    }
+    async fn overview(&self, project: Uuid, range: TimeRange) -> Result<Overview, StoreError> {
+        dispatch!(self, s => s.overview(project, range))
+    }
+    async fn list_session_rows(&self, project: Uuid, filter: &SessionFilter) -> Result<Page<SessionRow>, StoreError> {
+        dispatch!(self, s => s.list_session_rows(project, filter))
+    }
+    async fn session_row(&self, project: Uuid, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
+        dispatch!(self, s => s.session_row(project, id))
+    }
+    async fn list_run_rows(&self, project: Uuid, filter: &RunFilter) -> Result<Page<RunRow>, StoreError> {
+        dispatch!(self, s => s.list_run_rows(project, filter))
+    }
+    async fn run_row(&self, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {
+        dispatch!(self, s => s.run_row(project, id))
+    }
+    async fn list_scores(&self, project: Uuid, run: Uuid) -> Result<Vec<Score>, StoreError> {
+        dispatch!(self, s => s.list_scores(project, run))
+    }
+    async fn add_score(&self, project: Uuid, score: &NewScore) -> Result<Score, StoreError> {
+        dispatch!(self, s => s.add_score(project, score))
+    }
+    async fn score_summaries(&self, project: Uuid, range: TimeRange) -> Result<Vec<ScoreSummary>, StoreError> {
+        dispatch!(self, s => s.score_summaries(project, range))
     }
 }

@@ -10,6 +10,9 @@ pub enum StoreError {
     /// The named project does not exist (or has no key).
     #[error("project {0} not found")]
     ProjectNotFound(Uuid),
+    /// A record the caller named does not exist in the project.
+    #[error("{0}")]
+    NotFound(&'static str),
     /// An argument the store refuses, such as a blank project name.
     #[error("{0}")]
     Invalid(String),

@@ -19,6 +19,7 @@
 mod any;
 mod error;
 mod postgres;
+mod query;
 mod refs;
 mod rows;
 mod sqlite;
@@ -32,6 +33,10 @@ use uuid::Uuid;
 pub use any::AnyStore;
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use query::{
+    DayTotals, ModelTotals, NewScore, Overview, Page, RunFilter, RunRow, ScoreFilter, ScoreSummary, SessionFilter,
+    SessionRow, SessionSort, SessionStatus, TimeRange,
+};
 pub use sqlite::SqliteStore;
 
 /// A project as the admin CLI lists it.
@@ -44,6 +49,8 @@ pub struct Project {
     pub key_created_at: Option<DateTime<Utc>>,
     /// When the current key was revoked, if it was.
     pub key_revoked_at: Option<DateTime<Utc>>,
+    /// Runs older than this many days are deleted by the retention task; `None` keeps all.
+    pub retention_days: Option<i32>,
 }
 
 /// How many records of each kind one ingest wrote (after folding repeated ids).
@@ -127,4 +134,88 @@ pub trait Store: Send + Sync {
     fn list_events(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// Record counts of the project, for checks that nothing was duplicated or half-stored.
     fn count_records(&self, project: Uuid) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
+
+    // The dashboard's read models (`query/`); figures follow the cost rule documented there.
+
+    /// Totals, per-day series, cost by model and latency percentiles for a time range.
+    fn overview(&self, project: Uuid, range: TimeRange) -> impl Future<Output = Result<Overview, StoreError>> + Send;
+    /// One page of the sessions list.
+    fn list_session_rows(
+        &self,
+        project: Uuid,
+        filter: &SessionFilter,
+    ) -> impl Future<Output = Result<Page<SessionRow>, StoreError>> + Send;
+    /// One session with its figures.
+    fn session_row(
+        &self,
+        project: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+    /// One page of runs with their figures.
+    fn list_run_rows(
+        &self,
+        project: Uuid,
+        filter: &RunFilter,
+    ) -> impl Future<Output = Result<Page<RunRow>, StoreError>> + Send;
+    /// One run with its figures.
+    fn run_row(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<RunRow>, StoreError>> + Send;
+    /// The scores of a run, newest first.
+    fn list_scores(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Score>, StoreError>> + Send;
+    /// Adds a `human` score to a run of the project.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] for a blank name, a non-finite value, a categorical score
+    /// without a category or a pass/fail score other than 0/1; [`StoreError::NotFound`] when
+    /// the run (or span) is not this project's.
+    fn add_score(&self, project: Uuid, score: &NewScore) -> impl Future<Output = Result<Score, StoreError>> + Send;
+    /// Distribution and daily trend of every score name (scores by `created_at`).
+    fn score_summaries(
+        &self,
+        project: Uuid,
+        range: TimeRange,
+    ) -> impl Future<Output = Result<Vec<ScoreSummary>, StoreError>> + Send;
 }
+
+/// The read models are the same SQL on both backends.
+macro_rules! read_models {
+    () => {
+        async fn overview(&self, project: Uuid, range: crate::TimeRange) -> Result<crate::Overview, StoreError> {
+            crate::query::overview(self, project, &range).await
+        }
+        async fn list_session_rows(
+            &self,
+            project: Uuid,
+            filter: &crate::SessionFilter,
+        ) -> Result<crate::Page<crate::SessionRow>, StoreError> {
+            crate::query::session_rows(self, project, filter).await
+        }
+        async fn session_row(&self, project: Uuid, id: Uuid) -> Result<Option<crate::SessionRow>, StoreError> {
+            crate::query::session_row(self, project, id).await
+        }
+        async fn list_run_rows(
+            &self,
+            project: Uuid,
+            filter: &crate::RunFilter,
+        ) -> Result<crate::Page<crate::RunRow>, StoreError> {
+            crate::query::run_rows(self, project, filter).await
+        }
+        async fn run_row(&self, project: Uuid, id: Uuid) -> Result<Option<crate::RunRow>, StoreError> {
+            crate::query::run_row(self, project, id).await
+        }
+        async fn list_scores(&self, project: Uuid, run: Uuid) -> Result<Vec<Score>, StoreError> {
+            crate::query::list_scores(self, project, run).await
+        }
+        async fn add_score(&self, project: Uuid, score: &crate::NewScore) -> Result<Score, StoreError> {
+            crate::query::add_score(self, project, score).await
+        }
+        async fn score_summaries(
+            &self,
+            project: Uuid,
+            range: crate::TimeRange,
+        ) -> Result<Vec<crate::ScoreSummary>, StoreError> {
+            crate::query::score_summaries(self, project, &range).await
+        }
+    };
+}
+pub(crate) use read_models;

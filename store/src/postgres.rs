@@ -9,6 +9,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use crate::query::sql::{Arg, Dialect, Reader, Sql};
 use crate::refs::{self, IngestTx, Table};
 use crate::rows::{self, Columns, Listing, select};
 use crate::{IngestCounts, Project, Store, StoreError};
@@ -250,6 +251,30 @@ impl Columns for PgRow {
     fn f64(&self, col: &'static str) -> Result<f64, StoreError> {
         Ok(self.try_get(col)?)
     }
+    fn opt_f64(&self, col: &'static str) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn i64(&self, col: &'static str) -> Result<i64, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+impl Reader for PgStore {
+    type Row = PgRow;
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    async fn fetch_all(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
+        let mut query = sqlx::query(AssertSqlSafe(sql.text));
+        for arg in sql.args {
+            query = match arg {
+                Arg::Uuid(v) => query.bind(v),
+                Arg::Ts(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+                Arg::F64(v) => query.bind(v),
+            };
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
 }
 
 impl PgStore {
@@ -285,6 +310,8 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    crate::read_models!();
+
     async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("../migrations/postgres").run(&self.pool).await?;
         Ok(())
@@ -319,12 +346,19 @@ impl Store for PgStore {
                 .await?;
         insert_key(&mut tx, id, key_hash).await?;
         tx.commit().await?;
-        Ok(Project { id, name: name.to_owned(), created_at, key_created_at: Some(created_at), key_revoked_at: None })
+        Ok(Project {
+            id,
+            name: name.to_owned(),
+            created_at,
+            key_created_at: Some(created_at),
+            key_revoked_at: None,
+            retention_days: None,
+        })
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at
+            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days
              FROM private.projects p LEFT JOIN private.api_keys k ON k.project_id = p.id
              ORDER BY p.created_at, p.id",
         )

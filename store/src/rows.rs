@@ -20,6 +20,8 @@ pub(crate) trait Columns {
     fn opt_json(&self, col: &'static str) -> Result<Option<Value>, StoreError>;
     fn opt_i32(&self, col: &'static str) -> Result<Option<i32>, StoreError>;
     fn f64(&self, col: &'static str) -> Result<f64, StoreError>;
+    fn opt_f64(&self, col: &'static str) -> Result<Option<f64>, StoreError>;
+    fn i64(&self, col: &'static str) -> Result<i64, StoreError>;
 
     /// A closed-vocabulary text column (status, kind, …).
     fn parsed<T>(&self, col: &'static str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
@@ -34,6 +36,7 @@ pub(crate) fn project(c: &impl Columns) -> Result<Project, StoreError> {
         created_at: c.ts("created_at")?,
         key_created_at: c.opt_ts("key_created_at")?,
         key_revoked_at: c.opt_ts("revoked_at")?,
+        retention_days: c.opt_i32("retention_days")?,
     })
 }
 

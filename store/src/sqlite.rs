@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
+use crate::query::sql::{Arg, Dialect, Reader, Sql};
 use crate::refs::{self, IngestTx, Table};
 use crate::rows::{self, Columns, Listing, select};
 use crate::{IngestCounts, Project, Store, StoreError};
@@ -330,6 +331,36 @@ impl Columns for SqliteRow {
     fn f64(&self, col: &'static str) -> Result<f64, StoreError> {
         Ok(self.try_get(col)?)
     }
+    fn opt_f64(&self, col: &'static str) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn i64(&self, col: &'static str) -> Result<i64, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+impl Reader for SqliteStore {
+    type Row = SqliteRow;
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    async fn fetch_all(&self, sql: Sql) -> Result<Vec<SqliteRow>, StoreError> {
+        // A statement that writes (a new score) takes this process's write turn like ingest.
+        let writes = ["INSERT", "UPDATE", "DELETE"].iter().any(|w| sql.text.starts_with(w));
+        let mut query = sqlx::query(AssertSqlSafe(sql.text));
+        for arg in sql.args {
+            query = match arg {
+                Arg::Uuid(v) => query.bind(v.to_string()),
+                Arg::Ts(v) => query.bind(ts(&v)),
+                Arg::Text(v) => query.bind(v),
+                Arg::F64(v) => query.bind(v),
+            };
+        }
+        if writes {
+            let _turn = self.writer.clone().lock_owned().await;
+            return Ok(query.fetch_all(&self.pool).await?);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
 }
 
 impl SqliteStore {
@@ -373,6 +404,8 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    crate::read_models!();
+
     async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?;
         Ok(())
@@ -413,12 +446,19 @@ impl Store for SqliteStore {
         insert_key(&mut tx, id, key_hash).await?;
         tx.commit().await?;
         let created_at = parse_ts(&created_at, "projects.created_at")?;
-        Ok(Project { id, name: name.to_owned(), created_at, key_created_at: Some(created_at), key_revoked_at: None })
+        Ok(Project {
+            id,
+            name: name.to_owned(),
+            created_at,
+            key_created_at: Some(created_at),
+            key_revoked_at: None,
+            retention_days: None,
+        })
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at
+            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days
              FROM projects p LEFT JOIN api_keys k ON k.project_id = p.id
              ORDER BY p.created_at, p.rowid",
         )

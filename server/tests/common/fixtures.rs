@@ -74,3 +74,53 @@ impl Trace {
         }))
     }
 }
+
+/// Ids of [`agent_trace`]'s records.
+pub struct AgentTrace {
+    pub session: String,
+    pub run: String,
+    pub agent: String,
+    pub model: String,
+    pub tool: String,
+    pub step: String,
+    pub deep: String,
+}
+
+/// A realistic agent run: an agent span with a priced model call (a chat whose user message
+/// carries markup that must stay text), a tool call, and a three-level step (so that one
+/// node starts collapsed).
+pub fn agent_trace() -> (AgentTrace, Value) {
+    let t = AgentTrace { session: id(), run: id(), agent: id(), model: id(), tool: id(), step: id(), deep: id() };
+    let (s, r) = (&t.session, &t.run);
+    let span = |id: &str, parent: Option<&str>, kind: &str, name: &str, from: &str, to: &str, attributes: Value| {
+        let mut v = json!({"id": id, "run_id": r, "kind": kind, "name": name, "started_at": from, "ended_at": to,
+                           "status": "ok", "attributes": attributes});
+        if let Some(p) = parent {
+            v["parent_span_id"] = json!(p);
+        }
+        v
+    };
+    let event = |span: &str, kind: &str, at: &str, content: Value| json!({"id": id(), "run_id": r, "span_id": span, "type": kind, "created_at": at, "content": content, "attributes": {}});
+    let body = batch(json!({
+        "sessions": [{"id": s, "created_at": "2025-05-01T10:00:00Z", "metadata": {"user": "dana"}}],
+        "runs": [{"id": r, "session_id": s, "name": "support-agent", "started_at": "2025-05-01T10:00:00Z",
+                  "ended_at": "2025-05-01T10:00:02.500Z", "status": "ok", "metadata": {"environment": "test"}}],
+        "spans": [
+            span(&t.agent, None, "agent", "plan-and-answer", "2025-05-01T10:00:00.010Z", "2025-05-01T10:00:02.400Z", json!({})),
+            span(&t.model, Some(&t.agent), "model", "llm.answer", "2025-05-01T10:00:00.100Z", "2025-05-01T10:00:01.300Z",
+                 json!({"model": "gpt-4o-mini", "input_tokens": 1200, "output_tokens": 300, "cost_usd": 0.0123})),
+            span(&t.tool, Some(&t.agent), "tool", "search_docs", "2025-05-01T10:00:01.400Z", "2025-05-01T10:00:01.900Z", json!({})),
+            span(&t.step, Some(&t.tool), "workflow", "rank-results", "2025-05-01T10:00:01.500Z", "2025-05-01T10:00:01.800Z", json!({})),
+            span(&t.deep, Some(&t.step), "custom", "score-snippet", "2025-05-01T10:00:01.600Z", "2025-05-01T10:00:01.700Z", json!({"snippet": 3})),
+        ],
+        "events": [
+            event(&t.model, "system_message", "2025-05-01T10:00:00.110Z", json!("You are a support agent.")),
+            event(&t.model, "user_input", "2025-05-01T10:00:00.120Z",
+                  json!("How do refunds work? <script>window.__pwned = true</script><img src=x onerror=\"window.__pwned = true\">")),
+            event(&t.model, "assistant_message", "2025-05-01T10:00:01.290Z", json!("Refunds take 5 days.")),
+            event(&t.tool, "tool_arguments", "2025-05-01T10:00:01.410Z", json!({"query": "refund policy", "limit": 2})),
+            event(&t.tool, "tool_result", "2025-05-01T10:00:01.890Z", json!({"hits": 2})),
+        ],
+    }));
+    (t, body)
+}

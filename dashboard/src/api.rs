@@ -1,0 +1,199 @@
+//! The server functions behind the pages. Each takes the project id first and reads only that
+//! project; the store comes from context (`server::router` provides it).
+#![expect(clippy::too_many_arguments, reason = "a server function takes one argument per form or query field")]
+
+use leptos::prelude::*;
+
+use crate::model::{
+    NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SessionData, SessionsData, TraceData,
+};
+
+/// All projects, oldest first.
+#[server(prefix = "/api/dashboard", endpoint = "projects")]
+pub async fn list_projects() -> Result<Vec<ProjectItem>, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let projects = store.list_projects().await.map_err(crate::convert::fail)?;
+    Ok(projects.into_iter().map(crate::convert::project).collect())
+}
+
+/// The overview page. `range`: `24h`, `7d`, `30d`, `90d` or `all`.
+#[server(prefix = "/api/dashboard", endpoint = "overview")]
+pub async fn overview(project: String, range: String) -> Result<OverviewData, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let project = crate::convert::find_project(&store, &project).await?;
+    let range = crate::convert::range(&range);
+    let o = store.overview(project.0, range).await.map_err(crate::convert::fail)?;
+    let has_data = o.sessions > 0 || {
+        let any = northstar_store::SessionFilter { limit: 1, ..Default::default() };
+        store.list_session_rows(project.0, &any).await.map_err(crate::convert::fail)?.total > 0
+    };
+    Ok(crate::convert::overview(project.1, o, has_data))
+}
+
+/// One page of the sessions list.
+#[server(prefix = "/api/dashboard", endpoint = "sessions")]
+pub async fn list_sessions(
+    project: String,
+    status: String,
+    range: String,
+    q: String,
+    sort: String,
+    dir: String,
+    page: u32,
+) -> Result<SessionsData, ServerFnError> {
+    use northstar_store::{SessionFilter, SessionSort, SessionStatus, Store};
+    let store = crate::convert::store()?;
+    let (id, _) = crate::convert::find_project(&store, &project).await?;
+    let filter = SessionFilter {
+        status: SessionStatus::parse(&status),
+        range: crate::convert::range(&range),
+        search: Some(q).filter(|q| !q.trim().is_empty()),
+        sort: SessionSort::parse(&sort).unwrap_or_default(),
+        descending: dir != "asc",
+        limit: crate::PAGE_SIZE,
+        offset: page.saturating_sub(1).saturating_mul(crate::PAGE_SIZE),
+    };
+    let rows = store.list_session_rows(id, &filter).await.map_err(crate::convert::fail)?;
+    let now = chrono::Utc::now();
+    Ok(SessionsData {
+        rows: rows.rows.iter().map(|r| crate::convert::session(r, now)).collect(),
+        total: rows.total,
+        ingest: crate::convert::ingest(),
+    })
+}
+
+/// One session and its runs, oldest first.
+#[server(prefix = "/api/dashboard", endpoint = "session")]
+pub async fn session(project: String, id: String) -> Result<SessionData, ServerFnError> {
+    use northstar_store::{RunFilter, Store};
+    let store = crate::convert::store()?;
+    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let id = crate::convert::uuid(&id)?;
+    let row =
+        store.session_row(project, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::convert::not_found)?;
+    let meta = store.get_session(project, id).await.map_err(crate::convert::fail)?.map(|s| s.metadata);
+    let filter = RunFilter { session: Some(id), oldest_first: true, limit: 1000, ..RunFilter::default() };
+    let runs = store.list_run_rows(project, &filter).await.map_err(crate::convert::fail)?;
+    Ok(crate::convert::session_data(&row, meta, &runs.rows, chrono::Utc::now()))
+}
+
+/// One page of runs: status, time range, text, and an optional score condition.
+#[server(prefix = "/api/dashboard", endpoint = "runs")]
+pub async fn list_runs(
+    project: String,
+    status: String,
+    range: String,
+    q: String,
+    score: String,
+    min: String,
+    max: String,
+    page: u32,
+) -> Result<RunsData, ServerFnError> {
+    use northstar_store::{RunFilter, ScoreFilter, Store};
+    let store = crate::convert::store()?;
+    let (id, _) = crate::convert::find_project(&store, &project).await?;
+    let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let score = Some(score.trim().to_owned()).filter(|s| !s.is_empty()).map(|name| {
+        // A bound that is not a number is a category (for categorical scores).
+        let category = Some(min.trim()).filter(|m| !m.is_empty() && number(m).is_none()).map(str::to_owned);
+        ScoreFilter { name, min: number(&min), max: number(&max), category }
+    });
+    let filter = RunFilter {
+        status: crate::convert::status(&status),
+        range: crate::convert::range(&range),
+        search: Some(q).filter(|q| !q.trim().is_empty()),
+        score,
+        limit: crate::PAGE_SIZE,
+        offset: page.saturating_sub(1).saturating_mul(crate::PAGE_SIZE),
+        ..RunFilter::default()
+    };
+    let rows = store.list_run_rows(id, &filter).await.map_err(crate::convert::fail)?;
+    let names = store.score_summaries(id, Default::default()).await.map_err(crate::convert::fail)?;
+    let now = chrono::Utc::now();
+    Ok(RunsData {
+        rows: rows.rows.iter().map(|r| crate::convert::run(r, now, r.started_at)).collect(),
+        total: rows.total,
+        score_names: crate::convert::unique_names(&names),
+        ingest: crate::convert::ingest(),
+    })
+}
+
+/// A run as a tree of spans and events.
+#[server(prefix = "/api/dashboard", endpoint = "trace")]
+pub async fn trace(project: String, id: String) -> Result<TraceData, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let id = crate::convert::uuid(&id)?;
+    let row = store.run_row(project, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::convert::not_found)?;
+    let spans = store.list_spans(project, id).await.map_err(crate::convert::fail)?;
+    let events = store.list_events(project, id).await.map_err(crate::convert::fail)?;
+    Ok(crate::convert::trace(&row, &spans, &events, chrono::Utc::now()))
+}
+
+/// One node of a run in full: a span (`node` = its id) or the run itself (`node` empty).
+#[server(prefix = "/api/dashboard", endpoint = "node")]
+pub async fn load_node(project: String, run: String, node: String) -> Result<NodeDetail, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let run_id = crate::convert::uuid(&run)?;
+    let events = store.list_events(project, run_id).await.map_err(crate::convert::fail)?;
+    if node.is_empty() {
+        let row = store
+            .run_row(project, run_id)
+            .await
+            .map_err(crate::convert::fail)?
+            .ok_or_else(crate::convert::not_found)?;
+        return Ok(crate::convert::run_detail(&row, &events));
+    }
+    let span_id = crate::convert::uuid(&node)?;
+    let span = store.get_span(project, span_id).await.map_err(crate::convert::fail)?;
+    let span = span.filter(|s| s.run_id == run_id).ok_or_else(crate::convert::not_found)?;
+    Ok(crate::convert::span_detail(&span, &events))
+}
+
+/// The scores of a run, newest first.
+#[server(prefix = "/api/dashboard", endpoint = "scores")]
+pub async fn run_scores(project: String, run: String) -> Result<Vec<ScoreItem>, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scores = store.list_scores(project, crate::convert::uuid(&run)?).await.map_err(crate::convert::fail)?;
+    let now = chrono::Utc::now();
+    Ok(scores.iter().map(|s| crate::convert::score(s, now)).collect())
+}
+
+/// Adds a human score to a run. `data_type`: `numeric` (uses `value`), `categorical` (uses
+/// `category`) or `boolean` (uses `passed`: `pass` / `fail`).
+#[server(prefix = "/api/dashboard", endpoint = "add_score")]
+pub async fn add_score(
+    project: String,
+    run: String,
+    name: String,
+    data_type: String,
+    value: Option<String>,
+    category: Option<String>,
+    passed: Option<String>,
+    comment: Option<String>,
+) -> Result<ScoreItem, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let new = crate::convert::new_score(&run, name, &data_type, value, category, passed, comment)?;
+    let score = store.add_score(project, &new).await.map_err(crate::convert::fail)?;
+    Ok(crate::convert::score(&score, chrono::Utc::now()))
+}
+
+/// Every score name's distribution and trend.
+#[server(prefix = "/api/dashboard", endpoint = "score_summaries")]
+pub async fn score_summaries(project: String, range: String) -> Result<Vec<ScoreSummaryItem>, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let summaries =
+        store.score_summaries(project, crate::convert::range(&range)).await.map_err(crate::convert::fail)?;
+    Ok(summaries.into_iter().map(crate::convert::summary).collect())
+}

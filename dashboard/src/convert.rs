@@ -1,0 +1,515 @@
+//! Server side only: store rows → the pages' data. Figures come from the store (the cost rule
+//! lives there); here they are arranged and formatted.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use leptos::prelude::*;
+use northstar_store::{
+    AnyStore, NewScore, Overview, Project, RunRow, ScoreSummary, SessionRow, Store, StoreError, TimeRange,
+};
+use northstar_wire::{Event, EventType, Score, ScoreDataType, Span, SpanKind, Status};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{
+    DayPoint, ErrorView, Ingest, MessageView, ModelPoint, Node, NodeDetail, OverviewData, ProjectItem, RunItem,
+    ScoreItem, ScoreSummaryItem, SessionData, SessionItem, TraceData,
+};
+
+/// What the server tells the dashboard about itself.
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    /// The ingest URL to show in empty states; `None` derives it from the request's `Host`.
+    pub public_url: Option<String>,
+}
+
+pub(crate) fn store() -> Result<AnyStore, ServerFnError> {
+    use_context::<AnyStore>().ok_or_else(|| ServerFnError::new("the dashboard has no store"))
+}
+
+/// A store error as the page shows it: what the person can act on, never database text.
+pub(crate) fn fail(err: StoreError) -> ServerFnError {
+    match err {
+        StoreError::NotFound(m) => ServerFnError::new(m),
+        StoreError::Invalid(m) => ServerFnError::new(m),
+        StoreError::Unavailable(_) => {
+            tracing::warn!(error = %err, "dashboard query: database unavailable");
+            ServerFnError::new("the database is unavailable; try again shortly")
+        }
+        other => {
+            tracing::error!(error = %other, "dashboard query failed");
+            ServerFnError::new("internal error (details are in the server log)")
+        }
+    }
+}
+
+pub(crate) fn not_found() -> ServerFnError {
+    ServerFnError::new("not found")
+}
+
+pub(crate) fn uuid(text: &str) -> Result<Uuid, ServerFnError> {
+    text.parse().map_err(|_| not_found())
+}
+
+pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
+    let id = uuid(id)?;
+    let projects = store.list_projects().await.map_err(fail)?;
+    let p = projects.into_iter().find(|p| p.id == id).ok_or_else(|| ServerFnError::new("project not found"))?;
+    Ok((id, project(p)))
+}
+
+pub(crate) fn project(p: Project) -> ProjectItem {
+    ProjectItem { id: p.id.to_string(), name: p.name, created: utc(p.created_at) }
+}
+
+/// `24h`, `7d`, `30d`, `90d`; anything else is all time.
+pub(crate) fn range(text: &str) -> TimeRange {
+    let back = match text {
+        "24h" => Duration::hours(24),
+        "7d" => Duration::days(7),
+        "30d" => Duration::days(30),
+        "90d" => Duration::days(90),
+        _ => return TimeRange::default(),
+    };
+    TimeRange { from: Some(Utc::now() - back), to: None }
+}
+
+pub(crate) fn status(text: &str) -> Option<Status> {
+    Status::parse(text)
+}
+
+pub(crate) fn ingest() -> Ingest {
+    let config = use_context::<DashboardConfig>();
+    if let Some(url) = config.and_then(|c| c.public_url) {
+        return Ingest { url: format!("{}{}", url.trim_end_matches('/'), INGEST_PATH) };
+    }
+    let parts = use_context::<axum::http::request::Parts>();
+    let host = parts
+        .as_ref()
+        .and_then(|p| p.headers.get(axum::http::header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080")
+        .to_owned();
+    Ingest { url: format!("http://{host}{INGEST_PATH}") }
+}
+
+const INGEST_PATH: &str = "/functions/v1/ingest-traces";
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds();
+    match s {
+        i64::MIN..=-1 => "just now".into(),
+        0..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m ago", s / 60),
+        3600..=86_399 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86_400),
+    }
+}
+
+fn millis(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+pub(crate) fn overview(project: ProjectItem, o: Overview, has_data: bool) -> OverviewData {
+    OverviewData {
+        project,
+        ingest: ingest(),
+        has_data,
+        runs: o.runs,
+        errored_runs: o.errored_runs,
+        sessions: o.sessions,
+        tool_calls: o.tool_calls,
+        error_rate: o.error_rate(),
+        cost_usd: o.cost_usd,
+        input_tokens: o.input_tokens,
+        output_tokens: o.output_tokens,
+        p50_ms: o.latency_p50_ms,
+        p95_ms: o.latency_p95_ms,
+        days: o
+            .days
+            .into_iter()
+            .map(|d| DayPoint {
+                day: d.day,
+                runs: d.runs,
+                errors: d.errored_runs,
+                cost_usd: d.cost_usd,
+                tokens: d.input_tokens + d.output_tokens,
+            })
+            .collect(),
+        by_model: o
+            .by_model
+            .into_iter()
+            .map(|m| ModelPoint {
+                model: m.model,
+                calls: m.calls,
+                cost_usd: m.cost_usd,
+                tokens: m.input_tokens + m.output_tokens,
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn session(r: &SessionRow, now: DateTime<Utc>) -> SessionItem {
+    SessionItem {
+        id: r.id.to_string(),
+        started: utc(r.created_at),
+        started_ago: ago(now, r.created_at),
+        status: r.status.as_str().to_owned(),
+        duration_ms: r.duration_ms,
+        runs: r.runs,
+        errored_runs: r.errored_runs,
+        tool_calls: r.tool_calls,
+        cost_usd: r.cost_usd,
+        tokens: r.input_tokens + r.output_tokens,
+    }
+}
+
+pub(crate) fn run(r: &RunRow, now: DateTime<Utc>, origin: DateTime<Utc>) -> RunItem {
+    RunItem {
+        id: r.id.to_string(),
+        session_id: r.session_id.to_string(),
+        name: r.name.clone(),
+        started: utc(r.started_at),
+        started_ago: ago(now, r.started_at),
+        status: r.status.as_str().to_owned(),
+        duration_ms: r.duration_ms,
+        cost_usd: r.cost_usd,
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        model: r.model.clone(),
+        models: r.models,
+        tool_calls: r.tool_calls,
+        spans: r.spans,
+        offset_ms: millis(origin, r.started_at),
+    }
+}
+
+pub(crate) fn session_data(row: &SessionRow, meta: Option<Value>, runs: &[RunRow], now: DateTime<Utc>) -> SessionData {
+    let items: Vec<RunItem> = runs.iter().map(|r| run(r, now, row.created_at)).collect();
+    let end = items.iter().map(|r| r.offset_ms + r.duration_ms.unwrap_or(0.0)).fold(0.0_f64, f64::max);
+    SessionData {
+        session: session(row, now),
+        metadata: meta.as_ref().map(pretty).unwrap_or_default(),
+        runs: items,
+        span_ms: end.max(row.duration_ms.unwrap_or(0.0)).max(1.0),
+    }
+}
+
+pub(crate) fn unique_names(summaries: &[ScoreSummary]) -> Vec<String> {
+    let mut names: Vec<String> = summaries.iter().map(|s| s.name.clone()).collect();
+    names.dedup();
+    names
+}
+
+pub(crate) fn error_view(v: &Value) -> Option<ErrorView> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(ErrorView { kind: None, message: s.clone() }),
+        Value::Object(o) => Some(ErrorView {
+            kind: o.get("type").and_then(Value::as_str).map(str::to_owned),
+            message: o.get("message").and_then(Value::as_str).map_or_else(|| pretty(v), str::to_owned),
+        }),
+        other => Some(ErrorView { kind: None, message: other.to_string() }),
+    }
+}
+
+/// A model span's own tokens and cost.
+fn span_figures(s: &Span) -> (i64, f64, Option<String>) {
+    if s.kind != SpanKind::Model {
+        return (0, 0.0, None);
+    }
+    let num = |k: &str| s.attributes.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let tokens = (num("input_tokens") + num("output_tokens")).round() as i64;
+    let model = s.attributes.get("model").and_then(Value::as_str).map(str::to_owned);
+    (tokens, num("cost_usd"), model)
+}
+
+/// The text of a message's content: a string, or the text parts of a content array, or
+/// `{content|text: "…"}`.
+fn content_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> =
+                parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str).or_else(|| p.as_str())).collect();
+            (!texts.is_empty() && texts.len() == parts.len()).then(|| texts.join("\n"))
+        }
+        Value::Object(o) => {
+            ["content", "text"].iter().find_map(|k| o.get(*k).and_then(Value::as_str)).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+fn event_label(t: EventType) -> (&'static str, &'static str) {
+    match t {
+        EventType::SystemMessage => ("system", "System"),
+        EventType::UserInput => ("user", "User"),
+        EventType::AssistantMessage => ("assistant", "Assistant"),
+        EventType::ToolResult => ("tool", "Tool result"),
+        EventType::ToolArguments => ("tool-call", "Tool call"),
+        EventType::Reasoning => ("reasoning", "Reasoning"),
+        EventType::FinalResponse => ("final", "Final response"),
+        EventType::Custom => ("custom", "Custom"),
+    }
+}
+
+fn preview(e: &Event) -> String {
+    let text = content_text(&e.content).unwrap_or_else(|| e.content.to_string());
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
+fn message(e: &Event) -> MessageView {
+    let (role, label) = event_label(e.event_type);
+    let mut label = label.to_owned();
+    let name =
+        e.attributes.get("name").and_then(Value::as_str).or_else(|| e.content.get("name").and_then(Value::as_str));
+    if let Some(name) = name
+        && matches!(e.event_type, EventType::ToolArguments | EventType::ToolResult | EventType::Custom)
+    {
+        label = format!("{label} · {name}");
+    }
+    // Tool payloads read best as JSON; messages as text when they are text.
+    let text = match e.event_type {
+        EventType::ToolArguments | EventType::ToolResult | EventType::Custom => e.content.as_str().map(str::to_owned),
+        _ => content_text(&e.content),
+    };
+    MessageView {
+        role: role.to_owned(),
+        label,
+        json: text.is_none().then(|| pretty(&e.content)),
+        text,
+        at: e.created_at.format("%H:%M:%S%.3f").to_string(),
+    }
+}
+
+/// The run as a tree: spans nested by `parent_span_id`, events under their span (or the
+/// run), children in time order; each node's figures include those below it.
+pub(crate) fn trace(row: &RunRow, spans: &[Span], events: &[Event], now: DateTime<Utc>) -> TraceData {
+    let origin = row.started_at;
+    let ids: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
+    // Items are numbered: spans 0..n, then events. Children lists hold item numbers.
+    let mut children: HashMap<Option<Uuid>, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
+    for (i, s) in spans.iter().enumerate() {
+        let parent = s.parent_span_id.filter(|p| ids.contains(p) && *p != s.id);
+        children.entry(parent).or_default().push((s.started_at, i));
+    }
+    for (i, e) in events.iter().enumerate() {
+        let parent = e.span_id.filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push((e.created_at, spans.len() + i));
+    }
+    for list in children.values_mut() {
+        list.sort_unstable();
+    }
+
+    let mut nodes: Vec<Node> = Vec::with_capacity(spans.len() + events.len());
+    let mut roots = Vec::new();
+    let mut seen = vec![false; spans.len()];
+    // Depth-first, iteratively (deep agents must not overflow the stack): (parent, depth, item).
+    let mut stack: Vec<(Option<u32>, u16, usize)> = Vec::new();
+    let push_children =
+        |stack: &mut Vec<(Option<u32>, u16, usize)>, key: Option<Uuid>, parent: Option<u32>, depth: u16| {
+            if let Some(list) = children.get(&key) {
+                stack.extend(list.iter().rev().map(|&(_, item)| (parent, depth, item)));
+            }
+        };
+    push_children(&mut stack, None, None, 0);
+    let mut next_unreached = 0;
+    loop {
+        while let Some((parent, depth, item)) = stack.pop() {
+            let index = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+            let node = if let Some(s) = spans.get(item) {
+                if std::mem::replace(&mut seen[item], true) {
+                    continue;
+                }
+                let (tokens, cost, model) = span_figures(s);
+                Node {
+                    id: s.id.to_string(),
+                    parent,
+                    children: Vec::new(),
+                    depth,
+                    kind: s.kind.as_str().to_owned(),
+                    event_type: None,
+                    name: s.name.clone(),
+                    status: s.status.as_str().to_owned(),
+                    start_ms: millis(origin, s.started_at),
+                    duration_ms: s.ended_at.map(|e| millis(s.started_at, e)),
+                    tokens,
+                    cost_usd: cost,
+                    model,
+                }
+            } else {
+                let e = &events[item - spans.len()];
+                Node {
+                    id: e.id.to_string(),
+                    parent,
+                    children: Vec::new(),
+                    depth,
+                    kind: "event".into(),
+                    event_type: Some(e.event_type.as_str().to_owned()),
+                    name: format!("{}: {}", event_label(e.event_type).1, preview(e)),
+                    status: "ok".into(),
+                    start_ms: millis(origin, e.created_at),
+                    duration_ms: None,
+                    tokens: 0,
+                    cost_usd: 0.0,
+                    model: None,
+                }
+            };
+            match parent {
+                Some(p) => nodes[p as usize].children.push(index),
+                None => roots.push(index),
+            }
+            nodes.push(node);
+            if let Some(s) = spans.get(item) {
+                push_children(&mut stack, Some(s.id), Some(index), depth.saturating_add(1));
+            }
+        }
+        // Spans no walk from the run reaches (their parents form a cycle) become roots.
+        while next_unreached < spans.len() && seen[next_unreached] {
+            next_unreached += 1;
+        }
+        if next_unreached == spans.len() {
+            break;
+        }
+        stack.push((None, 0, next_unreached));
+    }
+
+    // Figures roll up: children come after their parent in this order.
+    for i in (0..nodes.len()).rev() {
+        if let Some(p) = nodes[i].parent {
+            let (t, c) = (nodes[i].tokens, nodes[i].cost_usd);
+            let parent = &mut nodes[p as usize];
+            parent.tokens += t;
+            parent.cost_usd += c;
+        }
+    }
+    let item = run(row, now, origin);
+    let total_ms = nodes
+        .iter()
+        .map(|n| n.start_ms + n.duration_ms.unwrap_or(0.0))
+        .fold(row.duration_ms.unwrap_or(0.0), f64::max)
+        .max(1.0);
+    TraceData { run: item, error: row.error.as_ref().and_then(error_view), nodes, roots, total_ms }
+}
+
+fn messages_of(events: &[Event], span: Option<Uuid>) -> Vec<MessageView> {
+    events.iter().filter(|e| e.span_id == span).map(message).collect()
+}
+
+pub(crate) fn run_detail(row: &RunRow, events: &[Event]) -> NodeDetail {
+    // Run-level events: those on no span, or on a span that is not stored.
+    NodeDetail {
+        id: String::new(),
+        title: row.name.clone(),
+        kind: "run".into(),
+        status: row.status.as_str().to_owned(),
+        duration_ms: row.duration_ms,
+        tokens: Some((row.input_tokens, row.output_tokens)),
+        cost_usd: Some(row.cost_usd),
+        model: row.model.clone(),
+        error: row.error.as_ref().and_then(error_view),
+        attributes: pretty(&row.metadata),
+        messages: messages_of(events, None),
+    }
+}
+
+pub(crate) fn span_detail(s: &Span, events: &[Event]) -> NodeDetail {
+    let model = s.kind == SpanKind::Model;
+    let num = |k: &str| s.attributes.get(k).and_then(Value::as_f64);
+    NodeDetail {
+        id: s.id.to_string(),
+        title: s.name.clone(),
+        kind: s.kind.as_str().to_owned(),
+        status: s.status.as_str().to_owned(),
+        duration_ms: s.ended_at.map(|e| millis(s.started_at, e)),
+        tokens: model.then(|| {
+            (num("input_tokens").unwrap_or(0.0).round() as i64, num("output_tokens").unwrap_or(0.0).round() as i64)
+        }),
+        cost_usd: if model { num("cost_usd") } else { None },
+        model: s.attributes.get("model").and_then(Value::as_str).map(str::to_owned),
+        error: s.error.as_ref().and_then(error_view),
+        attributes: pretty(&s.attributes),
+        messages: messages_of(events, Some(s.id)),
+    }
+}
+
+pub(crate) fn score(s: &Score, now: DateTime<Utc>) -> ScoreItem {
+    let value = match s.data_type {
+        ScoreDataType::Categorical => s.string_value.clone().unwrap_or_default(),
+        ScoreDataType::Boolean => if s.value == 1.0 { "Pass" } else { "Fail" }.to_owned(),
+        ScoreDataType::Numeric => crate::format::number(s.value),
+    };
+    ScoreItem {
+        id: s.id.to_string(),
+        name: s.name.clone(),
+        value,
+        data_type: s.data_type.as_str().to_owned(),
+        source: s.source.as_str().to_owned(),
+        comment: s.comment.clone(),
+        created: ago(now, s.created_at),
+    }
+}
+
+pub(crate) fn new_score(
+    run: &str,
+    name: String,
+    data_type: &str,
+    value: Option<String>,
+    category: Option<String>,
+    passed: Option<String>,
+    comment: Option<String>,
+) -> Result<NewScore, ServerFnError> {
+    let data_type = ScoreDataType::parse(data_type)
+        .ok_or_else(|| ServerFnError::new("type must be number, category or pass/fail"))?;
+    let value = match data_type {
+        ScoreDataType::Numeric => value
+            .as_deref()
+            .map(str::trim)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| ServerFnError::new("value must be a number"))?,
+        ScoreDataType::Boolean => match passed.as_deref() {
+            Some("pass") => 1.0,
+            Some("fail") => 0.0,
+            _ => return Err(ServerFnError::new("choose pass or fail")),
+        },
+        ScoreDataType::Categorical => 0.0,
+    };
+    Ok(NewScore {
+        run: uuid(run)?,
+        span: None,
+        name,
+        value,
+        data_type,
+        string_value: category,
+        comment,
+        created_by: None,
+    })
+}
+
+pub(crate) fn summary(s: ScoreSummary) -> ScoreSummaryItem {
+    ScoreSummaryItem {
+        name: s.name,
+        data_type: s.data_type.as_str().to_owned(),
+        count: s.count,
+        avg: s.avg,
+        min: s.min,
+        max: s.max,
+        buckets: s.buckets,
+        trend: s.trend,
+    }
+}

@@ -1,0 +1,105 @@
+//! Formatting shared by both sides of hydration (pure functions, no clock, no locale).
+
+/// `$0.0123` below a dollar, `$12.34` above, `$0` for nothing.
+#[must_use]
+pub fn cost(usd: f64) -> String {
+    if usd == 0.0 {
+        "$0".into()
+    } else if usd.abs() < 0.0001 {
+        format!("${usd:.6}")
+    } else if usd.abs() < 1.0 {
+        format!("${usd:.4}")
+    } else {
+        format!("${usd:.2}")
+    }
+}
+
+/// `950`, `12.3k`, `4.56M`.
+#[must_use]
+pub fn count(n: i64) -> String {
+    let f = n as f64;
+    if n.abs() < 1000 {
+        n.to_string()
+    } else if n.abs() < 1_000_000 {
+        format!("{:.1}k", f / 1e3)
+    } else {
+        format!("{:.2}M", f / 1e6)
+    }
+}
+
+/// `340 ms`, `1.52 s`, `2m 03s`, `1h 05m`; `—` when unknown.
+#[must_use]
+pub fn duration(ms: Option<f64>) -> String {
+    let Some(ms) = ms else { return "—".into() };
+    if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        let s = (ms / 1000.0).round() as i64;
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        let m = (ms / 60_000.0).round() as i64;
+        format!("{}h {:02}m", m / 60, m % 60)
+    }
+}
+
+/// A score value: up to three decimals, no trailing zeros (`0.9`, `12`, `0.125`).
+#[must_use]
+pub fn number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// `12.5%`.
+#[must_use]
+pub fn percent(ratio: f64) -> String {
+    format!("{:.1}%", ratio * 100.0)
+}
+
+/// The first 8 characters of an id.
+#[must_use]
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// A query string from pairs, empty values left out (`?a=1&b=x%20y`).
+#[must_use]
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            s.append_pair(k, v);
+        }
+    }
+    let q = s.finish();
+    if q.is_empty() { q } else { format!("?{q}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_like_a_dashboard() {
+        assert_eq!(cost(0.0), "$0");
+        assert_eq!(cost(0.000036), "$0.000036");
+        assert_eq!(cost(0.0123), "$0.0123");
+        assert_eq!(cost(12.345), "$12.35");
+        assert_eq!(count(950), "950");
+        assert_eq!(count(12_345), "12.3k");
+        assert_eq!(count(4_560_000), "4.56M");
+        assert_eq!(duration(None), "—");
+        assert_eq!(duration(Some(340.2)), "340 ms");
+        assert_eq!(duration(Some(1520.4)), "1.52 s");
+        assert_eq!(duration(Some(123_000.0)), "2m 03s");
+        assert_eq!(duration(Some(3_900_000.0)), "1h 05m");
+        assert_eq!(percent(0.125), "12.5%");
+        assert_eq!((number(0.9), number(12.0), number(0.1254)), ("0.9".into(), "12".into(), "0.125".into()));
+        assert_eq!(short_id("5b0e1234-aaaa"), "5b0e1234");
+        assert_eq!(query(&[("status", "error"), ("q", "a b&c"), ("page", "")]), "?status=error&q=a+b%26c");
+        assert_eq!(query(&[("q", "")]), "");
+    }
+}

@@ -1,0 +1,29 @@
+//! The NorthStar dashboard: a Leptos app rendered on the server (feature `ssr`, mounted by
+//! `northstar-server`) and hydrated in the browser (feature `hydrate`, compiled to wasm by the
+//! server's build script).
+//!
+//! Pages ask the store only through the server functions in [`api`], which get the store
+//! from context; everything an agent recorded is rendered as text, never as markup.
+
+pub mod api;
+pub mod app;
+mod components;
+pub mod format;
+pub mod model;
+mod pages;
+
+#[cfg(feature = "ssr")]
+mod convert;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Rows per page in every list.
+pub const PAGE_SIZE: u32 = 50;
+
+/// The browser entry point, called by the hydration script.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

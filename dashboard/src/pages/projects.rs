@@ -1,0 +1,47 @@
+//! `/`: choose a project.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::components::{ErrorBox, Loading, ThemeToggle, message};
+
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let projects = Resource::new(|| (), |()| crate::api::list_projects());
+    view! {
+        <main class="main narrow">
+            <header class="page-head">
+                <h1>"✦ NorthStar"</h1>
+                <ThemeToggle/>
+            </header>
+            <h2>"Projects"</h2>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match projects.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p>"No project yet: " <code>"northstar-server project create --name my-agent"</code></p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table">
+                                <thead><tr><th>"Project"</th><th>"Id"</th><th>"Created"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|p| {
+                                        let href = format!("/p/{}", p.id);
+                                        view! {
+                                            <tr>
+                                                <td><A href=href>{p.name}</A></td>
+                                                <td><code>{p.id}</code></td>
+                                                <td>{p.created}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}

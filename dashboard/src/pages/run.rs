@@ -1,0 +1,205 @@
+//! `/p/:project/runs/:id`: the trace. The tree (or timeline) of spans and events on the left,
+//! the selected node (`?node=`, the run itself when absent) on the right, scores below.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::tree::TraceTree;
+use super::{query_param, route_param};
+use crate::api::AddScore;
+use crate::app::project_id;
+use crate::components::{ErrorBox, IdChip, Loading, Stat, StatusBadge, kind_icon, message};
+use crate::format;
+use crate::model::{ErrorView, MessageView, NodeDetail};
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let project = project_id();
+    let id = route_param("id");
+    let node = query_param("node");
+    let tab = query_param("view");
+    let trace = Resource::new(move || (project.get(), id.get()), |(p, id)| crate::api::trace(p, id));
+    let detail =
+        Resource::new(move || (project.get(), id.get(), node.get()), |(p, id, n)| crate::api::load_node(p, id, n));
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let t = match trace.await {
+                    Ok(t) => t,
+                    Err(e) => return view! { <ErrorBox message=message(&e)/> }.into_any(),
+                };
+                let r = t.run.clone();
+                let base = format!("/p/{}/runs/{}", project.get(), r.id);
+                let timeline = tab.get() == "timeline";
+                // Links that follow the selection without re-rendering the tree (which would
+                // fold what the person opened).
+                let tab_href = |v: &'static str| {
+                    let base = base.clone();
+                    move || format!("{base}{}", format::query(&[("node", &node.get()), ("view", v)]))
+                };
+                let model = match (&r.model, r.models) {
+                    (Some(m), n) if n > 1 => format!("{m} +{}", n - 1),
+                    (Some(m), _) => m.clone(),
+                    (None, _) => "—".into(),
+                };
+                view! {
+                    <nav class="crumbs">
+                        <A href=format!("/p/{}/sessions", project.get())>"Sessions"</A>" / "
+                        <A href=format!("/p/{}/sessions/{}", project.get(), r.session_id)><code>{format::short_id(&r.session_id).to_owned()}</code></A>
+                        " / "<code>{format::short_id(&r.id).to_owned()}</code>
+                    </nav>
+                    <header class="page-head">
+                        <h1><span class="kind kind-run">{kind_icon("run")}</span>" " {r.name.clone()}</h1>
+                        <StatusBadge status=r.status.clone()/>
+                        <IdChip id=r.id.clone()/>
+                    </header>
+                    {t.error.clone().map(|e| view! { <ErrorBanner error=e/> })}
+                    <section class="stats">
+                        <Stat label="Duration" value=format::duration(r.duration_ms) sub=r.started.clone()/>
+                        <Stat label="Cost" value=format::cost(r.cost_usd)/>
+                        <Stat label="Tokens" value=format::count(r.input_tokens + r.output_tokens)
+                              sub=format!("{} in · {} out", format::count(r.input_tokens), format::count(r.output_tokens))/>
+                        <Stat label="Model" value=model/>
+                        <Stat label="Spans" value=r.spans.to_string() sub=format!("{} tool calls", r.tool_calls)/>
+                    </section>
+                    <div class="trace">
+                        <section class="panel trace-tree">
+                            <div class="tabs">
+                                <A href=tab_href("") attr:class=if timeline { "tab" } else { "tab active" }>"Tree"</A>
+                                <A href=tab_href("timeline") attr:class=if timeline { "tab active" } else { "tab" }>"Timeline"</A>
+                                <A href=base.clone() attr:class="tab run-link">"▶ Run"</A>
+                            </div>
+                            {if t.nodes.is_empty() {
+                                view! { <p class="muted">"This run has no spans or events."</p> }.into_any()
+                            } else {
+                                view! { <TraceTree nodes=t.nodes.clone() roots=t.roots.clone() total_ms=t.total_ms base=base.clone() selected=node timeline/> }.into_any()
+                            }}
+                        </section>
+                        <section class="panel trace-detail" id="node-detail">
+                            <Suspense fallback=Loading>
+                                {move || Suspend::new(async move {
+                                    match detail.await {
+                                        Ok(d) => view! { <Detail d/> }.into_any(),
+                                        Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
+                                    }
+                                })}
+                            </Suspense>
+                        </section>
+                    </div>
+                    <Scores project=project.get() run=r.id.clone()/>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ErrorBanner(error: ErrorView) -> impl IntoView {
+    view! {
+        <div class="banner error" role="alert">
+            {error.kind.map(|k| view! { <strong>{k}</strong>": " })}
+            <span class="error-message">{error.message}</span>
+        </div>
+    }
+}
+
+#[component]
+fn Detail(d: NodeDetail) -> impl IntoView {
+    let tokens = d.tokens.map(|(i, o)| format!("{} in · {} out", format::count(i), format::count(o)));
+    view! {
+        <h2><span class=format!("kind kind-{}", d.kind)>{kind_icon(&d.kind)}</span>" " {d.title.clone()}</h2>
+        <div class="metrics">
+            <span class="muted">{d.kind.clone()}</span>
+            <StatusBadge status=d.status.clone()/>
+            <span>{format::duration(d.duration_ms)}</span>
+            {tokens.map(|t| view! { <span>{t}</span> })}
+            {d.cost_usd.map(|c| view! { <span class="cost">{format::cost(c)}</span> })}
+            {d.model.clone().map(|m| view! { <span class="model">{m}</span> })}
+        </div>
+        {d.error.clone().map(|e| view! { <ErrorBanner error=e/> })}
+        {(!d.messages.is_empty()).then(|| view! {
+            <h3>"Messages and payloads"</h3>
+            <div class="conversation">
+                {d.messages.iter().cloned().map(|m| view! { <Message m/> }).collect_view()}
+            </div>
+        })}
+        <details class="attributes" open=d.messages.is_empty()>
+            <summary>{if d.kind == "run" { "Metadata" } else { "Attributes" }}</summary>
+            <pre class="code">{d.attributes.clone()}</pre>
+        </details>
+    }
+}
+
+#[component]
+fn Message(m: MessageView) -> impl IntoView {
+    view! {
+        <div class=format!("msg role-{}", m.role)>
+            <div class="msg-head"><span class="msg-role">{m.label.clone()}</span><span class="muted">{m.at.clone()}</span></div>
+            {m.text.clone().map(|t| view! { <div class="msg-text">{t}</div> })}
+            {m.json.clone().map(|j| view! { <pre class="code">{j}</pre> })}
+        </div>
+    }
+}
+
+/// The run's scores and the form to add a human one.
+#[component]
+fn Scores(project: String, run: String) -> impl IntoView {
+    let add = ServerAction::<AddScore>::new();
+    let (p, r) = (project.clone(), run.clone());
+    let scores =
+        Resource::new(move || (p.clone(), r.clone(), add.version().get()), |(p, r, _)| crate::api::run_scores(p, r));
+    let error = move || {
+        add.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{message(&e)}</p> })
+    };
+    view! {
+        <section class="panel" id="scores">
+            <h2>"Scores"</h2>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match scores.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No scores yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table compact">
+                                <thead><tr><th>"Name"</th><th>"Value"</th><th>"Source"</th><th>"Comment"</th><th>"When"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|s| view! {
+                                        <tr class="score-row">
+                                            <td>{s.name}</td>
+                                            <td class=format!("score-value type-{}", s.data_type)>{s.value}</td>
+                                            <td><span class=format!("badge source-{}", s.source)>{s.source.clone()}</span></td>
+                                            <td>{s.comment.unwrap_or_default()}</td>
+                                            <td class="muted">{s.created}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <ActionForm action=add>
+                <div class="score-form">
+                    <input type="hidden" name="project" value=project/>
+                    <input type="hidden" name="run" value=run/>
+                    <input name="name" placeholder="Score name" required aria-label="Score name"/>
+                    <select name="data_type" aria-label="Type">
+                        <option value="numeric">"Number"</option>
+                        <option value="categorical">"Category"</option>
+                        <option value="boolean">"Pass / fail"</option>
+                    </select>
+                    <input name="value" type="number" step="any" placeholder="Value" aria-label="Value"/>
+                    <input name="category" placeholder="Category" aria-label="Category"/>
+                    <select name="passed" aria-label="Pass or fail">
+                        <option value="">"Pass / fail…"</option>
+                        <option value="pass">"Pass"</option>
+                        <option value="fail">"Fail"</option>
+                    </select>
+                    <input name="comment" placeholder="Comment (optional)" aria-label="Comment"/>
+                    <button type="submit" id="add-score">"Add score"</button>
+                </div>
+            </ActionForm>
+            {error}
+        </section>
+    }
+}

@@ -1,0 +1,76 @@
+//! `/p/:project/sessions/:id`: a session's runs on a timeline.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::route_param;
+use crate::app::project_id;
+use crate::components::{ErrorBox, IdChip, Loading, Stat, StatusBadge, message};
+use crate::format;
+
+#[component]
+pub fn SessionPage() -> impl IntoView {
+    let project = project_id();
+    let id = route_param("id");
+    let data = Resource::new(move || (project.get(), id.get()), |(p, id)| crate::api::session(p, id));
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let d = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return view! { <ErrorBox message=message(&e)/> }.into_any(),
+                };
+                let s = d.session.clone();
+                let span = d.span_ms;
+                view! {
+                    <nav class="crumbs"><A href=format!("/p/{}/sessions", project.get())>"Sessions"</A>" / "<code>{format::short_id(&s.id).to_owned()}</code></nav>
+                    <header class="page-head">
+                        <h1>"Session " <IdChip id=s.id.clone()/></h1>
+                        <StatusBadge status=s.status.clone()/>
+                    </header>
+                    <section class="stats">
+                        <Stat label="Started" value=s.started_ago.clone() sub=s.started.clone()/>
+                        <Stat label="Duration" value=format::duration(s.duration_ms)/>
+                        <Stat label="Runs" value=s.runs.to_string() sub=format!("{} errored", s.errored_runs)/>
+                        <Stat label="Tool calls" value=s.tool_calls.to_string()/>
+                        <Stat label="Cost" value=format::cost(s.cost_usd) sub=format!("{} tokens", format::count(s.tokens))/>
+                    </section>
+                    <section class="panel">
+                        <h2>"Runs"</h2>
+                        <div class="timeline">
+                            {d.runs.clone().into_iter().map(|r| {
+                                let left = (r.offset_ms / span * 100.0).clamp(0.0, 100.0);
+                                let width = (r.duration_ms.unwrap_or(0.0) / span * 100.0).clamp(0.4, 100.0 - left);
+                                let href = format!("/p/{}/runs/{}", project.get(), r.id);
+                                let model = match (&r.model, r.models) {
+                                    (Some(m), n) if n > 1 => format!("{m} +{}", n - 1),
+                                    (Some(m), _) => m.clone(),
+                                    (None, _) => "—".into(),
+                                };
+                                view! {
+                                    <div class="timeline-row">
+                                        <span class="timeline-name"><A href=href>{r.name.clone()}</A></span>
+                                        <span class="timeline-track">
+                                            <span class=format!("timeline-bar status-{}", r.status) style=format!("left: {left:.2}%; width: {width:.2}%")
+                                                  title=format!("+{} · {}", format::duration(Some(r.offset_ms)), format::duration(r.duration_ms))></span>
+                                        </span>
+                                        <span class="timeline-meta">
+                                            <StatusBadge status=r.status.clone()/>
+                                            <span>{format::duration(r.duration_ms)}</span>
+                                            <span>{format::cost(r.cost_usd)}</span>
+                                            <span class="muted">{model}</span>
+                                        </span>
+                                    </div>
+                                }
+                            }).collect_view()}
+                        </div>
+                    </section>
+                    <details class="panel">
+                        <summary>"Session metadata"</summary>
+                        <pre class="code">{d.metadata.clone()}</pre>
+                    </details>
+                }.into_any()
+            })}
+        </Suspense>
+    }
+}

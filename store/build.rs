@@ -1,0 +1,4 @@
+fn main() {
+    // sqlx::migrate! embeds the migrations: a new or edited file must rebuild this crate.
+    println!("cargo:rerun-if-changed=../migrations");
+}

@@ -1,0 +1,365 @@
+//! The dashboard's read models: every query behind its pages, written once for both backends
+//! (see [`sql`]). All of them are scoped to one project.
+//!
+//! **The cost rule**, applied everywhere (runs, sessions, models, days): a run's cost and
+//! tokens are the sums of its `model` spans' `attributes.cost_usd` / `input_tokens` /
+//! `output_tokens`; the run's own `metadata.cost_usd` / `total_input_tokens` /
+//! `total_output_tokens` counts only when none of its model spans carries that figure, so
+//! nothing is counted twice. Values that are not JSON numbers are ignored, never an error.
+
+mod overview;
+mod runs;
+mod scores;
+mod sessions;
+pub(crate) mod sql;
+
+use chrono::{DateTime, Utc};
+use northstar_wire::{ScoreDataType, Status};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub(crate) use overview::overview;
+pub(crate) use runs::{run_row, run_rows};
+pub(crate) use scores::{add_score, list_scores, score_summaries};
+pub(crate) use sessions::{session_row, session_rows};
+
+/// A half-open time window `[from, to)`; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// The project at a glance, for a time range (runs by `started_at`, sessions by `created_at`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overview {
+    pub runs: i64,
+    pub errored_runs: i64,
+    pub sessions: i64,
+    pub tool_calls: i64,
+    pub cost_usd: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Over finished runs; `None` when no run has ended.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    /// One entry per UTC day that has runs, oldest first.
+    pub days: Vec<DayTotals>,
+    /// Cost by model, most expensive first. A run priced only through its metadata counts
+    /// under the model its spans name, else its `metadata.model`, else `unknown`.
+    pub by_model: Vec<ModelTotals>,
+}
+
+impl Overview {
+    /// Errored runs ÷ runs (0 when there are no runs).
+    #[must_use]
+    pub fn error_rate(&self) -> f64 {
+        if self.runs == 0 { 0.0 } else { self.errored_runs as f64 / self.runs as f64 }
+    }
+}
+
+/// The runs started on one UTC day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayTotals {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub runs: i64,
+    pub errored_runs: i64,
+    pub tool_calls: i64,
+    pub cost_usd: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// Spend on one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelTotals {
+    pub model: String,
+    /// Model spans (0 for runs priced only through their metadata).
+    pub calls: i64,
+    pub cost_usd: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// A session's state as the dashboard shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Not ended and no errored run.
+    Active,
+    /// Ended, no errored run.
+    Completed,
+    /// At least one run ended in error.
+    Errored,
+}
+
+impl SessionStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Completed => "completed",
+            Self::Errored => "errored",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "completed" => Some(Self::Completed),
+            "errored" => Some(Self::Errored),
+            _ => None,
+        }
+    }
+}
+
+/// Columns the sessions list sorts by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SessionSort {
+    #[default]
+    Started,
+    Duration,
+    Runs,
+    ToolCalls,
+    Cost,
+    Tokens,
+}
+
+impl SessionSort {
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "started" => Some(Self::Started),
+            "duration" => Some(Self::Duration),
+            "runs" => Some(Self::Runs),
+            "tool_calls" => Some(Self::ToolCalls),
+            "cost" => Some(Self::Cost),
+            "tokens" => Some(Self::Tokens),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Duration => "duration",
+            Self::Runs => "runs",
+            Self::ToolCalls => "tool_calls",
+            Self::Cost => "cost",
+            Self::Tokens => "tokens",
+        }
+    }
+}
+
+/// What the sessions list shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionFilter {
+    pub status: Option<SessionStatus>,
+    /// On `created_at`.
+    pub range: TimeRange,
+    /// Case-insensitive text in the session's id or metadata values, or in the id, name or
+    /// metadata values of one of its runs.
+    pub search: Option<String>,
+    pub sort: SessionSort,
+    pub descending: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for SessionFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            range: TimeRange::default(),
+            search: None,
+            sort: SessionSort::Started,
+            descending: true,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// One row of the sessions list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub status: SessionStatus,
+    /// To `ended_at`, or (while active) to the end of its latest run.
+    pub duration_ms: Option<f64>,
+    pub runs: i64,
+    pub errored_runs: i64,
+    pub tool_calls: i64,
+    pub cost_usd: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub metadata: Value,
+}
+
+/// A page of rows and the number of rows that match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub total: i64,
+}
+
+/// Keeps runs that have a score of this name in the given bounds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoreFilter {
+    pub name: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// For categorical scores: the exact category.
+    pub category: Option<String>,
+}
+
+/// What a runs list shows (newest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFilter {
+    pub session: Option<Uuid>,
+    pub status: Option<Status>,
+    /// On `started_at`.
+    pub range: TimeRange,
+    /// Case-insensitive text in the run's id, name or metadata values.
+    pub search: Option<String>,
+    pub score: Option<ScoreFilter>,
+    pub oldest_first: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for RunFilter {
+    fn default() -> Self {
+        Self {
+            session: None,
+            status: None,
+            range: TimeRange::default(),
+            search: None,
+            score: None,
+            oldest_first: false,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// A run with its figures under the cost rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub status: Status,
+    pub error: Option<Value>,
+    pub metadata: Value,
+    pub duration_ms: Option<f64>,
+    pub cost_usd: f64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// The model of its model spans when they agree (else the smallest name, with
+    /// `models` > 1), or `metadata.model`.
+    pub model: Option<String>,
+    pub models: i64,
+    pub tool_calls: i64,
+    pub spans: i64,
+}
+
+/// A score a person adds from the dashboard (stored with source `human`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewScore {
+    pub run: Uuid,
+    pub span: Option<Uuid>,
+    pub name: String,
+    pub value: f64,
+    pub data_type: ScoreDataType,
+    pub string_value: Option<String>,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+}
+
+/// How one score name is distributed and how it moves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreSummary {
+    pub name: String,
+    pub data_type: ScoreDataType,
+    pub count: i64,
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Numeric: ten equal-width buckets from `min` to `max` (label = lower bound); boolean:
+    /// `pass`/`fail`; categorical: one per category, most frequent first.
+    pub buckets: Vec<(String, i64)>,
+    /// Per UTC day: (`YYYY-MM-DD`, average value, count). For boolean scores the average is
+    /// the pass rate.
+    pub trend: Vec<(String, f64, i64)>,
+}
+
+/// The figures of one run under the cost rule, as SQL over `r` (the run) and `a` (its
+/// span totals from [`span_totals`]).
+fn run_figures(q: &sql::Sql) -> String {
+    format!(
+        "CAST(COALESCE(a.cost, {mc}, 0) AS DOUBLE PRECISION) AS cost_usd,
+         CAST(COALESCE(a.input_tokens, {mi}, 0) AS DOUBLE PRECISION) AS input_tokens,
+         CAST(COALESCE(a.output_tokens, {mo}, 0) AS DOUBLE PRECISION) AS output_tokens,
+         COALESCE(a.model, {mm}) AS model,
+         CAST(COALESCE(a.models, 0) AS BIGINT) AS models,
+         CAST(COALESCE(a.tool_calls, 0) AS BIGINT) AS tool_calls,
+         CAST(COALESCE(a.spans, 0) AS BIGINT) AS spans",
+        mc = q.json_num("r.metadata", "cost_usd"),
+        mi = q.json_num("r.metadata", "total_input_tokens"),
+        mo = q.json_num("r.metadata", "total_output_tokens"),
+        mm = q.json_text("r.metadata", "model"),
+    )
+}
+
+/// Per run (of the runs `runs_sql` selects, by id): sums of its model spans' figures, the
+/// model(s) they name, and its tool-span and span counts. Binds nothing: the project is `P1`.
+fn span_totals(q: &sql::Sql, runs_sql: &str) -> String {
+    let model = |e: String| format!("CASE WHEN s.kind = 'model' THEN {e} END");
+    format!(
+        "SELECT s.run_id AS run_id,
+                SUM({cost}) AS cost, SUM({input}) AS input_tokens, SUM({output}) AS output_tokens,
+                MIN({name}) AS model, COUNT(DISTINCT {name}) AS models,
+                SUM(CASE WHEN s.kind = 'tool' THEN 1 ELSE 0 END) AS tool_calls,
+                COUNT(*) AS spans
+         FROM {spans} s
+         WHERE s.project_id = {p1} AND s.run_id IN ({runs_sql})
+         GROUP BY s.run_id",
+        cost = model(q.json_num("s.attributes", "cost_usd")),
+        input = model(q.json_num("s.attributes", "input_tokens")),
+        output = model(q.json_num("s.attributes", "output_tokens")),
+        name = model(q.json_text("s.attributes", "model")),
+        spans = q.table("spans"),
+        p1 = q.p1(),
+    )
+}
+
+/// Appends ` AND col >= from AND col < to` for the bounds that are set.
+fn push_range(q: &mut sql::Sql, col: &str, range: &TimeRange) {
+    if let Some(from) = range.from {
+        q.push(" AND ").push(col).push(" >= ").arg(sql::Arg::Ts(from));
+    }
+    if let Some(to) = range.to {
+        q.push(" AND ").push(col).push(" < ").arg(sql::Arg::Ts(to));
+    }
+}
+
+/// Runs a `SELECT COUNT(*) AS n …`.
+async fn count_of<R: sql::Reader>(r: &R, q: sql::Sql) -> Result<i64, crate::StoreError> {
+    use crate::rows::Columns;
+    match r.fetch_all(q).await?.first() {
+        Some(row) => row.i64("n"),
+        None => Ok(0),
+    }
+}
+
+fn count(v: f64) -> i64 {
+    // Token sums come back as doubles (JSON numbers); they are whole numbers in practice.
+    v.round() as i64
+}

@@ -1,0 +1,107 @@
+//! Runs with their figures: the runs list (filters, score filter, pages) and one run.
+
+use uuid::Uuid;
+
+use super::sql::{Arg, Reader, Sql};
+use super::{Page, RunFilter, RunRow, count, push_range, run_figures, span_totals};
+use crate::StoreError;
+use crate::rows::Columns;
+
+/// The `WHERE` conditions of a runs list, after `r.project_id = P1`.
+fn push_filters(q: &mut Sql, f: &RunFilter) {
+    if let Some(session) = f.session {
+        q.push(" AND r.session_id = ").arg(Arg::Uuid(session));
+    }
+    if let Some(status) = f.status {
+        q.push(" AND r.status = ").arg(Arg::Text(status.as_str().to_owned()));
+    }
+    push_range(q, "r.started_at", &f.range);
+    if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let n = q.pattern(text);
+        let id = q.as_text("r.id");
+        q.push(" AND (");
+        q.like(&id, n).push(" OR ").like("r.name", n).push(" OR ");
+        q.json_values_like("r.metadata", n).push(")");
+    }
+    if let Some(score) = &f.score {
+        let scores = q.table("scores");
+        let p1 = q.p1();
+        q.push(&format!(" AND EXISTS (SELECT 1 FROM {scores} sc WHERE sc.project_id = {p1} AND sc.trace_id = r.id"));
+        q.push(" AND sc.name = ").arg(Arg::Text(score.name.clone()));
+        if let Some(min) = score.min {
+            q.push(" AND sc.value >= ").arg(Arg::F64(min));
+        }
+        if let Some(max) = score.max {
+            q.push(" AND sc.value <= ").arg(Arg::F64(max));
+        }
+        if let Some(category) = &score.category {
+            q.push(" AND sc.string_value = ").arg(Arg::Text(category.clone()));
+        }
+        q.push(")");
+    }
+}
+
+const RUN_COLUMNS: &str = "r.id, r.session_id, r.name, r.started_at, r.ended_at, r.status, r.error, r.metadata";
+
+/// `SELECT` of the runs in CTE `page`, with their figures, in `order`.
+fn select_with_figures(q: &mut Sql, order: &str) {
+    let totals = span_totals(q, "SELECT id FROM page");
+    let figures = run_figures(q);
+    let duration = q.millis("r.started_at", "r.ended_at");
+    q.push(&format!(
+        " SELECT {RUN_COLUMNS}, {duration} AS duration_ms, {figures}
+          FROM page r LEFT JOIN ({totals}) a ON a.run_id = r.id
+          ORDER BY {order}"
+    ));
+}
+
+fn decode(row: &impl Columns) -> Result<RunRow, StoreError> {
+    let run = crate::rows::run(row)?;
+    Ok(RunRow {
+        id: run.id,
+        session_id: run.session_id,
+        name: run.name,
+        started_at: run.started_at,
+        ended_at: run.ended_at,
+        status: run.status,
+        error: run.error,
+        metadata: run.metadata,
+        duration_ms: row.opt_f64("duration_ms")?,
+        cost_usd: row.f64("cost_usd")?,
+        input_tokens: count(row.f64("input_tokens")?),
+        output_tokens: count(row.f64("output_tokens")?),
+        model: row.opt_text("model")?,
+        models: row.i64("models")?,
+        tool_calls: row.i64("tool_calls")?,
+        spans: row.i64("spans")?,
+    })
+}
+
+pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Page<RunRow>, StoreError> {
+    let order = if f.oldest_first { "r.started_at, r.id" } else { "r.started_at DESC, r.id DESC" };
+    let runs = r.sql().table("runs");
+
+    let mut q = r.sql();
+    q.push("WITH page AS (SELECT ").push(RUN_COLUMNS).push(" FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    q.arg(Arg::Uuid(project));
+    push_filters(&mut q, f);
+    q.push(&format!(" ORDER BY {order} LIMIT {} OFFSET {})", f.limit, f.offset));
+    select_with_figures(&mut q, order);
+    let rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+
+    let mut c = r.sql();
+    c.push("SELECT COUNT(*) AS n FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    c.arg(Arg::Uuid(project));
+    push_filters(&mut c, f);
+    let total = super::count_of(r, c).await?;
+    Ok(Page { rows, total })
+}
+
+pub(crate) async fn run_row<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {
+    let mut q = r.sql();
+    let runs = q.table("runs");
+    q.push("WITH page AS (SELECT ").push(RUN_COLUMNS).push(" FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    q.arg(Arg::Uuid(project)).push(" AND r.id = ").arg(Arg::Uuid(id)).push(")");
+    select_with_figures(&mut q, "r.id");
+    r.fetch_all(q).await?.first().map(decode).transpose()
+}

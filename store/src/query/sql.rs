@@ -1,0 +1,183 @@
+//! One SQL text for both backends. A [`Sql`] is written once against a [`Dialect`], which
+//! supplies the few expressions that differ (JSON access, day buckets, durations, table names);
+//! its arguments are typed ([`Arg`]) so each backend binds them in its own encoding.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// The SQL dialect a query is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// A bound value; each backend chooses the column encoding (SQLite: UUIDs and timestamps as text).
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Uuid(Uuid),
+    Ts(DateTime<Utc>),
+    Text(String),
+    F64(f64),
+}
+
+/// An SQL statement under construction and its arguments, in order.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    pub(crate) dialect: Dialect,
+    pub(crate) text: String,
+    pub(crate) args: Vec<Arg>,
+}
+
+impl Sql {
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        Self { dialect, text: String::with_capacity(1024), args: Vec::new() }
+    }
+
+    /// Appends SQL text (never input: values go through [`Sql::arg`]).
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub(crate) fn arg(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        let n = self.args.len();
+        match self.dialect {
+            Dialect::Postgres => self.text.push_str(&format!("${n}")),
+            Dialect::Sqlite => self.text.push_str(&format!("?{n}")),
+        }
+        self
+    }
+
+    /// A placeholder that repeats an argument already bound (by its 1-based position).
+    pub(crate) fn again(&mut self, n: usize) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.text.push_str(&format!("${n}")),
+            Dialect::Sqlite => self.text.push_str(&format!("?{n}")),
+        }
+        self
+    }
+
+    /// The schema-qualified table name.
+    pub(crate) fn table(&self, name: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!("private.{name}"),
+            Dialect::Sqlite => name.to_owned(),
+        }
+    }
+
+    /// `col.key` as a double when it is a JSON number, else NULL (never a cast error: agents
+    /// put anything in their metadata).
+    pub(crate) fn json_num(&self, col: &str, key: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!(
+                "(CASE WHEN jsonb_typeof({col}->'{key}') = 'number' THEN ({col}->>'{key}')::double precision END)"
+            ),
+            Dialect::Sqlite => format!(
+                "(CASE WHEN json_type({col}, '$.{key}') IN ('integer', 'real') THEN json_extract({col}, '$.{key}') END)"
+            ),
+        }
+    }
+
+    /// `col.key` when it is a JSON string, else NULL.
+    pub(crate) fn json_text(&self, col: &str, key: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => {
+                format!("(CASE WHEN jsonb_typeof({col}->'{key}') = 'string' THEN {col}->>'{key}' END)")
+            }
+            Dialect::Sqlite => {
+                format!("(CASE WHEN json_type({col}, '$.{key}') = 'text' THEN json_extract({col}, '$.{key}') END)")
+            }
+        }
+    }
+
+    /// Any column (uuid, jsonb, enum) as text, for searching and reading.
+    pub(crate) fn as_text(&self, col: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!("{col}::text"),
+            Dialect::Sqlite => col.to_owned(),
+        }
+    }
+
+    /// The UTC day of a timestamp column, `YYYY-MM-DD`.
+    pub(crate) fn day(&self, col: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+            Dialect::Sqlite => format!("substr({col}, 1, 10)"),
+        }
+    }
+
+    /// Milliseconds from timestamp column `from` to `to`, as a double.
+    pub(crate) fn millis(&self, from: &str, to: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!("(EXTRACT(EPOCH FROM ({to} - {from})) * 1000)::double precision"),
+            // Exact to the microsecond on the canonical text form (`…SS.ffffffZ`); julianday's
+            // floating-point days would be off by microseconds.
+            Dialect::Sqlite => format!(
+                "((CAST(strftime('%s', {to}) AS INTEGER) - CAST(strftime('%s', {from}) AS INTEGER)) * 1000.0 \
+                 + (CAST(substr({to}, 21, 6) AS INTEGER) - CAST(substr({from}, 21, 6) AS INTEGER)) / 1000.0)"
+            ),
+        }
+    }
+
+    /// The largest integer not above a non-negative double, as BIGINT (Postgres' cast rounds).
+    pub(crate) fn floor(&self, expr: &str) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!("CAST(FLOOR({expr}) AS BIGINT)"),
+            Dialect::Sqlite => format!("CAST({expr} AS INTEGER)"),
+        }
+    }
+
+    /// Binds `needle` as a "contains" pattern (`%` and `_` taken literally); returns its
+    /// position for [`Sql::like`].
+    pub(crate) fn pattern(&mut self, needle: &str) -> usize {
+        let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        self.args.push(Arg::Text(format!("%{escaped}%")));
+        self.args.len()
+    }
+
+    /// Appends a case-insensitive `expr LIKE <pattern n>` (SQLite's `LIKE` already ignores
+    /// ASCII case).
+    pub(crate) fn like(&mut self, expr: &str, n: usize) -> &mut Self {
+        let op = match self.dialect {
+            Dialect::Postgres => " ILIKE ",
+            Dialect::Sqlite => " LIKE ",
+        };
+        self.push(expr).push(op).again(n).push(" ESCAPE '\\'")
+    }
+
+    /// Appends "some top-level value of the JSON object `col` contains pattern n".
+    pub(crate) fn json_values_like(&mut self, col: &str, n: usize) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.push(&format!(
+                "EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof({col}) = 'object' THEN {col} END) AS kv WHERE "
+            )),
+            Dialect::Sqlite => self.push(&format!(
+                "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_type({col}) = 'object' THEN {col} ELSE '{{}}' END) AS kv WHERE "
+            )),
+        };
+        let value = self.as_text("kv.value");
+        self.like(&value, n).push(")")
+    }
+
+    /// `$1` / `?1`: the project, which every query binds first.
+    pub(crate) fn p1(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "$1",
+            Dialect::Sqlite => "?1",
+        }
+    }
+}
+
+/// Reads rows of one backend. Implemented by both stores.
+pub(crate) trait Reader: Sync {
+    type Row: crate::rows::Columns + Send;
+    const DIALECT: Dialect;
+    fn fetch_all(&self, sql: Sql) -> impl Future<Output = Result<Vec<Self::Row>, crate::StoreError>> + Send;
+
+    fn sql(&self) -> Sql {
+        Sql::new(Self::DIALECT)
+    }
+}
