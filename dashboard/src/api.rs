@@ -5,16 +5,73 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SessionData, SessionsData, TraceData,
+    Me, NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SessionData, SessionsData,
+    SettingsData, TraceData,
 };
 
-/// All projects, oldest first.
+/// The logged-in user.
+#[server(prefix = "/api/dashboard", endpoint = "me")]
+pub async fn current_user() -> Result<Me, ServerFnError> {
+    let user = crate::convert::current_user()?;
+    Ok(Me { email: user.email, is_admin: user.is_admin })
+}
+
+/// The projects the logged-in user can open, oldest first.
 #[server(prefix = "/api/dashboard", endpoint = "projects")]
 pub async fn list_projects() -> Result<Vec<ProjectItem>, ServerFnError> {
     use northstar_store::Store;
     let store = crate::convert::store()?;
-    let projects = store.list_projects().await.map_err(crate::convert::fail)?;
-    Ok(projects.into_iter().map(crate::convert::project).collect())
+    let user = crate::convert::current_user()?;
+    let projects = store.projects_of(&user).await.map_err(crate::convert::fail)?;
+    Ok(projects.into_iter().map(|(p, role)| crate::convert::project(p, role)).collect())
+}
+
+/// A project's key state and retention.
+#[server(prefix = "/api/dashboard", endpoint = "settings")]
+pub async fn project_settings(project: String) -> Result<SettingsData, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let user = crate::convert::current_user()?;
+    let (id, item) = crate::convert::find_project(&store, &project).await?;
+    let (p, _) =
+        store.project_for(&user, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::convert::not_found)?;
+    Ok(SettingsData {
+        project: item,
+        key: crate::convert::key_status(&p),
+        retention_days: p.retention_days,
+        ingest: crate::convert::ingest(),
+    })
+}
+
+/// Replaces the project's API key (project admins only) and returns the new key, once.
+#[server(prefix = "/api/dashboard", endpoint = "rotate_key")]
+pub async fn rotate_key(project: String) -> Result<String, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (id, _) = crate::convert::admin_project(&store, &project).await?;
+    let key = northstar_wire::keys::mint();
+    store.rotate_key(id, &northstar_wire::keys::hash(&key)).await.map_err(crate::convert::fail)?;
+    tracing::info!(project = %id, "API key rotated from the dashboard");
+    Ok(key)
+}
+
+/// Sets how many days the project keeps runs (project admins only); empty keeps everything.
+#[server(prefix = "/api/dashboard", endpoint = "retention")]
+pub async fn set_retention(project: String, days: String) -> Result<Option<u32>, ServerFnError> {
+    use northstar_store::Store;
+    let store = crate::convert::store()?;
+    let (id, _) = crate::convert::admin_project(&store, &project).await?;
+    let days = match days.trim() {
+        "" => None,
+        d => Some(
+            d.parse::<u32>()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| ServerFnError::new("retention must be a whole number of days, at least 1"))?,
+        ),
+    };
+    store.set_retention(id, days).await.map_err(crate::convert::fail)?;
+    Ok(days)
 }
 
 /// The overview page. `range`: `24h`, `7d`, `30d`, `90d` or `all`.
@@ -182,7 +239,8 @@ pub async fn add_score(
     use northstar_store::Store;
     let store = crate::convert::store()?;
     let (project, _) = crate::convert::find_project(&store, &project).await?;
-    let new = crate::convert::new_score(&run, name, &data_type, value, category, passed, comment)?;
+    let mut new = crate::convert::new_score(&run, name, &data_type, value, category, passed, comment)?;
+    new.created_by = Some(crate::convert::current_user()?.email);
     let score = store.add_score(project, &new).await.map_err(crate::convert::fail)?;
     Ok(crate::convert::score(&score, chrono::Utc::now()))
 }

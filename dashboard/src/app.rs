@@ -6,10 +6,14 @@ use leptos_router::hooks::use_params_map;
 use leptos_router::{SsrMode, path};
 
 use crate::components::{ErrorBox, ThemeToggle};
-use crate::pages::{OverviewPage, ProjectsPage, RunPage, RunsPage, ScoresPage, SessionPage, SessionsPage};
+use crate::pages::{
+    OverviewPage, ProjectsPage, RunPage, RunsPage, ScoresPage, SessionPage, SessionsPage, SettingsPage,
+};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,9 +44,28 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("runs") view=RunsPage ssr=SsrMode::Async/>
                     <Route path=path!("runs/:id") view=RunPage ssr=SsrMode::Async/>
                     <Route path=path!("scores") view=ScoresPage ssr=SsrMode::Async/>
+                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>
+    }
+}
+
+/// Who is logged in, and the way out.
+#[component]
+pub fn UserBox() -> impl IntoView {
+    let me = Resource::new(|| (), |()| crate::api::current_user());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().map(|me| view! {
+                    <div class="user">
+                        <span class="user-email" title=me.email.clone()>{me.email.clone()}</span>
+                        <form method="post" action="/logout"><button type="submit" class="link" id="logout">"Log out"</button></form>
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }
 
@@ -83,7 +106,9 @@ fn ProjectLayout() -> impl IntoView {
                 <A href=link("/sessions")>"Sessions"</A>
                 <A href=link("/runs")>"Runs"</A>
                 <A href=link("/scores")>"Scores"</A>
+                <A href=link("/settings")>"Settings"</A>
                 <div class="sidebar-foot">
+                    <UserBox/>
                     <ThemeToggle/>
                     <span id="hydrated" class="hydration" data-state=move || if hydrated.get() { "hydrated" } else { "ssr" }></span>
                 </div>

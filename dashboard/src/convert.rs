@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use northstar_store::{
-    AnyStore, NewScore, Overview, Project, RunRow, ScoreSummary, SessionRow, Store, StoreError, TimeRange,
+    AnyStore, NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, Store, StoreError, TimeRange, User,
 };
 use northstar_wire::{Event, EventType, Score, ScoreDataType, Span, SpanKind, Status};
 use serde_json::Value;
@@ -44,7 +44,17 @@ pub(crate) fn fail(err: StoreError) -> ServerFnError {
     }
 }
 
+/// Sets the HTTP status of the page or server-function response being produced.
+fn set_status(code: axum::http::StatusCode) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(code);
+    }
+}
+
+/// A 404 with the message "not found": the same answer for what does not exist and for what
+/// belongs to a project the user cannot see.
 pub(crate) fn not_found() -> ServerFnError {
+    set_status(axum::http::StatusCode::NOT_FOUND);
     ServerFnError::new("not found")
 }
 
@@ -52,15 +62,48 @@ pub(crate) fn uuid(text: &str) -> Result<Uuid, ServerFnError> {
     text.parse().map_err(|_| not_found())
 }
 
-pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
-    let id = uuid(id)?;
-    let projects = store.list_projects().await.map_err(fail)?;
-    let p = projects.into_iter().find(|p| p.id == id).ok_or_else(|| ServerFnError::new("project not found"))?;
-    Ok((id, project(p)))
+/// The logged-in user (the server's login layer put them on the request).
+pub(crate) fn current_user() -> Result<User, ServerFnError> {
+    use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<User>().cloned()).ok_or_else(|| {
+        set_status(axum::http::StatusCode::UNAUTHORIZED);
+        ServerFnError::new("login required")
+    })
 }
 
-pub(crate) fn project(p: Project) -> ProjectItem {
-    ProjectItem { id: p.id.to_string(), name: p.name, created: utc(p.created_at) }
+/// The project, if the current user may open it; otherwise 404 "project not found".
+pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
+    let user = current_user()?;
+    let missing = || {
+        set_status(axum::http::StatusCode::NOT_FOUND);
+        ServerFnError::new("project not found")
+    };
+    let id: Uuid = id.parse().map_err(|_| missing())?;
+    match store.project_for(&user, id).await.map_err(fail)? {
+        Some((p, role)) => Ok((id, project(p, role))),
+        None => Err(missing()),
+    }
+}
+
+/// The project, if the current user administers it; otherwise 403 (or 404 if they cannot see it).
+pub(crate) async fn admin_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
+    let (id, item) = find_project(store, id).await?;
+    if item.role != Role::Admin.as_str() {
+        set_status(axum::http::StatusCode::FORBIDDEN);
+        return Err(ServerFnError::new("only the project's admins can do that"));
+    }
+    Ok((id, item))
+}
+
+pub(crate) fn project(p: Project, role: Role) -> ProjectItem {
+    ProjectItem { id: p.id.to_string(), name: p.name, created: utc(p.created_at), role: role.as_str().to_owned() }
+}
+
+pub(crate) fn key_status(p: &Project) -> String {
+    match (p.key_created_at, p.key_revoked_at) {
+        (_, Some(at)) => format!("revoked {}", utc(at)),
+        (Some(at), None) => format!("active since {}", utc(at)),
+        (None, None) => "none".into(),
+    }
 }
 
 /// `24h`, `7d`, `30d`, `90d`; anything else is all time.

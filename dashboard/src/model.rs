@@ -8,6 +8,25 @@ pub struct ProjectItem {
     pub id: String,
     pub name: String,
     pub created: String,
+    /// The current user's role in it: `member` or `admin`.
+    pub role: String,
+}
+
+/// Who is logged in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub is_admin: bool,
+}
+
+/// A project's settings page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsData {
+    pub project: ProjectItem,
+    /// `active since …`, `revoked …` or `none`.
+    pub key: String,
+    pub retention_days: Option<i32>,
+    pub ingest: Ingest,
 }
 
 /// Where agents send traces, as seen from the browser's side of this server.

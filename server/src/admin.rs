@@ -1,4 +1,4 @@
-//! The admin commands: projects and keys. Output goes to stdout; keys are printed once.
+//! The admin commands: projects, keys and users. Output goes to stdout; keys are printed once.
 
 use std::io::Write;
 
@@ -66,6 +66,48 @@ pub async fn revoke_key(store: &AnyStore, project: Uuid, out: &mut impl Write) -
     } else {
         writeln!(out, "the API key of project {project} was already revoked")?;
     }
+    Ok(())
+}
+
+/// `user create --email E --password P [--admin]`.
+///
+/// # Errors
+///
+/// A taken email, a short password; store errors.
+pub async fn create_user(
+    store: &AnyStore,
+    email: &str,
+    password: &str,
+    is_admin: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password)).await??;
+    let user = store.create_user(email, &hash, is_admin).await?;
+    let kind = if user.is_admin { "server admin" } else { "user" };
+    writeln!(out, "created {kind} {} ({})", user.email, user.id)?;
+    Ok(())
+}
+
+/// `user add --email E --project ID --role member|admin`.
+///
+/// # Errors
+///
+/// Unknown user, project or role; store errors.
+pub async fn add_member(
+    store: &AnyStore,
+    email: &str,
+    project: Uuid,
+    role: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let role = northstar_store::Role::parse(role).ok_or_else(|| anyhow::anyhow!("role must be member or admin"))?;
+    let (user, _) = store.user_by_email(email).await?.ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+    store.set_member(project, user.id, role).await.map_err(|e| match e {
+        StoreError::NotFound(_) => anyhow::anyhow!("no project with id {project}"),
+        other => other.into(),
+    })?;
+    writeln!(out, "{} is now {} of project {project}", user.email, role.as_str())?;
     Ok(())
 }
 

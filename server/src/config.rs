@@ -54,7 +54,41 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "NORTHSTAR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,
+
+    /// Email of the first dashboard user (a server admin), created on a start with no users.
+    #[arg(long, env = "NORTHSTAR_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+
+    /// That user's password. Without both, the first start creates `admin@localhost` with a
+    /// random password and prints it once.
+    #[arg(long, env = "NORTHSTAR_ADMIN_PASSWORD", global = true, hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Signs dashboard login tokens (HS256), at least 32 bytes. Unset: a random secret per
+    /// process (logins end when the server restarts).
+    #[arg(long, env = "NORTHSTAR_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// How long a dashboard login lasts, in hours.
+    #[arg(long, env = "NORTHSTAR_SESSION_HOURS", default_value_t = 12, global = true)]
+    pub session_hours: u32,
+
+    /// Ingest requests per second allowed per API key (bursts up to the same number); more get
+    /// 429 with `Retry-After`. 0 turns the limit off.
+    #[arg(long, env = "NORTHSTAR_RATE_LIMIT_PER_SECOND", default_value_t = 50, global = true)]
+    pub rate_limit_per_second: u32,
+
+    /// Longest an ingest request may take (reading the body and storing it); then 408.
+    #[arg(long, env = "NORTHSTAR_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub request_timeout_secs: u64,
+
+    /// How often the retention task deletes runs older than each project's retention.
+    #[arg(long, env = "NORTHSTAR_RETENTION_INTERVAL_SECS", default_value_t = 3600, global = true)]
+    pub retention_interval_secs: u64,
 }
+
+/// The smallest JWT secret accepted.
+pub const MIN_JWT_SECRET: usize = 32;
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +132,36 @@ pub enum Command {
     /// Manage a project's API key.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Exit 0 when the server on `--bind`'s port answers `/readyz` (for container healthchecks).
+    Healthcheck,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a dashboard user.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// The password (or set NORTHSTAR_USER_PASSWORD, which keeps it out of the process list).
+        #[arg(long, env = "NORTHSTAR_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// A server admin sees and manages every project.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Give a user a role in a project.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        project: Uuid,
+        /// `member` (sees data, adds scores) or `admin` (also manages keys and retention).
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

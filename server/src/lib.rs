@@ -4,16 +4,23 @@
 //! [`app`] builds the whole router from an [`AppState`]; tests serve it on a free port.
 
 pub mod admin;
+pub mod auth;
 pub mod config;
 mod costs;
 mod dashboard;
 mod ingest;
-pub mod keys;
+pub mod ops;
+pub mod retention;
+/// API keys (their format and hash are part of the contract): re-exported from the wire crate.
+pub use northstar_wire::keys;
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
-use axum::routing::any;
+use axum::routing::{any, get, post};
 use northstar_store::{AnyStore, Store};
 use tokio::net::TcpListener;
 
@@ -22,10 +29,22 @@ pub const INGEST_PATH: &str = "/functions/v1/ingest-traces";
 /// The same endpoint under NorthStar's own API prefix.
 pub const INGEST_PATH_V1: &str = "/api/v1/ingest";
 
+pub use ingest::RateLimit;
+
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The store ingest writes through.
     pub store: AnyStore,
+    /// The store the dashboard reads through: its own connections, so that dashboard load
+    /// cannot take ingest's.
+    pub dashboard_store: AnyStore,
+    /// Dashboard login tokens.
+    pub auth: Arc<auth::AuthConfig>,
+    /// Per-key ingest rate limit; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Longest an ingest request may take.
+    pub request_timeout: Duration,
     pub max_body_bytes: usize,
     /// Prices for model spans that arrive without a cost.
     pub prices: std::sync::Arc<northstar_pricing::PriceTable>,
@@ -39,6 +58,10 @@ impl AppState {
     #[must_use]
     pub fn new(store: AnyStore, max_body_bytes: usize) -> Self {
         Self {
+            dashboard_store: store.clone(),
+            auth: Arc::new(auth::AuthConfig::random(chrono::Duration::hours(12), false)),
+            rate_limit: None,
+            request_timeout: Duration::from_secs(30),
             store,
             max_body_bytes,
             prices: std::sync::Arc::new(northstar_pricing::PriceTable::bundled()),
@@ -47,13 +70,28 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application: ingest and the dashboard.
+/// The whole HTTP application: ingest, operations endpoints, and the dashboard behind login.
 pub fn app(state: AppState) -> Router {
-    let dashboard = dashboard::router(state.store.clone(), state.public_url.clone());
+    let auth_state = auth::AuthState { store: state.dashboard_store.clone(), config: state.auth.clone() };
+    let dashboard = Router::new()
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .with_state(auth_state.clone())
+        .merge(dashboard::router(state.dashboard_store.clone(), state.public_url.clone()))
+        .layer(axum::middleware::from_fn_with_state(auth_state, auth::require_login))
+        .layer(axum::middleware::from_fn(auth::security_headers));
+    let ops = ops::router(state.store.clone(), state.dashboard_store.clone());
+    #[expect(
+        deprecated,
+        reason = "TimeoutLayer::new answers 408, which SDKs retry; its replacement needs the status spelled out the same way"
+    )]
+    let timeout = tower_http::timeout::TimeoutLayer::new(state.request_timeout);
     Router::new()
         .route(INGEST_PATH, any(ingest::handle))
         .route(INGEST_PATH_V1, any(ingest::handle))
+        .layer(timeout)
         .with_state(state)
+        .merge(ops)
         .merge(dashboard)
 }
 
@@ -101,18 +139,48 @@ pub async fn bootstrap(store: &AnyStore, bootstrap_key: Option<&str>) -> anyhow:
     Ok(Bootstrap::Created { project_id: project.id, api_key: generated.then_some(key) })
 }
 
+/// On a start with no dashboard user, creates the first one, a server admin: from
+/// `NORTHSTAR_ADMIN_EMAIL` / `NORTHSTAR_ADMIN_PASSWORD`, or `admin@localhost` with a random
+/// password. Returns the generated password (to print once), if any.
+///
+/// # Errors
+///
+/// Store errors; a password shorter than 8 characters.
+pub async fn bootstrap_admin(
+    store: &AnyStore,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> anyhow::Result<Option<(String, Option<String>)>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let (email, password, generated) = match (email, password) {
+        (Some(e), Some(p)) => (e.to_owned(), p.to_owned(), false),
+        (None, None) => ("admin@localhost".to_owned(), keys::mint().trim_start_matches("ns_").to_owned(), true),
+        _ => anyhow::bail!("set both NORTHSTAR_ADMIN_EMAIL and NORTHSTAR_ADMIN_PASSWORD, or neither"),
+    };
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw)).await??;
+    let user = store.create_user(&email, &hash, true).await?;
+    Ok(Some((user.email, generated.then_some(password))))
+}
+
 /// Connects to the configured store and applies migrations.
 ///
 /// # Errors
 ///
 /// Connection or migration failures.
 pub async fn open_store(settings: &config::Settings) -> anyhow::Result<AnyStore> {
-    let store = match settings.database()? {
-        config::Database::Url(url) => AnyStore::connect(&url).await?,
-        config::Database::SqliteFile(path) => AnyStore::Sqlite(northstar_store::SqliteStore::open(&path).await?),
-    };
+    let store = connect_store(settings).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+async fn connect_store(settings: &config::Settings) -> anyhow::Result<AnyStore> {
+    Ok(match settings.database()? {
+        config::Database::Url(url) => AnyStore::connect(&url).await?,
+        config::Database::SqliteFile(path) => AnyStore::Sqlite(northstar_store::SqliteStore::open(&path).await?),
+    })
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
@@ -152,11 +220,41 @@ pub async fn run_server(settings: &config::Settings) -> anyhow::Result<()> {
             }
         }
     }
+    match bootstrap_admin(&store, settings.admin_email.as_deref(), settings.admin_password.as_deref()).await? {
+        None => {}
+        Some((email, Some(password))) => {
+            println!(
+                "Created the dashboard admin.\n  email:    {email}\n  password: {password}\n  (shown once; change it by creating another admin with `northstar-server user create`)"
+            );
+        }
+        Some((email, None)) => {
+            println!("Created the dashboard admin {email} (password from NORTHSTAR_ADMIN_PASSWORD).")
+        }
+    }
+    let ttl = chrono::Duration::hours(i64::from(settings.session_hours.max(1)));
+    let secure = settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let auth = match settings.jwt_secret.as_deref() {
+        Some(secret) => auth::AuthConfig::new(secret.as_bytes(), ttl, secure)?,
+        None => {
+            tracing::warn!("NORTHSTAR_JWT_SECRET is not set: logins last until the server restarts");
+            auth::AuthConfig::random(ttl, secure)
+        }
+    };
+    // The dashboard reads through connections of its own.
+    let dashboard_store = connect_store(settings).await?;
+    retention::spawn(store.clone(), Duration::from_secs(settings.retention_interval_secs));
     let listener = TcpListener::bind(settings.bind).await?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, backend = store.backend(), "NorthStar listening");
     println!("NorthStar listening on http://{addr} (dashboard: http://{addr}/, ingest: http://{addr}{INGEST_PATH})");
-    let state = AppState { public_url: settings.public_url.clone(), ..AppState::new(store, settings.max_body_bytes) };
+    let state = AppState {
+        public_url: settings.public_url.clone(),
+        dashboard_store,
+        auth: Arc::new(auth),
+        rate_limit: RateLimit::per_second(settings.rate_limit_per_second),
+        request_timeout: Duration::from_secs(settings.request_timeout_secs.max(1)),
+        ..AppState::new(store, settings.max_body_bytes)
+    };
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

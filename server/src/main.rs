@@ -1,5 +1,5 @@
 use clap::Parser;
-use northstar_server::config::{Cli, Command, KeyCommand, LogFormat, ProjectCommand, Settings};
+use northstar_server::config::{Cli, Command, KeyCommand, LogFormat, ProjectCommand, Settings, UserCommand};
 use northstar_server::{admin, open_store, run_server};
 use tracing_subscriber::EnvFilter;
 
@@ -48,5 +48,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(KeyCommand::Revoke { project }) => {
             admin::revoke_key(&open_store(&settings).await?, project, &mut out).await
         }
+        Command::User(UserCommand::Create { email, password, admin }) => {
+            admin::create_user(&open_store(&settings).await?, &email, &password, admin, &mut out).await
+        }
+        Command::User(UserCommand::Add { email, project, role }) => {
+            admin::add_member(&open_store(&settings).await?, &email, project, &role, &mut out).await
+        }
+        Command::Healthcheck => northstar_server::ops::healthcheck(settings.bind),
     }
 }

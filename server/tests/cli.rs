@@ -29,7 +29,12 @@ impl Db {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.env_remove("DATABASE_URL").env_remove("NORTHSTAR_BOOTSTRAP_API_KEY").env("NORTHSTAR_LOG", "warn");
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("NORTHSTAR_BOOTSTRAP_API_KEY")
+            .env_remove("NORTHSTAR_ADMIN_EMAIL")
+            .env_remove("NORTHSTAR_ADMIN_PASSWORD")
+            .env_remove("NORTHSTAR_USER_PASSWORD")
+            .env("NORTHSTAR_LOG", "warn");
         match self {
             Db::Postgres(db) => cmd.env("DATABASE_URL", &db.url),
             Db::Sqlite(dir) => cmd.env("NORTHSTAR_DATA_DIR", dir.path()),
@@ -58,6 +63,7 @@ impl Db {
 struct Server {
     child: Child,
     url: String,
+    port: u16,
 }
 
 impl Server {
@@ -81,7 +87,7 @@ impl Server {
         // Everything printed before listening: the bootstrap lines, if any.
         let stdout = child.stdout.take().expect("stdout");
         let banner = read_until_listening(stdout);
-        (Self { child, url: format!("http://127.0.0.1:{port}/functions/v1/ingest-traces") }, banner)
+        (Self { child, url: format!("http://127.0.0.1:{port}/functions/v1/ingest-traces"), port }, banner)
     }
 
     async fn status_with(&self, key: &str) -> u16 {
@@ -94,6 +100,20 @@ impl Server {
             .expect("request")
             .status()
             .as_u16()
+    }
+}
+
+impl Server {
+    /// Whether the dashboard's login form accepts these credentials.
+    async fn login(&self, email: &str, password: &str) -> bool {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let response = client
+            .post(format!("http://127.0.0.1:{}/login", self.port))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .expect("login");
+        response.headers().contains_key("set-cookie")
     }
 }
 
@@ -183,6 +203,68 @@ async fn first_start_creates_the_default_project(backend: Backend) {
     let project = field(&banner, "project id:");
     assert_eq!(server.status_with(&key).await, 200);
     assert!(db.ok(&["project", "list"]).contains(&project));
+}
+
+async fn users_and_the_first_admin(backend: Backend) {
+    let db = Db::new(backend).await;
+    // No admin configured: admin@localhost with a generated password, printed once.
+    let (server, banner) = Server::start(&db, &[]);
+    assert_eq!(field(&banner, "email:"), "admin@localhost", "{banner}");
+    let password = field(&banner, "password:");
+    assert!(server.login("admin@localhost", &password).await);
+    assert!(!server.login("admin@localhost", "not it").await);
+    let project = field(&banner, "project id:");
+
+    // `healthcheck` asks the server on --bind's port.
+    let bind = format!("127.0.0.1:{}", server.port);
+    let ok = db.command().args(["healthcheck"]).env("NORTHSTAR_BIND", &bind).output().expect("healthcheck");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    drop(server);
+    let down = db.command().args(["healthcheck"]).env("NORTHSTAR_BIND", &bind).output().expect("healthcheck");
+    assert!(!down.status.success(), "nothing listens any more");
+    let (_server, banner) = Server::start(&db, &[]);
+    assert!(!banner.contains("dashboard admin"), "only on the first start: {banner}");
+
+    let out = db
+        .command()
+        .args(["user", "create", "--email", " Ana@Example.com ", "--admin"])
+        .env("NORTHSTAR_USER_PASSWORD", "a long password")
+        .output()
+        .expect("user create");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created server admin ana@example.com"));
+    assert!(
+        db.fails(&["user", "create", "--email", "ana@example.com", "--password", "another password"])
+            .contains("already exists")
+    );
+    assert!(db.fails(&["user", "create", "--email", "bo@example.com", "--password", "short"]).contains("at least 8"));
+    assert!(
+        db.ok(&["user", "create", "--email", "bo@example.com", "--password", "bo's long password"])
+            .contains("created user")
+    );
+    let added = db.ok(&["user", "add", "--email", "bo@example.com", "--project", &project, "--role", "admin"]);
+    assert!(added.contains("bo@example.com is now admin of project"), "{added}");
+    assert!(
+        db.fails(&["user", "add", "--email", "nobody@example.com", "--project", &project])
+            .contains("no user with email")
+    );
+    let stranger = uuid::Uuid::new_v4().to_string();
+    assert!(
+        db.fails(&["user", "add", "--email", "bo@example.com", "--project", &stranger]).contains("no project with id")
+    );
+    assert!(
+        db.fails(&["user", "add", "--email", "bo@example.com", "--project", &project, "--role", "owner"])
+            .contains("member or admin")
+    );
+}
+
+#[tokio::test]
+async fn users_and_the_first_admin_postgres() {
+    users_and_the_first_admin(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn users_and_the_first_admin_sqlite() {
+    users_and_the_first_admin(Backend::Sqlite).await;
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
 const KEY: &str = "ns_browser_test_key_0000000000000000";
+const ADMIN: &str = "admin@example.com";
+const PASSWORD: &str = "browser test password";
 
 /// A child process killed (and reaped) on drop, even when an assertion fails.
 struct Kill(Child);
@@ -77,6 +79,8 @@ async fn browse_a_trace_and_score_it() {
         .env("NORTHSTAR_DATA_DIR", data.path())
         .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
         .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
+        .env("NORTHSTAR_ADMIN_EMAIL", ADMIN)
+        .env("NORTHSTAR_ADMIN_PASSWORD", PASSWORD)
         .env("NORTHSTAR_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -134,7 +138,13 @@ async fn browse_a_trace_and_score_it() {
 }
 
 async fn checks(c: &Client, base: &str, t: &common::fixtures::AgentTrace) {
+    // Every page needs a login: the dashboard sends the browser to the login form first.
     c.goto(&format!("{base}/")).await.expect("open /");
+    wait_for(c, "//form[@action='/login']").await;
+    c.find(Locator::Css("input[name='email']")).await.expect("email").send_keys(ADMIN).await.expect("type");
+    c.find(Locator::Css("input[name='password']")).await.expect("password").send_keys(PASSWORD).await.expect("type");
+    shot(c, "0-login").await;
+    c.find(Locator::Id("login")).await.expect("log in").click().await.expect("click");
     let project = wait_for(c, "//table//a[starts-with(@href, '/p/')]").await;
     let project_href = project.attr("href").await.expect("href").expect("project link");
     project.click().await.expect("open project");
@@ -224,11 +234,20 @@ async fn checks(c: &Client, base: &str, t: &common::fixtures::AgentTrace) {
 
     // The theme toggle switches to dark (headless Chromium prefers light) and is remembered.
     c.find(Locator::Css("button.theme-toggle")).await.expect("toggle").click().await.expect("click");
-    let theme = c.execute("return [document.documentElement.dataset.theme, localStorage.getItem('northstar-theme')]", vec![]).await.expect("js");
+    let theme = c
+        .execute("return [document.documentElement.dataset.theme, localStorage.getItem('northstar-theme')]", vec![])
+        .await
+        .expect("js");
     assert_eq!(theme, json!(["dark", "dark"]));
     c.goto(&format!("{base}{project_href}/runs/{}?node={}", t.run, t.model)).await.expect("reload run");
     wait_for(c, "//span[@id='hydrated' and @data-state='hydrated']").await;
     let theme = c.execute("return document.documentElement.dataset.theme", vec![]).await.expect("js");
     assert_eq!(theme, json!("dark"));
     shot(c, "7-run-dark").await;
+
+    // Logging out ends the session: the dashboard asks for a login again.
+    c.find(Locator::Id("logout")).await.expect("logout").click().await.expect("click");
+    wait_for(c, "//form[@action='/login']").await;
+    c.goto(&format!("{base}{project_href}/sessions")).await.expect("open sessions");
+    wait_for(c, "//form[@action='/login']").await;
 }

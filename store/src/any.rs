@@ -4,9 +4,10 @@ use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
 use crate::{
-    IngestCounts, NewScore, Overview, Page, PgStore, Project, RunFilter, RunRow, ScoreSummary, SessionFilter,
-    SessionRow, SqliteStore, Store, StoreError, TimeRange,
+    IngestCounts, NewScore, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, ScoreSummary, SessionFilter,
+    SessionRow, SqliteStore, Store, StoreError, TimeRange, User,
 };
+use chrono::{DateTime, Utc};
 
 /// Either store, chosen by URL scheme: `postgres://` / `postgresql://` or `sqlite://`.
 #[derive(Debug, Clone)]
@@ -124,5 +125,41 @@ impl Store for AnyStore {
     }
     async fn score_summaries(&self, project: Uuid, range: TimeRange) -> Result<Vec<ScoreSummary>, StoreError> {
         dispatch!(self, s => s.score_summaries(project, range))
+    }
+    async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool) -> Result<User, StoreError> {
+        dispatch!(self, s => s.create_user(email, password_hash, is_admin))
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+        dispatch!(self, s => s.user_by_email(email))
+    }
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        dispatch!(self, s => s.user_by_id(id))
+    }
+    async fn count_users(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.count_users())
+    }
+    async fn set_member(&self, project: Uuid, user: Uuid, role: Role) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_member(project, user, role))
+    }
+    async fn projects_of(&self, user: &User) -> Result<Vec<(Project, Role)>, StoreError> {
+        dispatch!(self, s => s.projects_of(user))
+    }
+    async fn project_for(&self, user: &User, project: Uuid) -> Result<Option<(Project, Role)>, StoreError> {
+        dispatch!(self, s => s.project_for(user, project))
+    }
+    async fn set_retention(&self, project: Uuid, days: Option<u32>) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_retention(project, days))
+    }
+    async fn delete_runs_before(&self, project: Uuid, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.delete_runs_before(project, cutoff, limit))
+    }
+    async fn ready(&self) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.ready())
+    }
+    fn pool_usage(&self) -> (u32, u32) {
+        match self {
+            AnyStore::Postgres(s) => s.pool_usage(),
+            AnyStore::Sqlite(s) => s.pool_usage(),
+        }
     }
 }

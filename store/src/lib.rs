@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod any;
 mod error;
 mod postgres;
@@ -30,6 +31,7 @@ use chrono::{DateTime, Utc};
 use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
+pub use access::{Role, User, normalize_email};
 pub use any::AnyStore;
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -175,6 +177,54 @@ pub trait Store: Send + Sync {
         project: Uuid,
         range: TimeRange,
     ) -> impl Future<Output = Result<Vec<ScoreSummary>, StoreError>> + Send;
+
+    // Dashboard users and retention (`access.rs`).
+
+    /// Creates a user with an argon2 password hash.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] for an empty email or one already taken.
+    fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> impl Future<Output = Result<User, StoreError>> + Send;
+    /// The user with this email (any case) and their password hash.
+    fn user_by_email(&self, email: &str) -> impl Future<Output = Result<Option<(User, String)>, StoreError>> + Send;
+    fn user_by_id(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    fn count_users(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Gives `user` a role in `project` (replacing an earlier one).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when either does not exist.
+    fn set_member(&self, project: Uuid, user: Uuid, role: Role) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The projects the user can open, with their role (every project, as admin, for a
+    /// server admin).
+    fn projects_of(&self, user: &User) -> impl Future<Output = Result<Vec<(Project, Role)>, StoreError>> + Send;
+    /// One project if the user can open it.
+    fn project_for(
+        &self,
+        user: &User,
+        project: Uuid,
+    ) -> impl Future<Output = Result<Option<(Project, Role)>, StoreError>> + Send;
+    /// Sets (or, with `None`, clears) how many days the project's runs are kept.
+    fn set_retention(&self, project: Uuid, days: Option<u32>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes up to `limit` runs started before `cutoff` (with their spans, events and
+    /// scores), then the sessions created before it that have no run left. Returns the number
+    /// of runs deleted.
+    fn delete_runs_before(
+        &self,
+        project: Uuid,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Whether the database answers and every migration this build knows is applied.
+    fn ready(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Connections of the pool: (open, idle).
+    fn pool_usage(&self) -> (u32, u32);
 }
 
 /// The read models are the same SQL on both backends.
@@ -215,6 +265,55 @@ macro_rules! read_models {
             range: crate::TimeRange,
         ) -> Result<Vec<crate::ScoreSummary>, StoreError> {
             crate::query::score_summaries(self, project, &range).await
+        }
+        async fn create_user(
+            &self,
+            email: &str,
+            password_hash: &str,
+            is_admin: bool,
+        ) -> Result<crate::User, StoreError> {
+            crate::access::create_user(self, email, password_hash, is_admin).await
+        }
+        async fn user_by_email(&self, email: &str) -> Result<Option<(crate::User, String)>, StoreError> {
+            crate::access::user_by_email(self, email).await
+        }
+        async fn user_by_id(&self, id: Uuid) -> Result<Option<crate::User>, StoreError> {
+            crate::access::user_by_id(self, id).await
+        }
+        async fn count_users(&self) -> Result<i64, StoreError> {
+            crate::access::count_users(self).await
+        }
+        async fn set_member(&self, project: Uuid, user: Uuid, role: crate::Role) -> Result<(), StoreError> {
+            crate::access::set_member(self, project, user, role).await
+        }
+        async fn projects_of(&self, user: &crate::User) -> Result<Vec<(Project, crate::Role)>, StoreError> {
+            crate::access::projects_of(self, user).await
+        }
+        async fn project_for(
+            &self,
+            user: &crate::User,
+            project: Uuid,
+        ) -> Result<Option<(Project, crate::Role)>, StoreError> {
+            crate::access::project_for(self, user, project).await
+        }
+        async fn set_retention(&self, project: Uuid, days: Option<u32>) -> Result<(), StoreError> {
+            crate::access::set_retention(self, project, days).await
+        }
+        async fn delete_runs_before(
+            &self,
+            project: Uuid,
+            cutoff: chrono::DateTime<chrono::Utc>,
+            limit: u32,
+        ) -> Result<u64, StoreError> {
+            crate::access::delete_runs_before(self, project, cutoff, limit).await
+        }
+        async fn ready(&self) -> Result<bool, StoreError> {
+            let applied = self.applied_migrations().await?;
+            Ok(applied
+                >= Self::migrator().migrations.iter().filter(|m| !m.migration_type.is_down_migration()).count() as i64)
+        }
+        fn pool_usage(&self) -> (u32, u32) {
+            (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
         }
     };
 }

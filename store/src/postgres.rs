@@ -21,6 +21,17 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// The migrations embedded in this build.
+    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+        static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+        &MIGRATOR
+    }
+
+    /// How many migrations the database records as applied.
+    pub(crate) async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
+    }
+
     /// Connects to `url` (`postgres://…`).
     ///
     /// # Errors
@@ -313,7 +324,7 @@ impl Store for PgStore {
     crate::read_models!();
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../migrations/postgres").run(&self.pool).await?;
+        Self::migrator().run(&self.pool).await?;
         Ok(())
     }
 

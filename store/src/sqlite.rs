@@ -34,6 +34,17 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The migrations embedded in this build.
+    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
+        static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+        &MIGRATOR
+    }
+
+    /// How many migrations the database records as applied.
+    pub(crate) async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
+    }
+
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`).
     ///
     /// # Errors
@@ -407,7 +418,7 @@ impl Store for SqliteStore {
     crate::read_models!();
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?;
+        Self::migrator().run(&self.pool).await?;
         Ok(())
     }
 

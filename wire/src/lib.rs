@@ -27,6 +27,7 @@
 mod batch;
 mod enums;
 mod fold;
+pub mod keys;
 mod records;
 mod timestamp;
 mod validate;

@@ -124,7 +124,12 @@ pub fn ThemeToggle() -> impl IntoView {
 
 /// A labelled `<select>` of a GET filter form, showing `current`.
 #[component]
-pub fn Select(label: &'static str, name: &'static str, options: &'static [(&'static str, &'static str)], current: String) -> impl IntoView {
+pub fn Select(
+    label: &'static str,
+    name: &'static str,
+    options: &'static [(&'static str, &'static str)],
+    current: String,
+) -> impl IntoView {
     view! {
         <label>{label}" "
             <select name=name>

@@ -7,6 +7,7 @@ mod runs;
 mod scores;
 mod session;
 mod sessions;
+mod settings;
 mod tree;
 
 pub use overview::OverviewPage;
@@ -16,6 +17,7 @@ pub use runs::RunsPage;
 pub use scores::ScoresPage;
 pub use session::SessionPage;
 pub use sessions::SessionsPage;
+pub use settings::SettingsPage;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

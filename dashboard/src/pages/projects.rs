@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::app::UserBox;
 use crate::components::{ErrorBox, Loading, ThemeToggle, message};
 
 #[component]
@@ -12,6 +13,7 @@ pub fn ProjectsPage() -> impl IntoView {
         <main class="main narrow">
             <header class="page-head">
                 <h1>"✦ NorthStar"</h1>
+                <UserBox/>
                 <ThemeToggle/>
             </header>
             <h2>"Projects"</h2>
@@ -19,11 +21,12 @@ pub fn ProjectsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match projects.await {
                         Ok(list) if list.is_empty() => view! {
-                            <p>"No project yet: " <code>"northstar-server project create --name my-agent"</code></p>
+                            <p>"You are not a member of any project yet. An admin can add you: "
+                               <code>"northstar-server user add --email you@example.com --project <id>"</code></p>
                         }.into_any(),
                         Ok(list) => view! {
                             <table class="table">
-                                <thead><tr><th>"Project"</th><th>"Id"</th><th>"Created"</th></tr></thead>
+                                <thead><tr><th>"Project"</th><th>"Id"</th><th>"Your role"</th><th>"Created"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|p| {
                                         let href = format!("/p/{}", p.id);
@@ -31,6 +34,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                             <tr>
                                                 <td><A href=href>{p.name}</A></td>
                                                 <td><code>{p.id}</code></td>
+                                                <td>{p.role}</td>
                                                 <td>{p.created}</td>
                                             </tr>
                                         }

@@ -7,7 +7,10 @@
 //! Authentication happens before the body is read.
 
 mod body;
+mod rate_limit;
 mod response;
+
+pub use rate_limit::RateLimit;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -26,9 +29,23 @@ pub(crate) async fn handle(State(state): State<AppState>, method: Method, header
     if method == Method::OPTIONS {
         return response::preflight();
     }
-    match ingest(&state, method, &headers, body).await {
-        Ok(()) => response::accepted(),
-        Err(err) => err.into_response(),
+    let started = std::time::Instant::now();
+    let outcome = ingest(&state, method, &headers, body).await;
+    metrics::histogram!("northstar_ingest_request_seconds").record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(()) => {
+            metrics::counter!("northstar_ingest_requests_total", "status" => "200").increment(1);
+            response::accepted()
+        }
+        Err(err) => {
+            let status = err.status();
+            metrics::counter!("northstar_ingest_requests_total", "status" => status.as_str().to_owned()).increment(1);
+            if status.is_client_error() {
+                // What an SDK sees as a reject (it drops or retries the batch).
+                metrics::counter!("northstar_ingest_rejects_total", "reason" => err.reason()).increment(1);
+            }
+            err.into_response()
+        }
     }
 }
 
@@ -37,6 +54,9 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
         return Err(IngestError::MethodNotAllowed);
     }
     let project = authenticate(state, headers).await?;
+    if let Some(limiter) = &state.rate_limit {
+        limiter.check(project)?;
+    }
 
     let bytes = body::read(headers, body, state.max_body_bytes).await?;
     let mut batch = Batch::from_json_slice(&bytes).map_err(IngestError::Contract)?;
@@ -45,6 +65,15 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
     match state.store.ingest(project, &batch).await {
         Ok(counts) => {
             tracing::debug!(%project, ?counts, "batch accepted");
+            for (kind, n) in [
+                ("session", counts.sessions),
+                ("run", counts.runs),
+                ("span", counts.spans),
+                ("event", counts.events),
+                ("score", counts.scores),
+            ] {
+                metrics::counter!("northstar_ingest_records_total", "type" => kind).increment(n as u64);
+            }
             Ok(())
         }
         Err(StoreError::InvalidReference(detail)) => {

@@ -53,11 +53,34 @@ pub(crate) enum IngestError {
     InvalidReferences,
     /// The database is unreachable: 503 with `Retry-After`, so clients retry.
     Unavailable,
+    /// Over the key's request rate: 429 with `Retry-After` (whole seconds).
+    RateLimited {
+        retry_after_secs: u64,
+    },
     /// Logged where it happened; the body says nothing internal.
     Internal,
 }
 
 impl IngestError {
+    /// The label of this outcome in metrics.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "method",
+            Self::MissingAuthorization | Self::InvalidKey => "auth",
+            Self::Contract(_) => "invalid",
+            Self::PayloadTooLarge { .. } => "too_large",
+            Self::UnsupportedEncoding | Self::InvalidGzip => "encoding",
+            Self::InvalidReferences => "references",
+            Self::Unavailable => "unavailable",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status_and_message().0
+    }
+
     fn status_and_message(&self) -> (StatusCode, String) {
         match self {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
@@ -73,6 +96,7 @@ impl IngestError {
             Self::InvalidGzip => (StatusCode::BAD_REQUEST, "Invalid gzip body".into()),
             Self::InvalidReferences => (StatusCode::BAD_REQUEST, "Payload contains invalid project references".into()),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable".into()),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into()),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),
         }
     }
@@ -83,8 +107,14 @@ impl IntoResponse for IngestError {
         let (status, message) = self.status_and_message();
         let body = serde_json::json!({ "error": message }).to_string();
         let mut response = with_cors(status, Body::from(body), true);
-        if matches!(self, Self::Unavailable) {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match self {
+            Self::Unavailable => {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            _ => {}
         }
         response
     }

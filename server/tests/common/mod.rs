@@ -10,7 +10,8 @@ pub mod fixtures;
 
 use std::time::Duration;
 
-use northstar_server::{AppState, INGEST_PATH, keys};
+pub use northstar_server::AppState;
+use northstar_server::{INGEST_PATH, keys};
 use northstar_store::{AnyStore, Store};
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
@@ -18,6 +19,8 @@ use tokio::net::TcpListener;
 use uuid::Uuid;
 
 pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
+/// The password of every test user.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -113,13 +116,18 @@ impl TestServer {
     }
 
     pub async fn start_with_limit(backend: Backend, max_body_bytes: usize) -> Self {
+        Self::start_with(backend, |state| AppState { max_body_bytes, ..state }).await
+    }
+
+    /// A server whose state `configure` adjusts (rate limits, auth, …).
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(AppState) -> AppState) -> Self {
         let (store, guard) = store(backend).await;
         let key = keys::mint();
         let project = store.create_project("test", &keys::hash(&key)).await.expect("project").id;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), max_body_bytes);
+        let state = configure(AppState::new(store.clone(), DEFAULT_MAX_BODY));
         let task = tokio::spawn(async move {
             northstar_server::serve(listener, state, async {
                 let _ = stopped.await;
@@ -127,7 +135,12 @@ impl TestServer {
             .await
             .expect("server");
         });
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        // No redirects followed: tests look at the login flow's redirects themselves.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         Self { base, key, project, store, client, backend, task, stop: Some(stop), _guard: guard }
     }
 
@@ -145,6 +158,41 @@ impl TestServer {
         let key = keys::mint();
         let id = self.store.create_project("other", &keys::hash(&key)).await.expect("project").id;
         (id, key)
+    }
+
+    /// Creates a dashboard user with password [`PASSWORD`]; a server admin sees every project.
+    pub async fn user(&self, email: &str, admin: bool) -> Uuid {
+        let hash = northstar_server::auth::hash_password(PASSWORD).expect("hash");
+        self.store.create_user(email, &hash, admin).await.expect("user").id
+    }
+
+    /// Logs in through the login form; the `Cookie` header value to send afterwards, or
+    /// `None` when the login is refused.
+    pub async fn login(&self, email: &str, password: &str) -> Option<String> {
+        let response = self
+            .client
+            .post(format!("{}/login", self.base))
+            .form(&[("email", email), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), 303, "login answers with a redirect");
+        let cookie = response.headers().get("set-cookie")?.to_str().expect("cookie").to_owned();
+        Some(cookie.split(';').next().expect("name=value").to_owned())
+    }
+
+    /// A server admin, logged in: the `Cookie` header value.
+    pub async fn admin_cookie(&self) -> String {
+        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+        self.user(&email, true).await;
+        self.login(&email, PASSWORD).await.expect("admin login")
+    }
+
+    /// GET `path` with `cookie`; the status and the body.
+    pub async fn get_as(&self, cookie: &str, path: &str) -> (u16, String) {
+        let response =
+            self.client.get(format!("{}{path}", self.base)).header("cookie", cookie).send().await.expect("request");
+        (response.status().as_u16(), response.text().await.expect("body"))
     }
 
     /// POSTs `body` with this server's key; returns the status and the JSON body.
@@ -224,23 +272,27 @@ pub fn uuid(s: &str) -> Uuid {
 }
 
 /// Runs `$case` against a fresh server on each store: one `postgres` and one `sqlite` test.
+/// `start = f;` first starts each server with `f(backend)` instead of `TestServer::start`.
 #[macro_export]
 macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {$(
+    (start = $start:path; $($case:ident),* $(,)?) => {$(
         mod $case {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let server = TestServer::start(Backend::Postgres).await;
+                let server = $start(Backend::Postgres).await;
                 super::$case(&server).await;
                 server.stop().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let server = TestServer::start(Backend::Sqlite).await;
+                let server = $start(Backend::Sqlite).await;
                 super::$case(&server).await;
                 server.stop().await;
             }
         }
     )*};
+    ($($case:ident),* $(,)?) => {
+        on_both_stores!(start = TestServer::start; $($case),*);
+    };
 }

@@ -1,0 +1,217 @@
+//! Dashboard users, which projects they belong to, and per-project retention. One SQL text for
+//! both backends (see `query::sql`).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::query::sql::{Arg, Reader, Sql};
+use crate::rows::{self, Columns};
+use crate::{Project, StoreError};
+
+/// A person who can log in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    /// Lower-case, trimmed.
+    pub email: String,
+    /// A server admin sees and manages every project.
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a user may do in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Sees the project's data and adds scores.
+    Member,
+    /// Also manages its API key and retention.
+    Admin,
+}
+
+impl Role {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "member" => Some(Self::Member),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The form an email is stored and looked up in.
+#[must_use]
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn user(row: &impl Columns) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.uuid("id")?,
+        email: row.text("email")?,
+        is_admin: row.i64("is_admin")? != 0,
+        created_at: row.ts("created_at")?,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "u.id, u.email, CAST(CASE WHEN u.is_admin THEN 1 ELSE 0 END AS BIGINT) AS is_admin, u.created_at";
+
+pub(crate) async fn create_user<R: Reader>(
+    r: &R,
+    email: &str,
+    password_hash: &str,
+    is_admin: bool,
+) -> Result<User, StoreError> {
+    let email = normalize_email(email);
+    if email.is_empty() || !email.contains('@') {
+        return Err(StoreError::Invalid("an email address is required".into()));
+    }
+    let mut q = r.sql();
+    let users = q.table("users");
+    let (id, now) = (Uuid::new_v4(), Utc::now());
+    q.push(&format!("INSERT INTO {users} (id, email, password_hash, is_admin, created_at) VALUES ("));
+    q.arg(Arg::Uuid(id)).push(", ").arg(Arg::Text(email.clone())).push(", ").arg(Arg::Text(password_hash.to_owned()));
+    q.push(if is_admin { ", TRUE, " } else { ", FALSE, " })
+        .arg(Arg::Ts(now))
+        .push(") ON CONFLICT (email) DO NOTHING RETURNING id");
+    if r.fetch_all(q).await?.is_empty() {
+        return Err(StoreError::Invalid(format!("a user with email {email} already exists")));
+    }
+    Ok(User { id, email, is_admin, created_at: now })
+}
+
+/// The user with this email and their password hash.
+pub(crate) async fn user_by_email<R: Reader>(r: &R, email: &str) -> Result<Option<(User, String)>, StoreError> {
+    let mut q = r.sql();
+    let users = q.table("users");
+    q.push(&format!("SELECT {USER_COLUMNS}, u.password_hash FROM {users} u WHERE u.email = "));
+    q.arg(Arg::Text(normalize_email(email)));
+    match r.fetch_all(q).await?.first() {
+        Some(row) => Ok(Some((user(row)?, row.text("password_hash")?))),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn user_by_id<R: Reader>(r: &R, id: Uuid) -> Result<Option<User>, StoreError> {
+    let mut q = r.sql();
+    let users = q.table("users");
+    q.push(&format!("SELECT {USER_COLUMNS} FROM {users} u WHERE u.id = ")).arg(Arg::Uuid(id));
+    r.fetch_all(q).await?.first().map(user).transpose()
+}
+
+pub(crate) async fn count_users<R: Reader>(r: &R) -> Result<i64, StoreError> {
+    let mut q = r.sql();
+    let users = q.table("users");
+    q.push(&format!("SELECT COUNT(*) AS n FROM {users} u"));
+    r.fetch_all(q).await?.first().map_or(Ok(0), |row| row.i64("n"))
+}
+
+/// Makes `user` a member of `project` with `role` (replacing an earlier role).
+pub(crate) async fn set_member<R: Reader>(r: &R, project: Uuid, user: Uuid, role: Role) -> Result<(), StoreError> {
+    let mut q = r.sql();
+    let (members, projects, users) = (q.table("project_members"), q.table("projects"), q.table("users"));
+    q.push(&format!("INSERT INTO {members} (project_id, user_id, role, created_at) SELECT p.id, u.id, "));
+    q.arg(Arg::Text(role.as_str().to_owned())).push(", ").arg(Arg::Ts(Utc::now()));
+    q.push(&format!(" FROM {projects} p, {users} u WHERE p.id = ")).arg(Arg::Uuid(project));
+    q.push(" AND u.id = ").arg(Arg::Uuid(user));
+    q.push(" ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role RETURNING user_id");
+    if r.fetch_all(q).await?.is_empty() {
+        return Err(StoreError::NotFound("no such project or user"));
+    }
+    Ok(())
+}
+
+/// The SELECT of projects with their key columns, and the user's role as `role`.
+fn project_select(q: &mut Sql, user: &User) {
+    let (projects, keys, members) = (q.table("projects"), q.table("api_keys"), q.table("project_members"));
+    let columns = "p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days";
+    if user.is_admin {
+        q.push(&format!(
+            "SELECT {columns}, 'admin' AS role FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id WHERE 1 = 1"
+        ));
+    } else {
+        q.push(&format!(
+            "SELECT {columns}, m.role AS role FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id
+             JOIN {members} m ON m.project_id = p.id AND m.user_id = "
+        ));
+        q.arg(Arg::Uuid(user.id));
+        q.push(" WHERE 1 = 1");
+    }
+}
+
+/// The projects `user` can open (all of them for a server admin), oldest first.
+pub(crate) async fn projects_of<R: Reader>(r: &R, user: &User) -> Result<Vec<(Project, Role)>, StoreError> {
+    let mut q = r.sql();
+    project_select(&mut q, user);
+    q.push(" ORDER BY p.created_at, p.id");
+    r.fetch_all(q).await?.iter().map(|row| Ok((rows::project(row)?, row.parsed("role", Role::parse)?))).collect()
+}
+
+/// `user`'s role in `project`, or `None` when they may not see it (or it does not exist).
+pub(crate) async fn project_for<R: Reader>(
+    r: &R,
+    user: &User,
+    project: Uuid,
+) -> Result<Option<(Project, Role)>, StoreError> {
+    let mut q = r.sql();
+    project_select(&mut q, user);
+    q.push(" AND p.id = ").arg(Arg::Uuid(project));
+    match r.fetch_all(q).await?.first() {
+        Some(row) => Ok(Some((rows::project(row)?, row.parsed("role", Role::parse)?))),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn set_retention<R: Reader>(r: &R, project: Uuid, days: Option<u32>) -> Result<(), StoreError> {
+    let mut q = r.sql();
+    let projects = q.table("projects");
+    q.push(&format!("UPDATE {projects} SET retention_days = "));
+    match days {
+        Some(0) => return Err(StoreError::Invalid("retention must be at least one day".into())),
+        Some(d) => q.arg(Arg::F64(f64::from(d))),
+        None => q.push("NULL"),
+    };
+    q.push(" WHERE id = ").arg(Arg::Uuid(project)).push(" RETURNING id");
+    if r.fetch_all(q).await?.is_empty() {
+        return Err(StoreError::ProjectNotFound(project));
+    }
+    Ok(())
+}
+
+/// Deletes up to `limit` runs of `project` that started before `cutoff` (their spans, events
+/// and scores go with them), then the project's sessions created before `cutoff` that have
+/// no run left. Returns how many runs went; call again until it returns less than `limit`.
+pub(crate) async fn delete_runs_before<R: Reader>(
+    r: &R,
+    project: Uuid,
+    cutoff: DateTime<Utc>,
+    limit: u32,
+) -> Result<u64, StoreError> {
+    let mut q = r.sql();
+    let runs = q.table("runs");
+    let p1 = q.p1();
+    q.push(&format!("DELETE FROM {runs} WHERE id IN (SELECT id FROM {runs} WHERE project_id = "));
+    q.arg(Arg::Uuid(project));
+    q.push(" AND started_at < ").arg(Arg::Ts(cutoff));
+    q.push(&format!(" ORDER BY started_at LIMIT {limit}) AND project_id = {p1} RETURNING id"));
+    let deleted = r.fetch_all(q).await?.len() as u64;
+    if deleted < u64::from(limit) {
+        let mut q = r.sql();
+        let sessions = q.table("sessions");
+        let p1 = q.p1();
+        q.push(&format!("DELETE FROM {sessions} WHERE project_id = ")).arg(Arg::Uuid(project));
+        q.push(" AND created_at < ").arg(Arg::Ts(cutoff));
+        q.push(&format!(" AND NOT EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {sessions}.id AND r.project_id = {p1}) RETURNING id"));
+        r.fetch_all(q).await?;
+    }
+    Ok(deleted)
+}
