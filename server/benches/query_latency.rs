@@ -1,0 +1,260 @@
+//! Query latency (issue 7, measure 3): a Postgres database seeded with 1M runs (a span and a
+//! model span with two events each, in sessions of ten, over 90 days), one run of 10k spans and
+//! one of 100k, served by the real (release) server; each page is fetched over HTTP, logged in,
+//! as a browser would, and timed end to end on loopback (server-side rendering included).
+//! Beside each, in the same run, the reference: the bare SQL that any implementation of that
+//! page must at least run (the page of session ids by index; all spans of the run).
+//!
+//! `cargo bench -p northstar-server --bench query_latency`. Environment: `QUERY_RUNS` (default
+//! 1,000,000), `QUERY_ITERATIONS` (default 30), `NORTHSTAR_TEST_DATABASE_URL` (an admin URL, as
+//! for the tests). Under `cargo test`: a smoke pass with 2,000 runs.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor, PgConnection};
+
+const KEY: &str = "ns_query_bench";
+const EMAIL: &str = "bench@example.com";
+const PASSWORD: &str = "query bench password";
+
+fn admin_url() -> String {
+    std::env::var("NORTHSTAR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs, sessions, spans and events, generated inside Postgres (fast, and no client round trip).
+fn seed_sql(project: &str, runs: u64) -> String {
+    format!(
+        "INSERT INTO private.sessions (id, project_id, created_at, ended_at, metadata)
+           SELECT md5('s' || i)::uuid, '{project}'::uuid, now() - (i * interval '90 days') / {sessions},
+                  CASE WHEN i % 7 = 0 THEN NULL ELSE now() - (i * interval '90 days') / {sessions} + interval '1 hour' END,
+                  jsonb_build_object('user', 'user-' || (i % 1000))
+           FROM generate_series(0, {sessions} - 1) AS i;
+         INSERT INTO private.runs (id, session_id, project_id, name, started_at, ended_at, status, error, metadata)
+           SELECT md5('r' || i)::uuid, md5('s' || (i / 10))::uuid, '{project}'::uuid, 'agent-' || (i % 50),
+                  now() - (i * interval '90 days') / {runs}, now() - (i * interval '90 days') / {runs} + (i % 5000) * interval '1 ms',
+                  CASE WHEN i % 20 = 0 THEN 'error' ELSE 'ok' END,
+                  CASE WHEN i % 20 = 0 THEN '{{\"type\": \"Timeout\", \"message\": \"tool timed out\"}}'::jsonb END,
+                  jsonb_build_object('ticket', 'T-' || i, 'cost_usd', 0.002)
+           FROM generate_series(0, {runs} - 1) AS i;
+         INSERT INTO private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes)
+           SELECT md5('m' || i)::uuid, md5('r' || i)::uuid, '{project}'::uuid, NULL::uuid, 'model', 'llm.answer',
+                  now() - (i * interval '90 days') / {runs}, now() - (i * interval '90 days') / {runs} + interval '800 ms', 'ok',
+                  jsonb_build_object('model', CASE WHEN i % 3 = 0 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END,
+                                     'input_tokens', 800, 'output_tokens', 60, 'cost_usd', 0.0002)
+           FROM generate_series(0, {runs} - 1) AS i
+           UNION ALL
+           SELECT md5('t' || i)::uuid, md5('r' || i)::uuid, '{project}'::uuid, NULL::uuid, 'tool', 'search_docs',
+                  now() - (i * interval '90 days') / {runs}, now() - (i * interval '90 days') / {runs} + interval '20 ms', 'ok', '{{}}'::jsonb
+           FROM generate_series(0, {runs} - 1) AS i;
+         INSERT INTO private.events (id, run_id, span_id, project_id, type, created_at, content, attributes)
+           SELECT md5('e' || i || k)::uuid, md5('r' || i)::uuid, md5('m' || i)::uuid, '{project}'::uuid,
+                  CASE WHEN k = 0 THEN 'user_input' ELSE 'assistant_message' END,
+                  now() - (i * interval '90 days') / {runs}, to_jsonb('message ' || i), '{{}}'
+           FROM generate_series(0, {runs} - 1) AS i, generate_series(0, 1) AS k;",
+        sessions = runs.div_ceil(10),
+    )
+}
+
+/// One run of `spans` spans: a root agent span, 100 workflow spans under it, model spans under those.
+fn big_run_sql(project: &str, name: &str, spans: u64) -> String {
+    let per = (spans - 101) / 100;
+    format!(
+        "INSERT INTO private.sessions (id, project_id, created_at) VALUES (md5('bs{name}')::uuid, '{project}'::uuid, now());
+         INSERT INTO private.runs (id, session_id, project_id, name, started_at, ended_at, status, metadata)
+           VALUES (md5('br{name}')::uuid, md5('bs{name}')::uuid, '{project}'::uuid, '{name}', now(), now() + interval '60 s', 'ok', '{{}}');
+         INSERT INTO private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes)
+           VALUES (md5('broot{name}')::uuid, md5('br{name}')::uuid, '{project}'::uuid, NULL, 'agent', 'root', now(), now() + interval '60 s', 'ok', '{{}}');
+         INSERT INTO private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes)
+           SELECT md5('bw{name}' || w)::uuid, md5('br{name}')::uuid, '{project}'::uuid, md5('broot{name}')::uuid, 'workflow', 'step-' || w,
+                  now() + w * interval '10 ms', now() + w * interval '10 ms' + interval '500 ms', 'ok', '{{}}'
+           FROM generate_series(0, 99) AS w;
+         INSERT INTO private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes)
+           SELECT md5('bm{name}' || w || '-' || j)::uuid, md5('br{name}')::uuid, '{project}'::uuid, md5('bw{name}' || w)::uuid, 'model',
+                  'call-' || w || '-' || j, now() + w * interval '10 ms', now() + w * interval '10 ms' + interval '5 ms', 'ok',
+                  '{{\"model\": \"gpt-4o-mini\", \"input_tokens\": 10, \"output_tokens\": 1, \"cost_usd\": 0.00001}}'
+           FROM generate_series(0, 99) AS w, generate_series(1, {per}) AS j;"
+    )
+}
+
+async fn time_get(http: &reqwest::Client, url: &str, cookie: &str, iterations: usize) -> (Duration, Duration, usize) {
+    let mut times = Vec::with_capacity(iterations);
+    let mut size = 0;
+    for i in 0..=iterations {
+        let started = Instant::now();
+        let response = http.get(url).header("cookie", cookie).send().await.expect("request");
+        assert_eq!(response.status(), 200, "{url}");
+        size = response.bytes().await.expect("body").len();
+        if i > 0 {
+            times.push(started.elapsed()); // the first request warms caches and is not counted
+        }
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.95), size)
+}
+
+async fn time_sql(conn: &mut PgConnection, sql: &str, iterations: usize) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(iterations);
+    for _ in 0..=iterations {
+        let started = Instant::now();
+        conn.fetch_all(sqlx::AssertSqlSafe(sql.to_owned())).await.expect("reference query");
+        times.push(started.elapsed());
+    }
+    times.remove(0);
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.95))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let env_num = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let runs = env_num("QUERY_RUNS", if smoke { 2_000 } else { 1_000_000 });
+    let iterations = env_num("QUERY_ITERATIONS", if smoke { 2 } else { 30 }) as usize;
+    let big = if smoke { [1_001, 2_001] } else { [10_001, 100_001] };
+
+    let admin = admin_url();
+    let name = format!("northstar_query_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin).await.expect("Postgres (see NORTHSTAR_TEST_DATABASE_URL)");
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");
+    let url = format!("{}/{name}", admin.rsplit_once('/').expect("URL with a database").0);
+
+    let env = [("DATABASE_URL", url.clone())];
+    let (mut server, port, _) = support::spawn_server(&env, KEY);
+    let mut db = PgConnection::connect(&url).await.expect("bench database");
+    let project: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM private.projects").fetch_one(&mut db).await.expect("project");
+    let project = project.to_string();
+
+    let seeded = Instant::now();
+    db.execute(sqlx::AssertSqlSafe(seed_sql(&project, runs))).await.expect("seed");
+    for (label, spans) in [("big-10k", big[0]), ("big-100k", big[1])] {
+        db.execute(sqlx::AssertSqlSafe(big_run_sql(&project, label, spans))).await.expect("seed big run");
+    }
+    db.execute("ANALYZE").await.expect("analyze");
+    let seed_time = seeded.elapsed();
+
+    let created = Command::new(support::binary())
+        .args(["user", "create", "--email", EMAIL, "--admin"])
+        .env("DATABASE_URL", &url)
+        .env("NORTHSTAR_USER_PASSWORD", PASSWORD)
+        .env("NORTHSTAR_LOG", "error")
+        .output()
+        .expect("user create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let base = format!("http://127.0.0.1:{port}");
+    let login = http
+        .post(format!("{base}/login"))
+        .form(&[("email", EMAIL), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    let cookie = login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+
+    let mut big_ids = Vec::new();
+    for label in ["big-10k", "big-100k"] {
+        let sql = format!("SELECT md5('br{label}')::uuid");
+        let id: uuid::Uuid = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut db).await.expect("id");
+        big_ids.push(id);
+    }
+    let p = &project;
+    let pages = [
+        (
+            "sessions list, newest first (page 1)",
+            format!("/p/{p}/sessions"),
+            format!(
+                "SELECT id FROM private.sessions WHERE project_id = '{p}' ORDER BY created_at DESC, id DESC LIMIT 50"
+            ),
+        ),
+        (
+            "sessions list, page 100",
+            format!("/p/{p}/sessions?page=100"),
+            format!(
+                "SELECT id FROM private.sessions WHERE project_id = '{p}' ORDER BY created_at DESC, id DESC LIMIT 50 OFFSET 4950"
+            ),
+        ),
+        (
+            "sessions list, last 24 h",
+            format!("/p/{p}/sessions?range=24h"),
+            format!(
+                "SELECT id FROM private.sessions WHERE project_id = '{p}' AND created_at >= now() - interval '24 hours' ORDER BY created_at DESC LIMIT 50"
+            ),
+        ),
+        (
+            "sessions list, status errored",
+            format!("/p/{p}/sessions?status=errored"),
+            format!(
+                "SELECT DISTINCT session_id FROM private.runs WHERE project_id = '{p}' AND status = 'error' LIMIT 50"
+            ),
+        ),
+        (
+            "sessions list, sorted by cost",
+            format!("/p/{p}/sessions?sort=cost"),
+            format!(
+                "SELECT session_id, sum((metadata->>'cost_usd')::float8) c FROM private.runs WHERE project_id = '{p}' GROUP BY session_id ORDER BY c DESC LIMIT 50"
+            ),
+        ),
+        (
+            "sessions list, text search (run metadata value)",
+            format!("/p/{p}/sessions?q=T-4242"),
+            format!(
+                "SELECT id FROM private.runs WHERE project_id = '{p}' AND metadata->>'ticket' ILIKE '%T-4242%' LIMIT 50"
+            ),
+        ),
+        (
+            "runs list, errors",
+            format!("/p/{p}/runs?status=error"),
+            format!(
+                "SELECT id FROM private.runs WHERE project_id = '{p}' AND status = 'error' ORDER BY started_at DESC LIMIT 50"
+            ),
+        ),
+        (
+            "run page, 10k spans",
+            format!("/p/{p}/runs/{}", big_ids[0]),
+            format!("SELECT * FROM private.spans WHERE run_id = '{}'", big_ids[0]),
+        ),
+        (
+            "run page, 100k spans",
+            format!("/p/{p}/runs/{}", big_ids[1]),
+            format!("SELECT * FROM private.spans WHERE run_id = '{}'", big_ids[1]),
+        ),
+    ];
+
+    println!(
+        "query latency: {runs} runs (+ spans, events), seeded in {:.1} s; {iterations} requests each",
+        seed_time.as_secs_f64()
+    );
+    println!("| page | p50 | p95 | body | reference (bare SQL) p50 / p95 | ratio p95 |");
+    println!("|---|---|---|---|---|---|");
+    for (label, path, reference) in pages {
+        let (p50, p95, size) = time_get(&http, &format!("{base}{path}"), &cookie, iterations).await;
+        let (r50, r95) = time_sql(&mut db, &reference, iterations).await;
+        println!(
+            "| {label} | {} | {} | {:.0} KiB | {} / {} | {:.1}× |",
+            ms(p50),
+            ms(p95),
+            size as f64 / 1024.0,
+            ms(r50),
+            ms(r95),
+            p95.as_secs_f64() / r95.as_secs_f64().max(1e-6)
+        );
+    }
+
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(db);
+    let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+}
