@@ -128,16 +128,22 @@ fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
+/// The `host[:port]` of an `http(s)://` URL.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    rest.split('/').next().filter(|h| !h.is_empty())
+}
+
 /// Whether a state-changing request comes from this server's own pages: its `Origin` (or,
-/// without one, its `Referer`) names the host the request was sent to. A request with neither
-/// is not from a browser page (browsers send `Origin` on every POST), so it cannot be forged
-/// by one.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+/// without one, its `Referer`) names the host the request was sent to, or the host of
+/// `NORTHSTAR_PUBLIC_URL` (behind a proxy that rewrites `Host`). A request with neither header
+/// is not from a browser page (browsers send `Origin` on every POST), so no page can forge it.
+fn same_origin(headers: &HeaderMap, public_host: Option<&str>) -> bool {
     let source = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|h| h.to_str().ok());
     let Some(source) = source else { return true };
-    let rest = source.strip_prefix("https://").or_else(|| source.strip_prefix("http://"));
-    rest.map(|r| r.split('/').next().unwrap_or_default()) == Some(host)
+    let Some(from) = url_host(source) else { return false };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    host == Some(from) || public_host == Some(from)
 }
 
 /// A store failure on the login path: 503 when the database is away, else 500; logged.
@@ -160,13 +166,22 @@ fn is_public(path: &str) -> bool {
 pub struct AuthState {
     pub store: AnyStore,
     pub config: Arc<AuthConfig>,
+    /// The host of `NORTHSTAR_PUBLIC_URL`, also accepted as the dashboard's origin.
+    pub public_host: Option<String>,
+}
+
+impl AuthState {
+    #[must_use]
+    pub fn new(store: AnyStore, config: Arc<AuthConfig>, public_url: Option<&str>) -> Self {
+        Self { store, config, public_host: public_url.and_then(url_host).map(str::to_owned) }
+    }
 }
 
 /// Requires a login for everything but [`is_public`] paths, and same-origin state changes
 /// for everything. The user is put in the request's extensions for the pages.
 pub async fn require_login(State(auth): State<AuthState>, mut req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method && !same_origin(req.headers()) {
+    if unsafe_method && !same_origin(req.headers(), auth.public_host.as_deref()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     let path = req.uri().path().to_owned();
@@ -297,4 +312,39 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(headers, header::REFERRER_POLICY, "same-origin");
     set(headers, header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn state_changes_come_from_the_dashboard_itself() {
+        let public = Some("northstar.example.com");
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]), None));
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:8080")]), None), "no Origin/Referer: not a browser page");
+        assert!(!same_origin(&headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")]), None));
+        assert!(!same_origin(&headers(&[("host", "a:8080"), ("referer", "https://evil.example/a:8080/")]), None));
+        assert!(!same_origin(&headers(&[("host", "a"), ("origin", "null")]), None), "opaque origins are refused");
+        // Behind a proxy that sends its own Host upstream: the public URL's host is accepted.
+        let proxied = headers(&[("host", "northstar:8080"), ("origin", "https://northstar.example.com")]);
+        assert!(same_origin(&proxied, public));
+        assert!(!same_origin(&proxied, None));
+    }
+
+    #[test]
+    fn next_stays_on_this_server() {
+        assert_eq!(safe_next("/p/1/runs?x=1"), "/p/1/runs?x=1");
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "", "javascript:alert(1)"] {
+            assert_eq!(safe_next(bad), "/", "{bad}");
+        }
+    }
 }

@@ -72,7 +72,8 @@ impl AppState {
 
 /// The whole HTTP application: ingest, operations endpoints, and the dashboard behind login.
 pub fn app(state: AppState) -> Router {
-    let auth_state = auth::AuthState { store: state.dashboard_store.clone(), config: state.auth.clone() };
+    let auth_state =
+        auth::AuthState::new(state.dashboard_store.clone(), state.auth.clone(), state.public_url.as_deref());
     let dashboard = Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
