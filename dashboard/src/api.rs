@@ -29,16 +29,13 @@ pub async fn list_projects() -> Result<Vec<ProjectItem>, ServerFnError> {
 /// A project's key state and retention.
 #[server(prefix = "/api/dashboard", endpoint = "settings")]
 pub async fn project_settings(project: String) -> Result<SettingsData, ServerFnError> {
-    use northstar_store::Store;
     let store = crate::convert::store()?;
-    let user = crate::convert::current_user()?;
-    let (id, item) = crate::convert::find_project(&store, &project).await?;
-    let (p, _) =
-        store.project_for(&user, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::convert::not_found)?;
+    let (p, role) = crate::convert::open_project(&store, &project).await?;
+    let (key, retention_days) = (p.key_state(), p.retention_days);
     Ok(SettingsData {
-        project: item,
-        key: crate::convert::key_status(&p),
-        retention_days: p.retention_days,
+        project: crate::convert::project(p, role),
+        key,
+        retention_days,
         ingest: crate::convert::ingest(),
     })
 }

@@ -70,18 +70,22 @@ pub(crate) fn current_user() -> Result<User, ServerFnError> {
     })
 }
 
-/// The project, if the current user may open it; otherwise 404 "project not found".
-pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
+/// The project and the current user's role in it, if they may open it; otherwise 404
+/// "project not found".
+pub(crate) async fn open_project(store: &AnyStore, id: &str) -> Result<(Project, Role), ServerFnError> {
     let user = current_user()?;
     let missing = || {
         set_status(axum::http::StatusCode::NOT_FOUND);
         ServerFnError::new("project not found")
     };
     let id: Uuid = id.parse().map_err(|_| missing())?;
-    match store.project_for(&user, id).await.map_err(fail)? {
-        Some((p, role)) => Ok((id, project(p, role))),
-        None => Err(missing()),
-    }
+    store.project_for(&user, id).await.map_err(fail)?.ok_or_else(missing)
+}
+
+/// [`open_project`], as its id and the page's view of it.
+pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
+    let (p, role) = open_project(store, id).await?;
+    Ok((p.id, project(p, role)))
 }
 
 /// The project, if the current user administers it; otherwise 403 (or 404 if they cannot see it).
@@ -96,14 +100,6 @@ pub(crate) async fn admin_project(store: &AnyStore, id: &str) -> Result<(Uuid, P
 
 pub(crate) fn project(p: Project, role: Role) -> ProjectItem {
     ProjectItem { id: p.id.to_string(), name: p.name, created: utc(p.created_at), role: role.as_str().to_owned() }
-}
-
-pub(crate) fn key_status(p: &Project) -> String {
-    match (p.key_created_at, p.key_revoked_at) {
-        (_, Some(at)) => format!("revoked {}", utc(at)),
-        (Some(at), None) => format!("active since {}", utc(at)),
-        (None, None) => "none".into(),
-    }
 }
 
 /// `24h`, `7d`, `30d`, `90d`; anything else is all time.

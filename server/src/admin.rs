@@ -31,11 +31,7 @@ pub async fn list_projects(store: &AnyStore, out: &mut impl Write) -> anyhow::Re
     let projects = store.list_projects().await?;
     writeln!(out, "{:<36}  {:<24}  {:<20}  key", "id", "name", "created")?;
     for p in projects {
-        let key = match (p.key_created_at, p.key_revoked_at) {
-            (_, Some(at)) => format!("revoked {}", at.format("%Y-%m-%d %H:%M:%S")),
-            (Some(at), None) => format!("active since {}", at.format("%Y-%m-%d %H:%M:%S")),
-            (None, None) => "none".into(),
-        };
+        let key = p.key_state();
         writeln!(out, "{:<36}  {:<24}  {:<20}  {key}", p.id, p.name, p.created_at.format("%Y-%m-%d %H:%M:%S"))?;
     }
     Ok(())

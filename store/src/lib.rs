@@ -55,6 +55,19 @@ pub struct Project {
     pub retention_days: Option<i32>,
 }
 
+impl Project {
+    /// The state of its API key as people read it: `active since …`, `revoked …` or `none`.
+    #[must_use]
+    pub fn key_state(&self) -> String {
+        let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        match (self.key_created_at, self.key_revoked_at) {
+            (_, Some(revoked)) => format!("revoked {}", at(revoked)),
+            (Some(created), None) => format!("active since {}", at(created)),
+            (None, None) => "none".into(),
+        }
+    }
+}
+
 /// How many records of each kind one ingest wrote (after folding repeated ids).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestCounts {

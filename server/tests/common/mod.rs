@@ -121,6 +121,10 @@ impl TestServer {
 
     /// A server whose state `configure` adjusts (rate limits, auth, …).
     pub async fn start_with(backend: Backend, configure: impl FnOnce(AppState) -> AppState) -> Self {
+        // NORTHSTAR_TEST_LOG=debug (an EnvFilter) shows the servers' logs, for a failure to explain.
+        if let Ok(filter) = std::env::var("NORTHSTAR_TEST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        }
         let (store, guard) = store(backend).await;
         let key = keys::mint();
         let project = store.create_project("test", &keys::hash(&key)).await.expect("project").id;
