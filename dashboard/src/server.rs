@@ -17,7 +17,7 @@ pub const OUTPUT_NAME: &str = "dashboard";
 /// The dashboard's pages and server functions, reading `store`.
 pub fn router(store: AnyStore, config: DashboardConfig) -> Router {
     let options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
-    let routes = generate_route_list(crate::app::App);
+    let routes = route_list().to_vec();
     let context = move || {
         provide_context(store.clone());
         provide_context(config.clone());
@@ -28,6 +28,15 @@ pub fn router(store: AnyStore, config: DashboardConfig) -> Router {
             move || crate::app::shell(options.clone())
         })
         .with_state(options)
+}
+
+/// The app's routes, generated once per process. Generating them renders the app with every
+/// resource's loading suppressed through a process-global flag, so a page rendering on another
+/// server in the same process at that moment would wait forever (leptos-rs/leptos#4773): a
+/// second server (tests start many) must reuse the first one's list instead.
+fn route_list() -> &'static [leptos_axum::AxumRouteListing] {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(crate::app::App))
 }
 
 /// Puts this page's content security policy on the response: scripts only from this server
