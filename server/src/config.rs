@@ -126,6 +126,10 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Recompute every run's and session's figures (cost, tokens, counts, status) from the
+    /// stored spans and runs, and exit. Ingest keeps them current; this is for rows written
+    /// around the server (imports, hand edits).
+    RebuildFigures,
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCommand),

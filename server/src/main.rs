@@ -38,6 +38,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::RebuildFigures => {
+            use northstar_store::Store;
+            open_store(&settings).await?.rebuild_figures().await?;
+            println!("figures rebuilt");
+            Ok(())
+        }
         Command::Project(ProjectCommand::Create { name }) => {
             admin::create_project(&open_store(&settings).await?, &name, &mut out).await
         }

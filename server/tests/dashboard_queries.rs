@@ -297,7 +297,122 @@ async fn scores_add_list_aggregate_filter(server: &TestServer) {
     assert_eq!(store.list_run_rows(p, &good).await.expect("runs").total, 2);
 }
 
+/// The figures ingest keeps in columns, batch by batch, are the ones a rebuild from the spans
+/// computes: a span first sent running and then ended, a final span re-sent as running (the
+/// upsert keeps the final copy, so must the figures), a run priced only by its metadata, and a
+/// retention pass that deletes one of a session's runs.
+async fn figures_kept_by_ingest_match_a_rebuild(server: &TestServer) {
+    const S: &str = "40000000-0000-4000-8000-000000000001";
+    const R1: &str = "40000000-0000-4000-8000-0000000000a1";
+    const R2: &str = "40000000-0000-4000-8000-0000000000a2";
+    const M: &str = "40000000-0000-4000-8000-0000000000b1";
+    const T: &str = "40000000-0000-4000-8000-0000000000b2";
+    let (store, p) = (&server.store, server.project);
+    let model = |status: &str, attributes: Value| {
+        json!({"id": M, "run_id": R1, "kind": "model", "name": "llm", "started_at": "2025-06-01T10:00:00Z",
+               "status": status, "attributes": attributes})
+    };
+    server
+        .accepts(&batch(json!({
+            "sessions": [{"id": S, "created_at": "2025-06-01T09:59:00Z"}],
+            "runs": [{"id": R1, "session_id": S, "name": "agent", "started_at": "2025-06-01T10:00:00Z",
+                      "status": "running", "metadata": {"cost_usd": 9.0}}],
+            "spans": [model("running", json!({"model": "gpt-4o"})),
+                      {"id": T, "run_id": R1, "kind": "tool", "name": "search", "started_at": "2025-06-01T10:00:01Z",
+                       "status": "running", "attributes": {}}],
+        })))
+        .await;
+    let row = store.run_row(p, uuid(R1)).await.expect("run").expect("stored");
+    assert_eq!((row.cost_usd, row.tool_calls, row.spans), (9.0, 1, 2), "no span carries a cost yet: metadata");
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!((session.status, session.runs, session.cost_usd), (SessionStatus::Active, 1, 9.0));
+
+    let ended = json!({"model": "gpt-4o", "cost_usd": 0.25, "input_tokens": 100, "output_tokens": 10});
+    let mut ended_span = model("ok", ended);
+    ended_span["ended_at"] = json!("2025-06-01T10:00:02Z");
+    server.accepts(&batch(json!({"spans": [ended_span]}))).await;
+    server.accepts(&batch(json!({"spans": [model("running", json!({"cost_usd": 7.0, "input_tokens": 5}))]}))).await;
+    server
+        .accepts(&batch(json!({
+            "runs": [{"id": R1, "session_id": S, "name": "agent", "started_at": "2025-06-01T10:00:00Z",
+                      "ended_at": "2025-06-01T10:00:03Z", "status": "error", "metadata": {"cost_usd": 9.0}},
+                     {"id": R2, "session_id": S, "name": "summarize", "started_at": "2025-07-01T10:00:00Z",
+                      "ended_at": "2025-07-01T10:00:04Z", "status": "ok",
+                      "metadata": {"cost_usd": 0.5, "total_input_tokens": 40, "total_output_tokens": 4}}],
+        })))
+        .await;
+
+    let row = store.run_row(p, uuid(R1)).await.expect("run").expect("stored");
+    assert_eq!((row.cost_usd, row.input_tokens, row.output_tokens), (0.25, 100, 10), "the ended span, kept");
+    assert_eq!((row.model.as_deref(), row.tool_calls, row.spans), (Some("gpt-4o"), 1, 2));
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!(
+        (session.status, session.runs, session.errored_runs, session.tool_calls),
+        (SessionStatus::Errored, 2, 1, 1)
+    );
+    assert!(close(session.cost_usd, 0.75), "{}", session.cost_usd);
+    assert_eq!((session.input_tokens, session.output_tokens), (140, 14));
+    assert_eq!(session.duration_ms, Some(30.0 * 86_400_000.0 + 64_000.0), "to the end of its latest run");
+
+    let snapshot = async || {
+        let sessions = store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions").rows;
+        let runs = store.list_run_rows(p, &RunFilter::default()).await.expect("runs").rows;
+        (sessions, runs)
+    };
+    let kept = snapshot().await;
+    store.rebuild_figures().await.expect("rebuild");
+    assert_eq!(snapshot().await, kept, "ingest kept what a rebuild computes");
+
+    // Retention takes the errored June run; the session keeps the July one and says so.
+    let cutoff = "2025-06-15T00:00:00Z".parse().expect("time");
+    assert_eq!(store.delete_runs_before(p, cutoff, 100).await.expect("retention"), 1);
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("kept");
+    assert_eq!(
+        (session.status, session.runs, session.errored_runs, session.cost_usd),
+        (SessionStatus::Active, 1, 0, 0.5)
+    );
+    let kept = snapshot().await;
+    store.rebuild_figures().await.expect("rebuild");
+    assert_eq!(snapshot().await, kept);
+}
+
+/// Batches for one run arriving at once (several SDK processes, or a retry racing its first
+/// try) add up exactly: each span counts once however many copies arrive.
+async fn concurrent_batches_for_one_run_add_up(server: &TestServer) {
+    const S: &str = "50000000-0000-4000-8000-000000000001";
+    const R: &str = "50000000-0000-4000-8000-0000000000a1";
+    server
+        .accepts(&batch(json!({
+            "sessions": [{"id": S, "created_at": "2025-06-01T09:59:00Z"}],
+            "runs": [{"id": R, "session_id": S, "name": "agent", "started_at": "2025-06-01T10:00:00Z", "status": "running"}],
+        })))
+        .await;
+    let spans = |i: u32| {
+        let spans: Vec<Value> = (0..5)
+            .map(|k| {
+                json!({"id": format!("50000000-0000-4000-8000-{:012}", 100 + i * 5 + k), "run_id": R, "kind": "model",
+                       "name": "llm", "started_at": "2025-06-01T10:00:01Z", "ended_at": "2025-06-01T10:00:02Z",
+                       "status": "ok", "attributes": {"cost_usd": 0.5, "input_tokens": 10, "output_tokens": 1}})
+            })
+            .collect();
+        batch(json!({"spans": spans}))
+    };
+    // Twenty batches of five spans, each sent twice, all at once.
+    let bodies: Vec<Value> = (0..20).flat_map(|i| [spans(i), spans(i)]).collect();
+    futures_util::future::join_all(bodies.iter().map(|b| server.accepts(b))).await;
+
+    let (store, p) = (&server.store, server.project);
+    let run = store.run_row(p, uuid(R)).await.expect("run").expect("stored");
+    assert_eq!((run.cost_usd, run.input_tokens, run.output_tokens, run.spans), (50.0, 1000, 100, 100));
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!((session.cost_usd, session.input_tokens), (50.0, 1000));
+    store.rebuild_figures().await.expect("rebuild");
+    assert_eq!(store.run_row(p, uuid(R)).await.expect("run").expect("stored"), run);
+}
+
 on_both_stores!(
+    figures_kept_by_ingest_match_a_rebuild,
+    concurrent_batches_for_one_run_add_up,
     cost_rule_on_runs,
     overview_totals_days_models_latency,
     sessions_list_filters_sorts_pages,

@@ -202,8 +202,18 @@ pub(crate) async fn delete_runs_before<R: Reader>(
     q.push(&format!("DELETE FROM {runs} WHERE id IN (SELECT id FROM {runs} WHERE project_id = "));
     q.arg(Arg::Uuid(project));
     q.push(" AND started_at < ").arg(Arg::Ts(cutoff));
-    q.push(&format!(" ORDER BY started_at LIMIT {limit}) AND project_id = {p1} RETURNING id"));
-    let deleted = r.fetch_all(q).await?.len() as u64;
+    q.push(&format!(" ORDER BY started_at LIMIT {limit}) AND project_id = {p1} RETURNING session_id"));
+    let gone = r.fetch_all(q).await?;
+    let deleted = gone.len() as u64;
+    // The sessions that keep other runs: their figures no longer count the deleted ones.
+    let mut sessions = gone.iter().map(|row| row.uuid("session_id")).collect::<Result<Vec<_>, _>>()?;
+    sessions.sort_unstable();
+    sessions.dedup();
+    if !sessions.is_empty() {
+        let mut q = r.sql();
+        crate::figures::refresh_sessions(&mut q, project, Some(sessions));
+        r.fetch_all(q).await?;
+    }
     if deleted < u64::from(limit) {
         let mut q = r.sql();
         let sessions = q.table("sessions");

@@ -57,6 +57,9 @@ impl Store for AnyStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.migrate())
     }
+    async fn rebuild_figures(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.rebuild_figures())
+    }
     async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
         dispatch!(self, s => s.resolve_api_key(key_hash))
     }

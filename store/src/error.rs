@@ -48,12 +48,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Errors that mean "the database is not there", not "this request is wrong": I/O, pool
-/// timeouts, and Postgres' connection-exception (08) and operator-intervention (57) classes.
+/// Errors that mean "the database is not there (now)", not "this request is wrong": I/O, pool
+/// timeouts, and Postgres' connection-exception (08), operator-intervention (57) and
+/// transaction-rollback (40: a deadlock between two batches, a serialization failure) classes,
+/// all of which a retry of the same batch can get past.
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c.starts_with("40"))
+        }
         _ => false,
     }
 }

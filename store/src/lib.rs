@@ -19,6 +19,7 @@
 mod access;
 mod any;
 mod error;
+mod figures;
 mod postgres;
 mod query;
 mod refs;
@@ -92,8 +93,13 @@ impl IngestCounts {
 
 /// The storage interface of NorthStar. Every read and write is scoped to one project.
 pub trait Store: Send + Sync {
-    /// Applies pending migrations.
+    /// Applies pending migrations, then any rebuild a migration asked for.
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Recomputes every project's run and session figures from the stored spans and runs, in
+    /// one transaction. Ingest keeps them current; this is for a migration that adds figures
+    /// and for rows written around the server (imports, hand edits, the benchmarks' seeding).
+    fn rebuild_figures(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The project of the active (not revoked) key with this SHA-256 hex hash.
     fn resolve_api_key(&self, key_hash: &str) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;

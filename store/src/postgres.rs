@@ -72,6 +72,17 @@ fn json(v: &Value) -> Json<&Value> {
 }
 
 impl IngestTx for PgTx<'_> {
+    type Row = PgRow;
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    fn project(&self) -> Uuid {
+        self.project
+    }
+
+    async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
+        Ok(bound(sql).fetch_all(&mut *self.tx).await?)
+    }
+
     async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         let sql = format!("SELECT id FROM private.{} WHERE id = ANY($1) AND project_id = $2", table.name());
         Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(ids).bind(self.project).fetch_all(&mut *self.tx).await?)
@@ -270,20 +281,28 @@ impl Columns for PgRow {
     }
 }
 
+/// `sql` with its arguments bound in this backend's encoding.
+fn bound(sql: Sql) -> sqlx::query::Query<'static, Postgres, <Postgres as sqlx::Database>::Arguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql.text));
+    for arg in sql.args {
+        query = match arg {
+            Arg::Uuid(v) => query.bind(v),
+            Arg::Ts(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+            Arg::F64(v) => query.bind(v),
+            Arg::I64(v) => query.bind(v),
+            Arg::Uuids(v) => query.bind(v),
+        };
+    }
+    query
+}
+
 impl Reader for PgStore {
     type Row = PgRow;
     const DIALECT: Dialect = Dialect::Postgres;
 
     async fn fetch_all(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
-        let mut query = sqlx::query(AssertSqlSafe(sql.text));
-        for arg in sql.args {
-            query = match arg {
-                Arg::Uuid(v) => query.bind(v),
-                Arg::Ts(v) => query.bind(v),
-                Arg::Text(v) => query.bind(v),
-                Arg::F64(v) => query.bind(v),
-            };
-        }
+        let query = bound(sql);
         Ok(query.fetch_all(&self.pool).await?)
     }
 }
@@ -325,6 +344,26 @@ impl Store for PgStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         Self::migrator().run(&self.pool).await?;
+        let pending: Option<String> =
+            sqlx::query_scalar("SELECT what FROM private.pending_rebuilds WHERE what = 'figures'")
+                .fetch_optional(&self.pool)
+                .await?;
+        if pending.is_some() {
+            self.rebuild_figures().await?;
+        }
+        Ok(())
+    }
+
+    async fn rebuild_figures(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let projects: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM private.projects").fetch_all(&mut *tx).await?;
+        for project in projects {
+            for sql in crate::figures::rebuild(Dialect::Postgres, project) {
+                bound(sql).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query("DELETE FROM private.pending_rebuilds WHERE what = 'figures'").execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

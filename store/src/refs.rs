@@ -69,6 +69,16 @@ pub(crate) trait IngestTx {
     fn upsert_spans(&mut self, rows: &[Span]) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn upsert_events(&mut self, rows: &[Event]) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn upsert_scores(&mut self, rows: &[Score]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The project the batch is written to.
+    fn project(&self) -> Uuid;
+    type Row: crate::rows::Columns + Send;
+    const DIALECT: crate::query::sql::Dialect;
+    /// Runs a statement written for [`Self::DIALECT`] inside the transaction.
+    fn fetch_all(
+        &mut self,
+        sql: crate::query::sql::Sql,
+    ) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send;
 }
 
 fn unique(ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
@@ -117,9 +127,12 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
     if !batch.spans.is_empty() {
         require(tx, Table::Runs, unique(batch.spans.iter().map(|s| s.run_id)), "run").await?;
         require(tx, Table::Spans, batch.parents_to_be_stored(), "parent span").await?;
+        let deltas = crate::figures::span_deltas(tx, &batch.spans).await?;
         tx.upsert_spans(&batch.spans).await?;
         owned(tx, Table::Spans, batch.spans.iter().map(|s| s.id).collect()).await?;
+        crate::figures::add_to_runs(tx, deltas).await?;
     }
+    crate::figures::refresh_sessions_of(tx, batch).await?;
 
     if !batch.events.is_empty() {
         require(tx, Table::Runs, unique(batch.events.iter().map(|e| e.run_id)), "run").await?;

@@ -102,7 +102,9 @@ fn id_list(ids: &[Uuid]) -> String {
 
 struct LiteTx {
     tx: Transaction<'static, Sqlite>,
+    /// The project, as stored (text) and as an id.
     project: String,
+    id: Uuid,
 }
 
 impl LiteTx {
@@ -131,6 +133,17 @@ fn parse_ids(rows: Vec<String>) -> Result<Vec<Uuid>, StoreError> {
 }
 
 impl IngestTx for LiteTx {
+    type Row = SqliteRow;
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    fn project(&self) -> Uuid {
+        self.id
+    }
+
+    async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<SqliteRow>, StoreError> {
+        Ok(bound(sql).fetch_all(&mut *self.tx).await?)
+    }
+
     async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         let sql = format!(
             "SELECT id FROM {} WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
@@ -350,6 +363,22 @@ impl Columns for SqliteRow {
     }
 }
 
+/// `sql` with its arguments bound in this backend's encoding.
+fn bound(sql: Sql) -> sqlx::query::Query<'static, Sqlite, <Sqlite as sqlx::Database>::Arguments> {
+    let mut query = sqlx::query(AssertSqlSafe(sql.text));
+    for arg in sql.args {
+        query = match arg {
+            Arg::Uuid(v) => query.bind(v.to_string()),
+            Arg::Ts(v) => query.bind(ts(&v)),
+            Arg::Text(v) => query.bind(v),
+            Arg::F64(v) => query.bind(v),
+            Arg::I64(v) => query.bind(v),
+            Arg::Uuids(v) => query.bind(serde_json::to_string(&v).expect("ids serialize")),
+        };
+    }
+    query
+}
+
 impl Reader for SqliteStore {
     type Row = SqliteRow;
     const DIALECT: Dialect = Dialect::Sqlite;
@@ -357,15 +386,7 @@ impl Reader for SqliteStore {
     async fn fetch_all(&self, sql: Sql) -> Result<Vec<SqliteRow>, StoreError> {
         // A statement that writes (a new score) takes this process's write turn like ingest.
         let writes = ["INSERT", "UPDATE", "DELETE"].iter().any(|w| sql.text.starts_with(w));
-        let mut query = sqlx::query(AssertSqlSafe(sql.text));
-        for arg in sql.args {
-            query = match arg {
-                Arg::Uuid(v) => query.bind(v.to_string()),
-                Arg::Ts(v) => query.bind(ts(&v)),
-                Arg::Text(v) => query.bind(v),
-                Arg::F64(v) => query.bind(v),
-            };
-        }
+        let query = bound(sql);
         if writes {
             let _turn = self.writer.clone().lock_owned().await;
             return Ok(query.fetch_all(&self.pool).await?);
@@ -419,6 +440,25 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         Self::migrator().run(&self.pool).await?;
+        let pending: Option<String> = sqlx::query_scalar("SELECT what FROM pending_rebuilds WHERE what = 'figures'")
+            .fetch_optional(&self.pool)
+            .await?;
+        if pending.is_some() {
+            self.rebuild_figures().await?;
+        }
+        Ok(())
+    }
+
+    async fn rebuild_figures(&self) -> Result<(), StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let projects: Vec<String> = sqlx::query_scalar("SELECT id FROM projects").fetch_all(&mut *tx).await?;
+        for project in projects {
+            for sql in crate::figures::rebuild(Dialect::Sqlite, parse_uuid(&project, "projects.id")?) {
+                bound(sql).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query("DELETE FROM pending_rebuilds WHERE what = 'figures'").execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -433,7 +473,7 @@ impl Store for SqliteStore {
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
         let (_turn, tx) = self.begin_write().await?;
-        let mut tx = LiteTx { tx, project: project.to_string() };
+        let mut tx = LiteTx { tx, project: project.to_string(), id: project };
         let counts = refs::ingest(&mut tx, batch).await?;
         tx.tx.commit().await?;
         Ok(counts)

@@ -300,41 +300,40 @@ pub struct ScoreSummary {
     pub trend: Vec<(String, f64, i64)>,
 }
 
-/// The figures of one run under the cost rule, as SQL over `r` (the run) and `a` (its
-/// span totals from [`span_totals`]).
+/// The columns of a run row that [`run_figures`] reads (a CTE of runs must select them).
+const RUN_FIGURE_COLUMNS: &str = "r.span_cost, r.span_cost_n, r.span_input, r.span_input_n, r.span_output, r.span_output_n, r.tool_calls, r.span_count";
+
+/// The figures of one run under the cost rule, as SQL over its row `r` (see
+/// [`crate::figures`], which keeps the columns).
 fn run_figures(q: &sql::Sql) -> String {
     format!(
-        "CAST(COALESCE(a.cost, {mc}, 0) AS DOUBLE PRECISION) AS cost_usd,
-         CAST(COALESCE(a.input_tokens, {mi}, 0) AS DOUBLE PRECISION) AS input_tokens,
-         CAST(COALESCE(a.output_tokens, {mo}, 0) AS DOUBLE PRECISION) AS output_tokens,
-         COALESCE(a.model, {mm}) AS model,
-         CAST(COALESCE(a.models, 0) AS BIGINT) AS models,
-         CAST(COALESCE(a.tool_calls, 0) AS BIGINT) AS tool_calls,
-         CAST(COALESCE(a.spans, 0) AS BIGINT) AS spans",
-        mc = q.json_num("r.metadata", "cost_usd"),
-        mi = q.json_num("r.metadata", "total_input_tokens"),
-        mo = q.json_num("r.metadata", "total_output_tokens"),
+        "CAST({cost} AS DOUBLE PRECISION) AS cost_usd,
+         CAST({input} AS DOUBLE PRECISION) AS input_tokens,
+         CAST({output} AS DOUBLE PRECISION) AS output_tokens,
+         r.tool_calls AS tool_calls, r.span_count AS spans",
+        cost = crate::figures::run_cost(q, "r"),
+        input = crate::figures::run_input_tokens(q, "r"),
+        output = crate::figures::run_output_tokens(q, "r"),
+    )
+}
+
+/// A run's model as SQL over `r` and `a` (its [`model_totals`]).
+fn run_model(q: &sql::Sql) -> String {
+    format!(
+        "COALESCE(a.model, {mm}) AS model, CAST(COALESCE(a.models, 0) AS BIGINT) AS models",
         mm = q.json_text("r.metadata", "model"),
     )
 }
 
-/// Per run (of the runs `runs_sql` selects, by id): sums of its model spans' figures, the
-/// model(s) they name, and its tool-span and span counts. Binds nothing: the project is `P1`.
-fn span_totals(q: &sql::Sql, runs_sql: &str) -> String {
-    let model = |e: String| format!("CASE WHEN s.kind = 'model' THEN {e} END");
+/// Per run (of the runs `runs_sql` selects, by id): the model(s) its model spans name. Binds
+/// nothing: the project is `P1`.
+fn model_totals(q: &sql::Sql, runs_sql: &str) -> String {
     format!(
-        "SELECT s.run_id AS run_id,
-                SUM({cost}) AS cost, SUM({input}) AS input_tokens, SUM({output}) AS output_tokens,
-                MIN({name}) AS model, COUNT(DISTINCT {name}) AS models,
-                SUM(CASE WHEN s.kind = 'tool' THEN 1 ELSE 0 END) AS tool_calls,
-                COUNT(*) AS spans
+        "SELECT s.run_id AS run_id, MIN({name}) AS model, COUNT(DISTINCT {name}) AS models
          FROM {spans} s
-         WHERE s.project_id = {p1} AND s.run_id IN ({runs_sql})
+         WHERE s.project_id = {p1} AND s.kind = 'model' AND s.run_id IN ({runs_sql})
          GROUP BY s.run_id",
-        cost = model(q.json_num("s.attributes", "cost_usd")),
-        input = model(q.json_num("s.attributes", "input_tokens")),
-        output = model(q.json_num("s.attributes", "output_tokens")),
-        name = model(q.json_text("s.attributes", "model")),
+        name = q.json_text("s.attributes", "model"),
         spans = q.table("spans"),
         p1 = q.p1(),
     )

@@ -3,24 +3,35 @@
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader, Sql};
-use super::{DayTotals, ModelTotals, Overview, TimeRange, count, push_range, run_figures, span_totals};
+use super::{
+    DayTotals, ModelTotals, Overview, RUN_FIGURE_COLUMNS, TimeRange, count, model_totals, push_range, run_figures,
+    run_model,
+};
 use crate::StoreError;
 use crate::rows::Columns;
 
 /// CTEs `rr` (the runs in range) and `x` (each with its figures and whether its cost came
-/// from its spans).
-fn push_runs(q: &mut Sql, project: Uuid, range: &TimeRange) {
+/// from its metadata; with its model when `with_model`).
+fn push_runs(q: &mut Sql, project: Uuid, range: &TimeRange, with_model: bool) {
     let runs = q.table("runs");
     q.push(&format!(
-        "WITH rr AS (SELECT r.id, r.status, r.started_at, r.ended_at, r.metadata FROM {runs} r WHERE r.project_id = "
+        "WITH rr AS (SELECT r.id, r.status, r.started_at, r.ended_at, r.metadata, {RUN_FIGURE_COLUMNS}
+                     FROM {runs} r WHERE r.project_id = "
     ));
     q.arg(Arg::Uuid(project));
     push_range(q, "r.started_at", range);
-    let totals = span_totals(q, "SELECT id FROM rr");
     let figures = run_figures(q);
+    let (model, join) = if with_model {
+        (
+            format!(", {}", run_model(q)),
+            format!(" LEFT JOIN ({}) a ON a.run_id = r.id", model_totals(q, "SELECT id FROM rr")),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     q.push(&format!(
-        "), x AS (SELECT r.id, r.status, r.started_at, r.ended_at, a.cost IS NULL AS cost_from_metadata, {figures}
-                  FROM rr r LEFT JOIN ({totals}) a ON a.run_id = r.id)"
+        "), x AS (SELECT r.id, r.status, r.started_at, r.ended_at, r.span_cost_n = 0 AS cost_from_metadata, {figures}{model}
+                  FROM rr r{join})"
     ));
 }
 
@@ -28,7 +39,7 @@ pub(crate) async fn overview<R: Reader>(r: &R, project: Uuid, range: &TimeRange)
     let mut out = Overview::default();
 
     let mut q = r.sql();
-    push_runs(&mut q, project, range);
+    push_runs(&mut q, project, range, false);
     let day = q.day("x.started_at");
     q.push(&format!(
         " SELECT {day} AS day, COUNT(*) AS runs,
@@ -61,7 +72,7 @@ pub(crate) async fn overview<R: Reader>(r: &R, project: Uuid, range: &TimeRange)
     // Cost by model: the model spans of runs priced by their spans, plus runs priced only
     // through their metadata, so that the models add up to the total.
     let mut q = r.sql();
-    push_runs(&mut q, project, range);
+    push_runs(&mut q, project, range, true);
     let spans = q.table("spans");
     let p1 = q.p1();
     let model = q.json_text("s.attributes", "model");

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader, Sql};
-use super::{Page, RunFilter, RunRow, count, push_range, run_figures, span_totals};
+use super::{Page, RUN_FIGURE_COLUMNS, RunFilter, RunRow, count, model_totals, push_range, run_figures, run_model};
 use crate::StoreError;
 use crate::rows::Columns;
 
@@ -19,7 +19,7 @@ fn push_filters(q: &mut Sql, f: &RunFilter) {
     if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let n = q.pattern(text);
         let id = q.as_text("r.id");
-        q.push(" AND (");
+        q.push(" AND ").search_prefilter("r.id", "r.name", "r.metadata", n).push("(");
         q.like(&id, n).push(" OR ").like("r.name", n).push(" OR ");
         q.json_values_like("r.metadata", n).push(")");
     }
@@ -45,11 +45,11 @@ const RUN_COLUMNS: &str = "r.id, r.session_id, r.name, r.started_at, r.ended_at,
 
 /// `SELECT` of the runs in CTE `page`, with their figures, in `order`.
 fn select_with_figures(q: &mut Sql, order: &str) {
-    let totals = span_totals(q, "SELECT id FROM page");
-    let figures = run_figures(q);
+    let totals = model_totals(q, "SELECT id FROM page");
+    let (figures, model) = (run_figures(q), run_model(q));
     let duration = q.millis("r.started_at", "r.ended_at");
     q.push(&format!(
-        " SELECT {RUN_COLUMNS}, {duration} AS duration_ms, {figures}
+        " SELECT {RUN_COLUMNS}, {duration} AS duration_ms, {figures}, {model}
           FROM page r LEFT JOIN ({totals}) a ON a.run_id = r.id
           ORDER BY {order}"
     ));
@@ -82,7 +82,13 @@ pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> 
     let runs = r.sql().table("runs");
 
     let mut q = r.sql();
-    q.push("WITH page AS (SELECT ").push(RUN_COLUMNS).push(" FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    q.push("WITH page AS (SELECT ")
+        .push(RUN_COLUMNS)
+        .push(", ")
+        .push(RUN_FIGURE_COLUMNS)
+        .push(" FROM ")
+        .push(&runs)
+        .push(" r WHERE r.project_id = ");
     q.arg(Arg::Uuid(project));
     push_filters(&mut q, f);
     q.push(&format!(" ORDER BY {order} LIMIT {} OFFSET {})", f.limit, f.offset));
@@ -100,7 +106,13 @@ pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> 
 pub(crate) async fn run_row<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {
     let mut q = r.sql();
     let runs = q.table("runs");
-    q.push("WITH page AS (SELECT ").push(RUN_COLUMNS).push(" FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    q.push("WITH page AS (SELECT ")
+        .push(RUN_COLUMNS)
+        .push(", ")
+        .push(RUN_FIGURE_COLUMNS)
+        .push(" FROM ")
+        .push(&runs)
+        .push(" r WHERE r.project_id = ");
     q.arg(Arg::Uuid(project)).push(" AND r.id = ").arg(Arg::Uuid(id)).push(")");
     select_with_figures(&mut q, "r.id");
     r.fetch_all(q).await?.first().map(decode).transpose()

@@ -3,85 +3,51 @@
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader, Sql};
-use super::{Page, SessionFilter, SessionRow, SessionSort, SessionStatus, count, push_range, run_figures, span_totals};
+use super::{Page, SessionFilter, SessionRow, SessionSort, SessionStatus, count, push_range};
 use crate::StoreError;
 use crate::rows::Columns;
 
 /// The `WHERE` conditions on sessions `s`, after `s.project_id = P1`.
 fn push_filters(q: &mut Sql, f: &SessionFilter) {
     push_range(q, "s.created_at", &f.range);
+    if let Some(status) = f.status {
+        q.push(" AND s.status = ").arg(Arg::Text(status.as_str().to_owned()));
+    }
     if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        // The sessions whose id or metadata values match, and those of the runs whose id, name
+        // or metadata values match; each side first through its trigram index on Postgres.
         let n = q.pattern(text);
-        let (sid, rid) = (q.as_text("s.id"), q.as_text("r2.id"));
-        let (runs, p1) = (q.table("runs"), q.p1());
-        q.push(" AND (");
+        let (sid, rid) = (q.as_text("s2.id"), q.as_text("r2.id"));
+        let (sessions, runs, p1) = (q.table("sessions"), q.table("runs"), q.p1());
+        q.push(&format!(" AND s.id IN (SELECT s2.id FROM {sessions} s2 WHERE s2.project_id = {p1} AND "));
+        q.search_prefilter("s2.id", "NULL", "s2.metadata", n).push("(");
         q.like(&sid, n).push(" OR ");
-        q.json_values_like("s.metadata", n);
-        q.push(&format!(
-            " OR EXISTS (SELECT 1 FROM {runs} r2 WHERE r2.project_id = {p1} AND r2.session_id = s.id AND ("
-        ));
+        q.json_values_like("s2.metadata", n);
+        q.push(&format!(") UNION SELECT r2.session_id FROM {runs} r2 WHERE r2.project_id = {p1} AND "));
+        q.search_prefilter("r2.id", "r2.name", "r2.metadata", n).push("(");
         q.like(&rid, n).push(" OR ").like("r2.name", n).push(" OR ");
-        q.json_values_like("r2.metadata", n).push(")))");
+        q.json_values_like("r2.metadata", n).push("))");
     }
 }
 
-/// Everything up to the final `SELECT … FROM rows`: CTEs `sess` (the sessions, paged already
-/// when `page` is given), `runs_in`, `agg` and `rows` (one row per session with its figures).
-fn push_rows(q: &mut Sql, project: Uuid, f: &SessionFilter, page: Option<(u32, u32)>, only: Option<Uuid>) {
-    let (sessions, runs) = (q.table("sessions"), q.table("runs"));
-    q.push("WITH sess AS (SELECT s.id, s.created_at, s.ended_at, s.metadata FROM ")
-        .push(&sessions)
-        .push(" s WHERE s.project_id = ")
-        .arg(Arg::Uuid(project));
-    push_filters(q, f);
-    if let Some(id) = only {
-        q.push(" AND s.id = ").arg(Arg::Uuid(id));
-    }
-    if let Some((limit, offset)) = page {
-        q.push(&format!(" ORDER BY s.created_at DESC, s.id DESC LIMIT {limit} OFFSET {offset}"));
-    }
-    let totals = span_totals(q, "SELECT id FROM runs_in");
-    let figures = run_figures(q);
-    let duration = q.millis("sess.created_at", "COALESCE(sess.ended_at, agg.last_at)");
-    let p1 = q.p1();
-    q.push(&format!(
-        "),
-        runs_in AS (SELECT r.id, r.session_id, r.status, r.started_at, r.ended_at, r.metadata FROM {runs} r
-                    WHERE r.project_id = {p1} AND r.session_id IN (SELECT id FROM sess)),
-        figures AS (SELECT r.session_id, r.status, r.started_at, r.ended_at, {figures}
-                    FROM runs_in r LEFT JOIN ({totals}) a ON a.run_id = r.id),
-        agg AS (SELECT session_id, COUNT(*) AS runs,
-                       SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errored,
-                       MAX(COALESCE(ended_at, started_at)) AS last_at,
-                       SUM(tool_calls) AS tool_calls, SUM(cost_usd) AS cost_usd,
-                       SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens
-                FROM figures GROUP BY session_id),
-        rows AS (SELECT sess.id, sess.created_at, sess.ended_at, sess.metadata,
-                        CASE WHEN COALESCE(agg.errored, 0) > 0 THEN 'errored'
-                             WHEN sess.ended_at IS NULL THEN 'active' ELSE 'completed' END AS status,
-                        {duration} AS duration_ms,
-                        CAST(COALESCE(agg.runs, 0) AS BIGINT) AS runs,
-                        CAST(COALESCE(agg.errored, 0) AS BIGINT) AS errored_runs,
-                        CAST(COALESCE(agg.tool_calls, 0) AS BIGINT) AS tool_calls,
-                        CAST(COALESCE(agg.cost_usd, 0) AS DOUBLE PRECISION) AS cost_usd,
-                        CAST(COALESCE(agg.input_tokens, 0) AS DOUBLE PRECISION) AS input_tokens,
-                        CAST(COALESCE(agg.output_tokens, 0) AS DOUBLE PRECISION) AS output_tokens
-                 FROM sess LEFT JOIN agg ON agg.session_id = sess.id)"
-    ));
-}
+/// The columns of a sessions-list row, over sessions `s` (their figures are kept in columns:
+/// see [`crate::figures`]).
+const COLUMNS: &str = "s.id, s.created_at, s.ended_at, s.metadata, s.status,
+    CASE WHEN s.ended_at IS NULL AND s.last_at IS NULL THEN NULL ELSE s.duration_ms END AS duration_ms,
+    s.run_count AS runs, s.errored_runs, s.tool_calls, s.cost_usd, s.input_tokens, s.output_tokens";
 
+/// Each sort has its index (migration 0004); ids break ties.
 fn order_by(f: &SessionFilter) -> String {
     let dir = if f.descending { "DESC" } else { "ASC" };
     let key = match f.sort {
-        SessionSort::Started => "created_at",
-        SessionSort::Duration => "duration_ms",
-        SessionSort::Runs => "runs",
-        SessionSort::ToolCalls => "tool_calls",
-        SessionSort::Cost => "cost_usd",
-        SessionSort::Tokens => "(input_tokens + output_tokens)",
+        SessionSort::Started => "s.created_at",
+        SessionSort::Duration => "s.duration_ms",
+        SessionSort::Runs => "s.run_count",
+        SessionSort::ToolCalls => "s.tool_calls",
+        SessionSort::Cost => "s.cost_usd",
+        SessionSort::Tokens => "s.tokens",
     };
-    // Missing values last in both directions and on both backends; ids break ties.
-    format!("{key} IS NULL, {key} {dir}, id {dir}")
+    format!("{key} {dir}, s.id {dir}")
 }
 
 fn decode(row: &impl Columns) -> Result<SessionRow, StoreError> {
@@ -106,46 +72,24 @@ pub(crate) async fn session_rows<R: Reader>(
     project: Uuid,
     f: &SessionFilter,
 ) -> Result<Page<SessionRow>, StoreError> {
-    // The default view (newest first, any status) pages the sessions before aggregating, so
-    // it reads only one page of runs; other sorts and the status filter need every session's
-    // figures first.
-    let fast = f.sort == SessionSort::Started && f.descending && f.status.is_none();
+    let sessions = r.sql().table("sessions");
     let mut q = r.sql();
-    if fast {
-        push_rows(&mut q, project, f, Some((f.limit, f.offset)), None);
-        q.push(" SELECT * FROM rows ORDER BY created_at DESC, id DESC");
-        let rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        let mut c = r.sql();
-        let sessions = c.table("sessions");
-        c.push("SELECT COUNT(*) AS n FROM ").push(&sessions).push(" s WHERE s.project_id = ").arg(Arg::Uuid(project));
-        push_filters(&mut c, f);
-        let total = super::count_of(r, c).await?;
-        return Ok(Page { rows, total });
-    }
-    push_rows(&mut q, project, f, None, None);
-    q.push(" SELECT rows.*, COUNT(*) OVER () AS total FROM rows WHERE 1 = 1");
-    if let Some(status) = f.status {
-        q.push(" AND status = ").arg(Arg::Text(status.as_str().to_owned()));
-    }
+    q.push(&format!("SELECT {COLUMNS} FROM {sessions} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
+    push_filters(&mut q, f);
     q.push(&format!(" ORDER BY {} LIMIT {} OFFSET {}", order_by(f), f.limit, f.offset));
-    let found = r.fetch_all(q).await?;
-    let total = match found.first() {
-        Some(row) => row.i64("total")?,
-        // Past the last page the window has no row to report on; count separately.
-        None if f.offset > 0 => {
-            let mut all = f.clone();
-            all.offset = 0;
-            all.limit = 1;
-            return Ok(Page { rows: Vec::new(), total: Box::pin(session_rows(r, project, &all)).await?.total });
-        }
-        None => 0,
-    };
-    Ok(Page { rows: found.iter().map(decode).collect::<Result<Vec<_>, _>>()?, total })
+    let rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+
+    let mut c = r.sql();
+    c.push(&format!("SELECT COUNT(*) AS n FROM {sessions} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
+    push_filters(&mut c, f);
+    let total = super::count_of(r, c).await?;
+    Ok(Page { rows, total })
 }
 
 pub(crate) async fn session_row<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
     let mut q = r.sql();
-    push_rows(&mut q, project, &SessionFilter::default(), None, Some(id));
-    q.push(" SELECT * FROM rows");
+    let sessions = q.table("sessions");
+    q.push(&format!("SELECT {COLUMNS} FROM {sessions} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
+    q.push(" AND s.id = ").arg(Arg::Uuid(id));
     r.fetch_all(q).await?.first().map(decode).transpose()
 }

@@ -19,6 +19,9 @@ pub(crate) enum Arg {
     Ts(DateTime<Utc>),
     Text(String),
     F64(f64),
+    I64(i64),
+    /// A set of ids, for [`Sql::in_ids`].
+    Uuids(Vec<Uuid>),
 }
 
 /// An SQL statement under construction and its arguments, in order.
@@ -148,6 +151,16 @@ impl Sql {
         self.push(expr).push(op).again(n).push(" ESCAPE '\\'")
     }
 
+    /// Appends, on Postgres, `<the trigram-indexed search text of a row> ILIKE <pattern n> AND `:
+    /// a coarse test an index answers (migration 0004), before the exact one. `name` is an SQL
+    /// expression or `NULL`. Nothing on SQLite, which scans.
+    pub(crate) fn search_prefilter(&mut self, id: &str, name: &str, metadata: &str, n: usize) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.like(&format!("private.search_text({id}, {name}, {metadata})"), n).push(" AND "),
+            Dialect::Sqlite => self,
+        }
+    }
+
     /// Appends "some top-level value of the JSON object `col` contains pattern n".
     pub(crate) fn json_values_like(&mut self, col: &str, n: usize) -> &mut Self {
         match self.dialect {
@@ -160,6 +173,23 @@ impl Sql {
         };
         let value = self.as_text("kv.value");
         self.like(&value, n).push(")")
+    }
+
+    /// Appends `col IN <ids>` (an array on Postgres, a JSON array on SQLite).
+    pub(crate) fn in_ids(&mut self, col: &str, ids: Vec<Uuid>) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.push(col).push(" = ANY(").arg(Arg::Uuids(ids)).push(")"),
+            Dialect::Sqlite => self.push(col).push(" IN (SELECT value FROM json_each(").arg(Arg::Uuids(ids)).push("))"),
+        }
+    }
+
+    /// ` FOR UPDATE` on Postgres, where concurrent writers must queue on the rows read;
+    /// nothing on SQLite, whose writers already take turns.
+    pub(crate) fn for_update(&mut self) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.push(" FOR UPDATE"),
+            Dialect::Sqlite => self,
+        }
     }
 
     /// `$1` / `?1`: the project, which every query binds first.

@@ -1,0 +1,267 @@
+//! Run and session figures kept in columns, so the dashboard's lists sort and filter by index
+//! instead of aggregating spans at read time.
+//!
+//! **Runs** hold the sums of their model spans' `attributes.cost_usd` / `input_tokens` /
+//! `output_tokens`, with how many spans carried each (`span_cost_n`, …: the cost rule falls
+//! back to the run's metadata only when that count is 0), their tool spans and all spans. The
+//! ingest transaction adds what each written span changes: its figures minus those of the stored
+//! copy it replaces, exactly under the upsert's rule (a final span is never replaced by a
+//! running one). A span's kind never changes once stored. On Postgres the runs are locked
+//! first, so two batches writing spans of one run take turns and read each other's result.
+//!
+//! **Sessions** hold their status, run and errored-run counts, tool calls, cost, tokens, last
+//! activity and duration, recomputed from their runs' columns by every batch that writes the
+//! session, one of its runs, or spans of its runs (a few rows per session: runs are indexed by
+//! session). The session rows are locked first on Postgres, so the recomputation reads every
+//! committed change.
+//!
+//! [`rebuild`] recomputes everything from the spans: after migration 0004 and on demand.
+
+use std::collections::HashMap;
+
+use northstar_wire::{Batch, Span, SpanKind, Status};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::query::sql::{Arg, Sql};
+use crate::refs::IngestTx;
+use crate::rows::Columns;
+
+/// The run's cost under the cost rule, as SQL over its row `r`.
+pub(crate) fn run_cost(q: &Sql, r: &str) -> String {
+    rule(q, r, "span_cost", "cost_usd")
+}
+
+/// The run's input tokens under the cost rule.
+pub(crate) fn run_input_tokens(q: &Sql, r: &str) -> String {
+    rule(q, r, "span_input", "total_input_tokens")
+}
+
+/// The run's output tokens under the cost rule.
+pub(crate) fn run_output_tokens(q: &Sql, r: &str) -> String {
+    rule(q, r, "span_output", "total_output_tokens")
+}
+
+fn rule(q: &Sql, r: &str, column: &str, metadata_key: &str) -> String {
+    let fallback = q.json_num(&format!("{r}.metadata"), metadata_key);
+    format!("(CASE WHEN {r}.{column}_n > 0 THEN {r}.{column} ELSE COALESCE({fallback}, 0) END)")
+}
+
+/// What one model span adds to its run: (value, 1) per figure it carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Figures {
+    cost: (f64, i64),
+    input: (f64, i64),
+    output: (f64, i64),
+}
+
+impl Figures {
+    fn of(kind: SpanKind, cost: Option<f64>, input: Option<f64>, output: Option<f64>) -> Self {
+        if kind != SpanKind::Model {
+            return Self::default();
+        }
+        let one = |v: Option<f64>| v.map_or((0.0, 0), |v| (v, 1));
+        Self { cost: one(cost), input: one(input), output: one(output) }
+    }
+
+    fn of_attributes(kind: SpanKind, attributes: &Value) -> Self {
+        let num = |key: &str| attributes.get(key).filter(|v| v.is_number()).and_then(Value::as_f64);
+        Self::of(kind, num("cost_usd"), num("input_tokens"), num("output_tokens"))
+    }
+}
+
+/// What a batch's spans add to each run.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct RunDelta {
+    cost: (f64, i64),
+    input: (f64, i64),
+    output: (f64, i64),
+    tool_calls: i64,
+    spans: i64,
+}
+
+impl RunDelta {
+    fn add(&mut self, f: Figures, sign: f64) {
+        let add = |acc: &mut (f64, i64), (v, n): (f64, i64)| {
+            acc.0 += sign * v;
+            acc.1 += sign as i64 * n;
+        };
+        add(&mut self.cost, f.cost);
+        add(&mut self.input, f.input);
+        add(&mut self.output, f.output);
+    }
+}
+
+/// A stored span, as far as figures go.
+struct Stored {
+    kind: SpanKind,
+    status: Status,
+    figures: Figures,
+}
+
+/// Before the spans are written: each run's change, from the batch's spans and the stored
+/// copies they will replace. Locks the runs (Postgres) until the transaction ends.
+pub(crate) async fn span_deltas<T: IngestTx>(tx: &mut T, spans: &[Span]) -> Result<Vec<(Uuid, RunDelta)>, StoreError> {
+    let project = tx.project();
+    let mut run_ids: Vec<Uuid> = spans.iter().map(|s| s.run_id).collect();
+    run_ids.sort_unstable();
+    run_ids.dedup();
+
+    let mut q = Sql::new(T::DIALECT);
+    let runs = q.table("runs");
+    q.push(&format!("SELECT id FROM {runs} WHERE project_id = ")).arg(Arg::Uuid(project)).push(" AND ");
+    q.in_ids("id", run_ids).push(" ORDER BY id").for_update();
+    tx.fetch_all(q).await?;
+
+    let mut q = Sql::new(T::DIALECT);
+    let table = q.table("spans");
+    let num = |key| format!("CAST({} AS DOUBLE PRECISION)", q.json_num("attributes", key));
+    let (cost, input, output) = (num("cost_usd"), num("input_tokens"), num("output_tokens"));
+    q.push(&format!(
+        "SELECT id, kind, status, {cost} AS cost, {input} AS input, {output} AS output FROM {table} WHERE project_id = "
+    ));
+    q.arg(Arg::Uuid(project));
+    q.push(" AND ").in_ids("id", spans.iter().map(|s| s.id).collect());
+    let mut stored = HashMap::new();
+    for row in tx.fetch_all(q).await? {
+        let kind = row.parsed("kind", SpanKind::parse)?;
+        let figures = Figures::of(kind, row.opt_f64("cost")?, row.opt_f64("input")?, row.opt_f64("output")?);
+        stored.insert(row.uuid("id")?, Stored { kind, status: row.parsed("status", Status::parse)?, figures });
+    }
+
+    let mut deltas: HashMap<Uuid, RunDelta> = HashMap::new();
+    for span in spans {
+        let delta = deltas.entry(span.run_id).or_default();
+        match stored.get(&span.id) {
+            None => {
+                delta.add(Figures::of_attributes(span.kind, &span.attributes), 1.0);
+                delta.spans += 1;
+                delta.tool_calls += i64::from(span.kind == SpanKind::Tool);
+            }
+            // The upsert's guard: a final span is never replaced by a running copy.
+            Some(old) if old.status.is_final() && !span.status.is_final() => {}
+            Some(old) => {
+                delta.add(Figures::of_attributes(old.kind, &span.attributes), 1.0);
+                delta.add(old.figures, -1.0);
+            }
+        }
+    }
+    let mut deltas: Vec<_> = deltas.into_iter().filter(|(_, d)| *d != RunDelta::default()).collect();
+    deltas.sort_unstable_by_key(|(id, _)| *id);
+    Ok(deltas)
+}
+
+/// After the spans are written: adds each run's change to its columns.
+pub(crate) async fn add_to_runs<T: IngestTx>(tx: &mut T, deltas: Vec<(Uuid, RunDelta)>) -> Result<(), StoreError> {
+    let project = tx.project();
+    for (run, d) in deltas {
+        let mut q = Sql::new(T::DIALECT);
+        let runs = q.table("runs");
+        q.push(&format!("UPDATE {runs} SET span_cost = span_cost + ")).arg(Arg::F64(d.cost.0));
+        q.push(", span_cost_n = span_cost_n + ").arg(Arg::I64(d.cost.1));
+        q.push(", span_input = span_input + ").arg(Arg::F64(d.input.0));
+        q.push(", span_input_n = span_input_n + ").arg(Arg::I64(d.input.1));
+        q.push(", span_output = span_output + ").arg(Arg::F64(d.output.0));
+        q.push(", span_output_n = span_output_n + ").arg(Arg::I64(d.output.1));
+        q.push(", tool_calls = tool_calls + ").arg(Arg::I64(d.tool_calls));
+        q.push(", span_count = span_count + ").arg(Arg::I64(d.spans));
+        q.push(" WHERE id = ").arg(Arg::Uuid(run)).push(" AND project_id = ").arg(Arg::Uuid(project));
+        tx.fetch_all(q).await?;
+    }
+    Ok(())
+}
+
+/// Recomputes the figures of every session the batch wrote, or whose runs or spans it wrote.
+pub(crate) async fn refresh_sessions_of<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<(), StoreError> {
+    let mut sessions: Vec<Uuid> =
+        batch.sessions.iter().map(|s| s.id).chain(batch.runs.iter().map(|r| r.session_id)).collect();
+    let mut runs: Vec<Uuid> = batch.spans.iter().map(|s| s.run_id).collect();
+    if sessions.is_empty() && runs.is_empty() {
+        return Ok(());
+    }
+    sessions.sort_unstable();
+    sessions.dedup();
+    runs.sort_unstable();
+    runs.dedup();
+    let project = tx.project();
+
+    // Lock them (in id order, so batches never wait on each other in a cycle), then read.
+    let mut q = Sql::new(T::DIALECT);
+    let (table, runs_table, p1) = (q.table("sessions"), q.table("runs"), q.p1());
+    q.push(&format!("SELECT id FROM {table} WHERE project_id = ")).arg(Arg::Uuid(project)).push(" AND (");
+    q.in_ids("id", sessions);
+    q.push(&format!(" OR id IN (SELECT session_id FROM {runs_table} WHERE project_id = {p1} AND "));
+    q.in_ids("id", runs).push(")) ORDER BY id").for_update();
+    let mut ids = Vec::new();
+    for row in tx.fetch_all(q).await? {
+        ids.push(row.uuid("id")?);
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new(T::DIALECT);
+    refresh_sessions(&mut q, project, Some(ids));
+    tx.fetch_all(q).await?;
+    Ok(())
+}
+
+/// `UPDATE` of the sessions of `project` (those of `only`, when given) from their runs' columns.
+pub(crate) fn refresh_sessions(q: &mut Sql, project: Uuid, only: Option<Vec<Uuid>>) {
+    let (sessions, runs) = (q.table("sessions"), q.table("runs"));
+    let (cost, input, output) = (run_cost(q, "r"), run_input_tokens(q, "r"), run_output_tokens(q, "r"));
+    let last = "MAX(COALESCE(r.ended_at, r.started_at))";
+    let s = &sessions;
+    let duration = q.millis(&format!("{s}.created_at"), &format!("COALESCE({s}.ended_at, {last})"));
+    q.push(&format!(
+        "UPDATE {s} SET (status, run_count, errored_runs, tool_calls, cost_usd, input_tokens, output_tokens, tokens,
+                         last_at, duration_ms) =
+           (SELECT CASE WHEN SUM(CASE WHEN r.status = 'error' THEN 1 ELSE 0 END) > 0 THEN 'errored'
+                        WHEN {s}.ended_at IS NULL THEN 'active' ELSE 'completed' END,
+                   COUNT(*),
+                   COALESCE(SUM(CASE WHEN r.status = 'error' THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(r.tool_calls), 0),
+                   COALESCE(SUM({cost}), 0),
+                   COALESCE(SUM({input}), 0),
+                   COALESCE(SUM({output}), 0),
+                   COALESCE(SUM({input}), 0) + COALESCE(SUM({output}), 0),
+                   {last},
+                   COALESCE({duration}, 0)
+            FROM {runs} r WHERE r.session_id = {s}.id)
+         WHERE project_id = "
+    ));
+    q.arg(Arg::Uuid(project));
+    if let Some(ids) = only {
+        q.push(" AND ").in_ids("id", ids);
+    }
+}
+
+/// `UPDATE` of every run of `project` from its spans.
+fn rebuild_runs(q: &mut Sql, project: Uuid) {
+    let (runs, spans) = (q.table("runs"), q.table("spans"));
+    let model = |e: String| format!("CASE WHEN s.kind = 'model' THEN {e} END");
+    let (cost, input, output) = (
+        model(q.json_num("s.attributes", "cost_usd")),
+        model(q.json_num("s.attributes", "input_tokens")),
+        model(q.json_num("s.attributes", "output_tokens")),
+    );
+    q.push(&format!(
+        "UPDATE {runs} SET (span_cost, span_cost_n, span_input, span_input_n, span_output, span_output_n,
+                            tool_calls, span_count) =
+           (SELECT COALESCE(SUM({cost}), 0), COUNT({cost}), COALESCE(SUM({input}), 0), COUNT({input}),
+                   COALESCE(SUM({output}), 0), COUNT({output}),
+                   COALESCE(SUM(CASE WHEN s.kind = 'tool' THEN 1 ELSE 0 END), 0), COUNT(*)
+            FROM {spans} s WHERE s.run_id = {runs}.id)
+         WHERE project_id = "
+    ));
+    q.arg(Arg::Uuid(project));
+}
+
+/// The two statements that recompute a project's figures from its spans, in order.
+pub(crate) fn rebuild(dialect: crate::query::sql::Dialect, project: Uuid) -> [Sql; 2] {
+    let mut runs = Sql::new(dialect);
+    rebuild_runs(&mut runs, project);
+    let mut sessions = Sql::new(dialect);
+    refresh_sessions(&mut sessions, project, None);
+    [runs, sessions]
+}
