@@ -29,6 +29,8 @@ CREATE INDEX idx_sessions_project_runs ON private.sessions (project_id, run_coun
 CREATE INDEX idx_sessions_project_tool_calls ON private.sessions (project_id, tool_calls, id);
 CREATE INDEX idx_sessions_project_cost ON private.sessions (project_id, cost_usd, id);
 CREATE INDEX idx_sessions_project_tokens ON private.sessions (project_id, tokens, id);
+-- The runs list's status filter and its count.
+CREATE INDEX idx_runs_project_status ON private.runs (project_id, status, started_at DESC, id DESC);
 -- A run's model spans, for the model names a runs list shows.
 CREATE INDEX idx_spans_run_model ON private.spans (run_id) WHERE kind = 'model';
 

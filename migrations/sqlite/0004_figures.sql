@@ -25,6 +25,7 @@ CREATE INDEX idx_sessions_project_runs ON sessions (project_id, run_count, id);
 CREATE INDEX idx_sessions_project_tool_calls ON sessions (project_id, tool_calls, id);
 CREATE INDEX idx_sessions_project_cost ON sessions (project_id, cost_usd, id);
 CREATE INDEX idx_sessions_project_tokens ON sessions (project_id, tokens, id);
+CREATE INDEX idx_runs_project_status ON runs (project_id, status, started_at DESC, id DESC);
 CREATE INDEX idx_spans_run_model ON spans (run_id) WHERE kind = 'model';
 
 CREATE TABLE pending_rebuilds (what TEXT PRIMARY KEY NOT NULL);

@@ -406,8 +406,27 @@ async fn concurrent_batches_for_one_run_add_up(server: &TestServer) {
     assert_eq!((run.cost_usd, run.input_tokens, run.output_tokens, run.spans), (50.0, 1000, 100, 100));
     let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
     assert_eq!((session.cost_usd, session.input_tokens), (50.0, 1000));
+
+    // New runs of the session at once, each with a priced span: no batch waits on another's
+    // run (a foreign key's lock on the session) in a cycle, and the session counts them all.
+    let new_run = |i: u32| {
+        let run = format!("50000000-0000-4000-8000-{:012}", 900 + i);
+        batch(json!({
+            "runs": [{"id": run, "session_id": S, "name": "agent", "started_at": "2025-06-01T11:00:00Z",
+                      "ended_at": "2025-06-01T11:00:01Z", "status": if i % 4 == 0 { "error" } else { "ok" }}],
+            "spans": [{"id": format!("50000000-0000-4000-8000-{:012}", 950 + i), "run_id": run, "kind": "model",
+                       "name": "llm", "started_at": "2025-06-01T11:00:00Z", "status": "ok",
+                       "attributes": {"cost_usd": 0.25}}],
+        }))
+    };
+    let bodies: Vec<Value> = (0..16).map(new_run).collect();
+    futures_util::future::join_all(bodies.iter().map(|b| server.accepts(b))).await;
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!((session.runs, session.errored_runs, session.cost_usd), (17, 4, 54.0));
+    let kept = store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions");
     store.rebuild_figures().await.expect("rebuild");
     assert_eq!(store.run_row(p, uuid(R)).await.expect("run").expect("stored"), run);
+    assert_eq!(store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions"), kept);
 }
 
 on_both_stores!(

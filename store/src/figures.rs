@@ -110,7 +110,7 @@ pub(crate) async fn span_deltas<T: IngestTx>(tx: &mut T, spans: &[Span]) -> Resu
 
     let mut q = Sql::new(T::DIALECT);
     let runs = q.table("runs");
-    q.push(&format!("SELECT id FROM {runs} WHERE project_id = ")).arg(Arg::Uuid(project)).push(" AND ");
+    q.push(&format!("SELECT id FROM {runs} WHERE ")).project_is("project_id", project).push(" AND ");
     q.in_ids("id", run_ids).push(" ORDER BY id").for_update();
     tx.fetch_all(q).await?;
 
@@ -119,9 +119,9 @@ pub(crate) async fn span_deltas<T: IngestTx>(tx: &mut T, spans: &[Span]) -> Resu
     let num = |key| format!("CAST({} AS DOUBLE PRECISION)", q.json_num("attributes", key));
     let (cost, input, output) = (num("cost_usd"), num("input_tokens"), num("output_tokens"));
     q.push(&format!(
-        "SELECT id, kind, status, {cost} AS cost, {input} AS input, {output} AS output FROM {table} WHERE project_id = "
+        "SELECT id, kind, status, {cost} AS cost, {input} AS input, {output} AS output FROM {table} WHERE "
     ));
-    q.arg(Arg::Uuid(project));
+    q.project_is("project_id", project);
     q.push(" AND ").in_ids("id", spans.iter().map(|s| s.id).collect());
     let mut stored = HashMap::new();
     for row in tx.fetch_all(q).await? {
@@ -188,11 +188,11 @@ pub(crate) async fn refresh_sessions_of<T: IngestTx>(tx: &mut T, batch: &Batch) 
 
     // Lock them (in id order, so batches never wait on each other in a cycle), then read.
     let mut q = Sql::new(T::DIALECT);
-    let (table, runs_table, p1) = (q.table("sessions"), q.table("runs"), q.p1());
-    q.push(&format!("SELECT id FROM {table} WHERE project_id = ")).arg(Arg::Uuid(project)).push(" AND (");
-    q.in_ids("id", sessions);
-    q.push(&format!(" OR id IN (SELECT session_id FROM {runs_table} WHERE project_id = {p1} AND "));
-    q.in_ids("id", runs).push(")) ORDER BY id").for_update();
+    let (table, runs_table) = (q.table("sessions"), q.table("runs"));
+    q.push(&format!("SELECT id FROM {table} WHERE ")).project_is("project_id", project);
+    q.push(" AND id IN (").ids_set(sessions);
+    q.push(&format!(" UNION SELECT r.session_id FROM {runs_table} r WHERE "));
+    q.in_ids("r.id", runs).push(") ORDER BY id").for_update();
     let mut ids = Vec::new();
     for row in tx.fetch_all(q).await? {
         ids.push(row.uuid("id")?);
@@ -228,9 +228,9 @@ pub(crate) fn refresh_sessions(q: &mut Sql, project: Uuid, only: Option<Vec<Uuid
                    {last},
                    COALESCE({duration}, 0)
             FROM {runs} r WHERE r.session_id = {s}.id)
-         WHERE project_id = "
+         WHERE "
     ));
-    q.arg(Arg::Uuid(project));
+    q.project_is("project_id", project);
     if let Some(ids) = only {
         q.push(" AND ").in_ids("id", ids);
     }
@@ -252,9 +252,9 @@ fn rebuild_runs(q: &mut Sql, project: Uuid) {
                    COALESCE(SUM({output}), 0), COUNT({output}),
                    COALESCE(SUM(CASE WHEN s.kind = 'tool' THEN 1 ELSE 0 END), 0), COUNT(*)
             FROM {spans} s WHERE s.run_id = {runs}.id)
-         WHERE project_id = "
+         WHERE "
     ));
-    q.arg(Arg::Uuid(project));
+    q.project_is("project_id", project);
 }
 
 /// The two statements that recompute a project's figures from its spans, in order.

@@ -132,6 +132,9 @@ fn parse_ids(rows: Vec<String>) -> Result<Vec<Uuid>, StoreError> {
     rows.iter().map(|s| Uuid::parse_str(s).map_err(|_| StoreError::Corrupt("id"))).collect()
 }
 
+// In the id-set lookups below, `+project_id` keeps SQLite's planner from scanning the project's
+// rows by its project index (it cannot tell how short the id list is): it looks the ids up by
+// primary key and checks the project on each.
 impl IngestTx for LiteTx {
     type Row = SqliteRow;
     const DIALECT: Dialect = Dialect::Sqlite;
@@ -146,7 +149,7 @@ impl IngestTx for LiteTx {
 
     async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         let sql = format!(
-            "SELECT id FROM {} WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+            "SELECT id FROM {} WHERE +project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
             table.name()
         );
         let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
@@ -172,7 +175,7 @@ impl IngestTx for LiteTx {
 
     async fn span_runs(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, run_id FROM spans WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+            "SELECT id, run_id FROM spans WHERE +project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
         )
         .bind(&self.project)
         .bind(id_list(ids))
