@@ -230,10 +230,10 @@ pub(crate) fn refresh_sessions(q: &mut Sql, project: Uuid, only: Option<Vec<Uuid
             FROM {runs} r WHERE r.session_id = {s}.id)
          WHERE "
     ));
-    q.project_is("project_id", project);
-    if let Some(ids) = only {
-        q.push(" AND ").in_ids("id", ids);
-    }
+    match only {
+        Some(ids) => q.project_is("project_id", project).push(" AND ").in_ids("id", ids),
+        None => q.push("project_id = ").arg(Arg::Uuid(project)),
+    };
 }
 
 /// `UPDATE` of every run of `project` from its spans.
@@ -254,7 +254,7 @@ fn rebuild_runs(q: &mut Sql, project: Uuid) {
             FROM {spans} s WHERE s.run_id = {runs}.id)
          WHERE "
     ));
-    q.project_is("project_id", project);
+    q.push("project_id = ").arg(Arg::Uuid(project));
 }
 
 /// The two statements that recompute a project's figures from its spans, in order.

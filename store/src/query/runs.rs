@@ -77,19 +77,20 @@ fn decode(row: &impl Columns) -> Result<RunRow, StoreError> {
     })
 }
 
+/// `WITH page AS (SELECT <run and figure columns> FROM runs r WHERE r.project_id = <project>`,
+/// left open for the page's conditions.
+fn open_page(q: &mut Sql, project: Uuid) {
+    let runs = q.table("runs");
+    q.push(&format!("WITH page AS (SELECT {RUN_COLUMNS}, {RUN_FIGURE_COLUMNS} FROM {runs} r WHERE r.project_id = "));
+    q.arg(Arg::Uuid(project));
+}
+
 pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Page<RunRow>, StoreError> {
     let order = if f.oldest_first { "r.started_at, r.id" } else { "r.started_at DESC, r.id DESC" };
     let runs = r.sql().table("runs");
 
     let mut q = r.sql();
-    q.push("WITH page AS (SELECT ")
-        .push(RUN_COLUMNS)
-        .push(", ")
-        .push(RUN_FIGURE_COLUMNS)
-        .push(" FROM ")
-        .push(&runs)
-        .push(" r WHERE r.project_id = ");
-    q.arg(Arg::Uuid(project));
+    open_page(&mut q, project);
     push_filters(&mut q, f);
     q.push(&format!(" ORDER BY {order} LIMIT {} OFFSET {})", f.limit, f.offset));
     select_with_figures(&mut q, order);
@@ -105,15 +106,8 @@ pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> 
 
 pub(crate) async fn run_row<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {
     let mut q = r.sql();
-    let runs = q.table("runs");
-    q.push("WITH page AS (SELECT ")
-        .push(RUN_COLUMNS)
-        .push(", ")
-        .push(RUN_FIGURE_COLUMNS)
-        .push(" FROM ")
-        .push(&runs)
-        .push(" r WHERE r.project_id = ");
-    q.arg(Arg::Uuid(project)).push(" AND r.id = ").arg(Arg::Uuid(id)).push(")");
+    open_page(&mut q, project);
+    q.push(" AND r.id = ").arg(Arg::Uuid(id)).push(")");
     select_with_figures(&mut q, "r.id");
     r.fetch_all(q).await?.first().map(decode).transpose()
 }
