@@ -5,8 +5,8 @@
 //! `COPY`; SQLite multi-row inserts in one transaction), the write path's physical limit.
 //!
 //! `cargo bench -p northstar-server --bench ingest_load` (release binary). Environment:
-//! `LOAD_SECONDS` (default 10), `LOAD_CONCURRENCY` (default 4), `LOAD_RUNS_PER_SESSION` (default:
-//! every run in one session, the worst case for the session figures ingest keeps). Under
+//! `LOAD_SECONDS` (default 10), `LOAD_CONCURRENCY` (default 4), `LOAD_RUNS_PER_SESSION` (default
+//! 10, each connection writing its own sessions; 0: every run in one session). Under
 //! `cargo test`: a 1-second smoke pass.
 
 mod support;
@@ -89,16 +89,23 @@ async fn generate(port: u16, pid: u32, seconds: u64, concurrency: usize) -> Load
     let client = reqwest::Client::new();
     // Bodies are built before the clock starts, so the generator spends its CPU on sending.
     let budget = (seconds as usize * 1_000).max(200);
-    // Every run in one session (the default), or LOAD_RUNS_PER_SESSION runs per session.
-    let per_session = std::env::var("LOAD_RUNS_PER_SESSION").ok().and_then(|v| v.parse().ok()).unwrap_or(budget).max(1);
-    let sessions: Vec<Uuid> = (0..budget.div_ceil(per_session)).map(|_| Uuid::new_v4()).collect();
+    // Sessions of LOAD_RUNS_PER_SESSION runs (default 10), as `concurrency` independent
+    // clients would write them: requests in flight at once belong to different sessions (one
+    // SDK process posts its batches one after another). LOAD_RUNS_PER_SESSION=0: every run in
+    // one session, written by every connection at once (the worst case for session figures).
+    let per_session: usize = std::env::var("LOAD_RUNS_PER_SESSION").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let session_of = |i: usize| match per_session {
+        0 => 0,
+        n => (i / (n * concurrency)) * concurrency + i % concurrency,
+    };
+    let sessions: Vec<Uuid> = (0..=session_of(budget - 1)).map(|_| Uuid::new_v4()).collect();
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let first = json!({"schema_version": 2,
                        "sessions": sessions.iter().map(|id| json!({"id": id, "created_at": now})).collect::<Vec<_>>()});
     let ok = client.post(&url).bearer_auth(KEY).body(first.to_string()).send().await.expect("session").status();
     assert_eq!(ok.as_u16(), 200);
     let bodies: Arc<Vec<bytes::Bytes>> =
-        Arc::new((0..budget).map(|i| bytes::Bytes::from(batch(sessions[i / per_session]).to_string())).collect());
+        Arc::new((0..budget).map(|i| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string())).collect());
     let next = Arc::new(AtomicU64::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
     let cpu_before = cpu_seconds(pid);

@@ -354,6 +354,19 @@ async fn figures_kept_by_ingest_match_a_rebuild(server: &TestServer) {
     assert_eq!((session.input_tokens, session.output_tokens), (140, 14));
     assert_eq!(session.duration_ms, Some(30.0 * 86_400_000.0 + 64_000.0), "to the end of its latest run");
 
+    // The latest run's end, corrected to earlier: a maximum cannot be subtracted, so the
+    // session is recomputed from its runs.
+    server
+        .accepts(&batch(json!({
+            "runs": [{"id": R2, "session_id": S, "name": "summarize", "started_at": "2025-07-01T10:00:00Z",
+                      "ended_at": "2025-07-01T10:00:02Z", "status": "ok",
+                      "metadata": {"cost_usd": 0.5, "total_input_tokens": 40, "total_output_tokens": 4}}],
+        })))
+        .await;
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!(session.duration_ms, Some(30.0 * 86_400_000.0 + 62_000.0));
+    assert_eq!((session.runs, session.input_tokens), (2, 140), "nothing counted twice");
+
     let snapshot = async || {
         let sessions = store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions").rows;
         let runs = store.list_run_rows(p, &RunFilter::default()).await.expect("runs").rows;
@@ -423,6 +436,13 @@ async fn concurrent_batches_for_one_run_add_up(server: &TestServer) {
     futures_util::future::join_all(bodies.iter().map(|b| server.accepts(b))).await;
     let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
     assert_eq!((session.runs, session.errored_runs, session.cost_usd), (17, 4, 54.0));
+
+    // One new run in two batches at once (a request retried while the first is in flight):
+    // whichever commits second finds the run stored and adds only what it changed.
+    let twice = new_run(100);
+    futures_util::future::join_all([server.accepts(&twice), server.accepts(&twice)]).await;
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!((session.runs, session.errored_runs, session.cost_usd), (18, 5, 54.25));
     let kept = store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions");
     store.rebuild_figures().await.expect("rebuild");
     assert_eq!(store.run_row(p, uuid(R)).await.expect("run").expect("stored"), run);

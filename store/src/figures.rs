@@ -6,19 +6,26 @@
 //! back to the run's metadata only when that count is 0), their tool spans and all spans. The
 //! ingest transaction adds what each written span changes: its figures minus those of the stored
 //! copy it replaces, exactly under the upsert's rule (a final span is never replaced by a
-//! running one). A span's kind never changes once stored. On Postgres the runs are locked
-//! first, so two batches writing spans of one run take turns and read each other's result.
+//! running one). A span's kind never changes once stored. Two batches writing spans of one run
+//! take turns on the run's lock (below) and read each other's result.
 //!
 //! **Sessions** hold their status, run and errored-run counts, tool calls, cost, tokens, last
-//! activity and duration, recomputed from their runs' columns by every batch that writes the
-//! session, one of its runs, or spans of its runs (a few rows per session: runs are indexed by
-//! session). The session rows are locked first on Postgres, so the recomputation reads every
-//! committed change.
+//! activity and duration. A batch adds what its runs change: each run's part in its session
+//! (errored or not, tool calls, cost, tokens, last activity) is read before the batch touches
+//! the run and again after, and the difference is added to the session row by the batch's last
+//! statement, so the session row is locked only for the commit, not the whole batch. The
+//! before-read is exact because every batch that may change a run first takes that run's
+//! transaction-scoped advisory lock (Postgres; SQLite writers already take turns): a batch that
+//! inserts a run has committed or not started when another reads it. Should a run's last
+//! activity move back, its session is recomputed from its runs instead (a maximum cannot be
+//! subtracted). The cost of a batch is independent of the session's size. Sums of floating-point
+//! figures kept this way may differ from a rebuild in the last bits.
 //!
 //! [`rebuild`] recomputes everything from the spans: after migration 0004 and on demand.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
 use northstar_wire::{Batch, Span, SpanKind, Status};
 use serde_json::Value;
 use uuid::Uuid;
@@ -100,20 +107,10 @@ struct Stored {
     figures: Figures,
 }
 
-/// Before the spans are written: each run's change, from the batch's spans and the stored
-/// copies they will replace. Locks the runs (Postgres) until the transaction ends.
+/// Before the spans are written (their runs locked by [`lock_runs`]): each run's change, from
+/// the batch's spans and the stored copies they will replace.
 pub(crate) async fn span_deltas<T: IngestTx>(tx: &mut T, spans: &[Span]) -> Result<Vec<(Uuid, RunDelta)>, StoreError> {
     let project = tx.project();
-    let mut run_ids: Vec<Uuid> = spans.iter().map(|s| s.run_id).collect();
-    run_ids.sort_unstable();
-    run_ids.dedup();
-
-    let mut q = Sql::new(T::DIALECT);
-    let runs = q.table("runs");
-    q.push(&format!("SELECT id FROM {runs} WHERE ")).project_is("project_id", project).push(" AND ");
-    q.in_ids("id", run_ids).push(" ORDER BY id").for_update();
-    tx.fetch_all(q).await?;
-
     let mut q = Sql::new(T::DIALECT);
     let table = q.table("spans");
     let num = |key| format!("CAST({} AS DOUBLE PRECISION)", q.json_num("attributes", key));
@@ -172,38 +169,141 @@ pub(crate) async fn add_to_runs<T: IngestTx>(tx: &mut T, deltas: Vec<(Uuid, RunD
     Ok(())
 }
 
-/// Recomputes the figures of every session the batch wrote, or whose runs or spans it wrote.
-pub(crate) async fn refresh_sessions_of<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<(), StoreError> {
-    let mut sessions: Vec<Uuid> =
-        batch.sessions.iter().map(|s| s.id).chain(batch.runs.iter().map(|r| r.session_id)).collect();
-    let mut runs: Vec<Uuid> = batch.spans.iter().map(|s| s.run_id).collect();
-    if sessions.is_empty() && runs.is_empty() {
-        return Ok(());
-    }
-    sessions.sort_unstable();
-    sessions.dedup();
+/// A run's part in its session's figures.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    session: Uuid,
+    errored: i64,
+    tool_calls: i64,
+    cost: f64,
+    input: f64,
+    output: f64,
+    last: DateTime<Utc>,
+}
+
+/// The runs a batch may change, locked, and their parts before the batch.
+pub(crate) struct Locked {
+    runs: Vec<Uuid>,
+    before: HashMap<Uuid, Part>,
+}
+
+/// Before anything is written: takes the lock of every run the batch writes or adds spans to
+/// (in one order for all batches, so none waits on another in a cycle) and reads their parts.
+pub(crate) async fn lock_runs<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Locked, StoreError> {
+    let mut runs: Vec<Uuid> = batch.runs.iter().map(|r| r.id).chain(batch.spans.iter().map(|s| s.run_id)).collect();
     runs.sort_unstable();
     runs.dedup();
-    let project = tx.project();
+    if runs.is_empty() {
+        return Ok(Locked { runs, before: HashMap::new() });
+    }
+    if T::DIALECT == crate::query::sql::Dialect::Postgres {
+        // Advisory, not row locks: a run the batch inserts has no row to lock yet.
+        let mut q = Sql::new(T::DIALECT);
+        q.push("SELECT pg_advisory_xact_lock(k)::text FROM (SELECT DISTINCT hashtextextended(id::text, 0) AS k FROM unnest(");
+        q.arg(Arg::Uuids(runs.clone())).push("::uuid[]) AS id ORDER BY k) AS keys");
+        tx.fetch_all(q).await?;
+    }
+    let before = parts(tx, &runs).await?;
+    Ok(Locked { runs, before })
+}
 
-    // Lock them (in id order, so batches never wait on each other in a cycle), then read.
+async fn parts<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<HashMap<Uuid, Part>, StoreError> {
     let mut q = Sql::new(T::DIALECT);
-    let (table, runs_table) = (q.table("sessions"), q.table("runs"));
-    q.push(&format!("SELECT id FROM {table} WHERE ")).project_is("project_id", project);
-    q.push(" AND id IN (").ids_set(sessions);
-    q.push(&format!(" UNION SELECT r.session_id FROM {runs_table} r WHERE "));
-    q.in_ids("r.id", runs).push(") ORDER BY id").for_update();
-    let mut ids = Vec::new();
+    let table = q.table("runs");
+    let (cost, input, output) = (run_cost(&q, "r"), run_input_tokens(&q, "r"), run_output_tokens(&q, "r"));
+    q.push(&format!(
+        "SELECT r.id, r.session_id, CAST(CASE WHEN r.status = 'error' THEN 1 ELSE 0 END AS BIGINT) AS errored, r.tool_calls,
+                CAST({cost} AS DOUBLE PRECISION) AS cost, CAST({input} AS DOUBLE PRECISION) AS input,
+                CAST({output} AS DOUBLE PRECISION) AS output, COALESCE(r.ended_at, r.started_at) AS last
+         FROM {table} r WHERE "
+    ));
+    q.project_is("r.project_id", tx.project()).push(" AND ").in_ids("r.id", runs.to_vec());
+    let mut parts = HashMap::new();
     for row in tx.fetch_all(q).await? {
-        ids.push(row.uuid("id")?);
+        let part = Part {
+            session: row.uuid("session_id")?,
+            errored: row.i64("errored")?,
+            tool_calls: row.i64("tool_calls")?,
+            cost: row.f64("cost")?,
+            input: row.f64("input")?,
+            output: row.f64("output")?,
+            last: row.ts("last")?,
+        };
+        parts.insert(row.uuid("id")?, part);
     }
-    if ids.is_empty() {
-        return Ok(());
+    Ok(parts)
+}
+
+/// What a batch changes in one session.
+#[derive(Debug, Default)]
+struct SessionDelta {
+    runs: i64,
+    errored: i64,
+    tool_calls: i64,
+    cost: f64,
+    input: f64,
+    output: f64,
+    /// The session's runs the batch wrote, for its last activity.
+    touched: Vec<Uuid>,
+    /// A run's last activity moved back: recompute from the runs.
+    recompute: bool,
+}
+
+/// The batch's last statements: adds to each session what the batch changed in its runs, and
+/// recomputes the status and duration of every session the batch wrote.
+pub(crate) async fn update_sessions<T: IngestTx>(tx: &mut T, batch: &Batch, locked: Locked) -> Result<(), StoreError> {
+    let mut sessions: BTreeMap<Uuid, SessionDelta> =
+        batch.sessions.iter().map(|s| (s.id, SessionDelta::default())).collect();
+    if !locked.runs.is_empty() {
+        let after = parts(tx, &locked.runs).await?;
+        for (run, new) in &after {
+            let d = sessions.entry(new.session).or_default();
+            d.touched.push(*run);
+            let old = locked.before.get(run);
+            let (o_errored, o_tools, o_cost, o_input, o_output) =
+                old.map_or((0, 0, 0.0, 0.0, 0.0), |o| (o.errored, o.tool_calls, o.cost, o.input, o.output));
+            d.runs += i64::from(old.is_none());
+            d.errored += new.errored - o_errored;
+            d.tool_calls += new.tool_calls - o_tools;
+            d.cost += new.cost - o_cost;
+            d.input += new.input - o_input;
+            d.output += new.output - o_output;
+            d.recompute |= old.is_some_and(|o| o.last > new.last);
+        }
     }
-    let mut q = Sql::new(T::DIALECT);
-    refresh_sessions(&mut q, project, Some(ids));
-    tx.fetch_all(q).await?;
+    let project = tx.project();
+    for (id, d) in sessions {
+        let mut q = Sql::new(T::DIALECT);
+        if d.recompute {
+            refresh_sessions(&mut q, project, Some(vec![id]));
+        } else {
+            add_to_session(&mut q, project, id, &d);
+        }
+        tx.fetch_all(q).await?;
+    }
     Ok(())
+}
+
+fn add_to_session(q: &mut Sql, project: Uuid, id: Uuid, d: &SessionDelta) {
+    let (sessions, runs) = (q.table("sessions"), q.table("runs"));
+    q.push(&format!("UPDATE {sessions} SET run_count = run_count + ")).arg(Arg::I64(d.runs));
+    q.push(", errored_runs = errored_runs + ").arg(Arg::I64(d.errored));
+    let errored = q.args.len();
+    q.push(", tool_calls = tool_calls + ").arg(Arg::I64(d.tool_calls));
+    q.push(", cost_usd = cost_usd + ").arg(Arg::F64(d.cost));
+    q.push(", input_tokens = input_tokens + ").arg(Arg::F64(d.input));
+    let input = q.args.len();
+    q.push(", output_tokens = output_tokens + ").arg(Arg::F64(d.output));
+    let output = q.args.len();
+    q.push(", tokens = tokens + ").again(input).push(" + ").again(output);
+    // Every right-hand side reads the row as it was, so the new last activity is spelled out.
+    let last = "(CASE WHEN last_at IS NULL OR last_at < l.latest THEN l.latest ELSE last_at END)";
+    let duration = q.millis("created_at", &format!("COALESCE(ended_at, {last})"));
+    q.push(&format!(", last_at = {last}, duration_ms = COALESCE({duration}, 0), status = CASE WHEN errored_runs + "));
+    q.again(errored).push(" > 0 THEN 'errored' WHEN ended_at IS NULL THEN 'active' ELSE 'completed' END");
+    q.push(&format!(" FROM (SELECT MAX(COALESCE(r.ended_at, r.started_at)) AS latest FROM {runs} r WHERE "));
+    q.in_ids("r.id", d.touched.clone()).push(") AS l WHERE id = ").arg(Arg::Uuid(id));
+    q.push(" AND project_id = ").arg(Arg::Uuid(project));
 }
 
 /// `UPDATE` of the sessions of `project` (those of `only`, when given) from their runs' columns.

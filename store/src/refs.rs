@@ -112,31 +112,46 @@ async fn owned<T: IngestTx>(tx: &mut T, table: Table, ids: Vec<Uuid>) -> Result<
     }
 }
 
+/// Of `refs`, those not in `known` (ids this batch already wrote or checked).
+fn unknown(refs: impl IntoIterator<Item = Uuid>, known: &HashSet<Uuid>) -> Vec<Uuid> {
+    unique(refs.into_iter().filter(|id| !known.contains(id)))
+}
+
 pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<IngestCounts, StoreError> {
+    let locked = crate::figures::lock_runs(tx, batch).await?;
+    // Ids stored in this project as of this point of the batch: written and owned, or checked.
+    let mut sessions: HashSet<Uuid> = HashSet::new();
+    let mut runs: HashSet<Uuid> = HashSet::new();
+    let mut spans: HashSet<Uuid> = HashSet::new();
+
     if !batch.sessions.is_empty() {
         tx.upsert_sessions(&batch.sessions).await?;
         owned(tx, Table::Sessions, batch.sessions.iter().map(|s| s.id).collect()).await?;
+        sessions.extend(batch.sessions.iter().map(|s| s.id));
     }
 
     if !batch.runs.is_empty() {
-        require(tx, Table::Sessions, unique(batch.runs.iter().map(|r| r.session_id)), "session").await?;
+        require(tx, Table::Sessions, unknown(batch.runs.iter().map(|r| r.session_id), &sessions), "session").await?;
         tx.upsert_runs(&batch.runs).await?;
         owned(tx, Table::Runs, batch.runs.iter().map(|r| r.id).collect()).await?;
+        runs.extend(batch.runs.iter().map(|r| r.id));
     }
 
     if !batch.spans.is_empty() {
-        require(tx, Table::Runs, unique(batch.spans.iter().map(|s| s.run_id)), "run").await?;
+        require(tx, Table::Runs, unknown(batch.spans.iter().map(|s| s.run_id), &runs), "run").await?;
+        runs.extend(batch.spans.iter().map(|s| s.run_id));
         require(tx, Table::Spans, batch.parents_to_be_stored(), "parent span").await?;
         let deltas = crate::figures::span_deltas(tx, &batch.spans).await?;
         tx.upsert_spans(&batch.spans).await?;
         owned(tx, Table::Spans, batch.spans.iter().map(|s| s.id).collect()).await?;
+        spans.extend(batch.spans.iter().map(|s| s.id));
         crate::figures::add_to_runs(tx, deltas).await?;
     }
-    crate::figures::refresh_sessions_of(tx, batch).await?;
 
     if !batch.events.is_empty() {
-        require(tx, Table::Runs, unique(batch.events.iter().map(|e| e.run_id)), "run").await?;
-        require(tx, Table::Spans, unique(batch.events.iter().filter_map(|e| e.span_id)), "span").await?;
+        require(tx, Table::Runs, unknown(batch.events.iter().map(|e| e.run_id), &runs), "run").await?;
+        runs.extend(batch.events.iter().map(|e| e.run_id));
+        require(tx, Table::Spans, unknown(batch.events.iter().filter_map(|e| e.span_id), &spans), "span").await?;
         tx.upsert_events(&batch.events).await?;
         owned(tx, Table::Events, batch.events.iter().map(|e| e.id).collect()).await?;
     }
@@ -151,7 +166,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
     }
 
     if !batch.scores.is_empty() {
-        require(tx, Table::Runs, unique(batch.scores.iter().map(|s| s.trace_id)), "trace").await?;
+        require(tx, Table::Runs, unknown(batch.scores.iter().map(|s| s.trace_id), &runs), "trace").await?;
         let span_ids = unique(batch.scores.iter().filter_map(|s| s.span_id));
         if !span_ids.is_empty() {
             let runs: HashMap<Uuid, Uuid> = tx.span_runs(&span_ids).await?.into_iter().collect();
@@ -167,5 +182,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
         owned(tx, Table::Scores, batch.scores.iter().map(|s| s.id).collect()).await?;
     }
 
+    // Last, so each session row is locked only until the commit that follows.
+    crate::figures::update_sessions(tx, batch, locked).await?;
     Ok(IngestCounts::of(batch))
 }

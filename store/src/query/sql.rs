@@ -183,32 +183,14 @@ impl Sql {
         }
     }
 
-    /// Appends a subquery's `SELECT` of the ids (for `col IN (… UNION …)`).
-    pub(crate) fn ids_set(&mut self, ids: Vec<Uuid>) -> &mut Self {
-        match self.dialect {
-            Dialect::Postgres => self.push("SELECT unnest(").arg(Arg::Uuids(ids)).push("::uuid[])"),
-            Dialect::Sqlite => self.push("SELECT value FROM json_each(").arg(Arg::Uuids(ids)).push(")"),
-        }
-    }
-
-    /// Appends `col = <project>` beside an id-set condition (`in_ids`): on SQLite as `+col`,
-    /// which keeps its planner from scanning every row of the project by the project index
-    /// instead of looking the ids up by primary key.
+    /// Appends `col = <project>` beside an id-set condition (`in_ids`), written so that no
+    /// planner uses the project's index for it: looking N ids up by primary key is always the
+    /// plan, but on a growing table with stale statistics both planners preferred to intersect
+    /// with (SQLite: scan) every row of the project. SQLite: `+col`; Postgres: a `COALESCE`.
     pub(crate) fn project_is(&mut self, col: &str, project: Uuid) -> &mut Self {
-        if self.dialect == Dialect::Sqlite {
-            self.push("+");
-        }
-        self.push(col).push(" = ").arg(Arg::Uuid(project))
-    }
-
-    /// ` FOR NO KEY UPDATE` on Postgres, where concurrent writers must queue on the rows read;
-    /// nothing on SQLite, whose writers already take turns. Not `FOR UPDATE`: that would also
-    /// wait for every transaction that inserted a child row (a run of the session, a span of
-    /// the run: foreign keys take `FOR KEY SHARE`), and two such batches would deadlock.
-    pub(crate) fn for_update(&mut self) -> &mut Self {
         match self.dialect {
-            Dialect::Postgres => self.push(" FOR NO KEY UPDATE"),
-            Dialect::Sqlite => self,
+            Dialect::Sqlite => self.push("+").push(col).push(" = ").arg(Arg::Uuid(project)),
+            Dialect::Postgres => self.push("COALESCE(").push(col).push(" = ").arg(Arg::Uuid(project)).push(", false)"),
         }
     }
 
