@@ -102,8 +102,8 @@ impl IngestTx for PgTx<'_> {
             .await?)
     }
 
-    async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO private.sessions AS s (id, project_id, created_at, ended_at, metadata)
              SELECT t.id, $1, t.created_at, t.ended_at, t.metadata
              FROM UNNEST($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[])
@@ -120,11 +120,11 @@ impl IngestTx for PgTx<'_> {
         .bind(rows.iter().map(|r| json(&r.metadata)).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
-    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO private.runs AS r (id, session_id, project_id, name, started_at, ended_at, status, error, metadata)
              SELECT t.id, t.session_id, $1, t.name, t.started_at, t.ended_at, t.status, t.error, t.metadata
              FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::timestamptz[],
@@ -149,11 +149,11 @@ impl IngestTx for PgTx<'_> {
         .bind(rows.iter().map(|r| json(&r.metadata)).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
-    async fn upsert_spans(&mut self, rows: &[Span]) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn upsert_spans(&mut self, rows: &[Span]) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO private.spans AS s (id, run_id, project_id, parent_span_id, kind, name, started_at,
                                          ended_at, status, error, iteration, attributes)
              SELECT t.id, t.run_id, $1, t.parent_span_id, t.kind, t.name, t.started_at,
@@ -183,11 +183,11 @@ impl IngestTx for PgTx<'_> {
         .bind(rows.iter().map(|r| json(&r.attributes)).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
-    async fn upsert_events(&mut self, rows: &[Event]) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn upsert_events(&mut self, rows: &[Event]) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO private.events AS e (id, run_id, span_id, project_id, type, created_at, content, attributes)
              SELECT t.id, t.run_id, t.span_id, $1, t.type, t.created_at, t.content, t.attributes
              FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::jsonb[], $8::jsonb[])
@@ -205,11 +205,11 @@ impl IngestTx for PgTx<'_> {
         .bind(rows.iter().map(|r| json(&r.attributes)).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
-    async fn upsert_scores(&mut self, rows: &[Score]) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn upsert_scores(&mut self, rows: &[Score]) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "INSERT INTO private.scores AS s (id, project_id, trace_id, span_id, name, value, data_type,
                                           string_value, source, comment, created_at)
              SELECT t.id, $1, t.trace_id, t.span_id, t.name, t.value, t.data_type::private.score_data_type,
@@ -238,7 +238,7 @@ impl IngestTx for PgTx<'_> {
         .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 }
 

@@ -64,11 +64,11 @@ pub(crate) trait IngestTx {
     ) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
     /// `(span id, run id)` of those of `ids` stored in this project.
     fn span_runs(&mut self, ids: &[Uuid]) -> impl Future<Output = Result<Vec<(Uuid, Uuid)>, StoreError>> + Send;
-    fn upsert_sessions(&mut self, rows: &[Session]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn upsert_runs(&mut self, rows: &[Run]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn upsert_spans(&mut self, rows: &[Span]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn upsert_events(&mut self, rows: &[Event]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn upsert_scores(&mut self, rows: &[Score]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn upsert_sessions(&mut self, rows: &[Session]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_runs(&mut self, rows: &[Run]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_spans(&mut self, rows: &[Span]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_events(&mut self, rows: &[Event]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_scores(&mut self, rows: &[Score]) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The project the batch is written to.
     fn project(&self) -> Uuid;
@@ -101,9 +101,11 @@ async fn require<T: IngestTx>(tx: &mut T, table: Table, refs: Vec<Uuid>, label: 
 }
 
 /// None of `ids` may be stored in `table` under another project. Checked after the upsert
-/// (whose guard leaves such rows untouched), so a concurrent writer cannot slip in between.
-async fn owned<T: IngestTx>(tx: &mut T, table: Table, ids: Vec<Uuid>) -> Result<(), StoreError> {
-    if ids.is_empty() {
+/// (whose guard leaves such rows untouched), so a concurrent writer cannot slip in between;
+/// and only when the upsert wrote fewer rows than it was given (`written`), since a row of
+/// another project is never written.
+async fn owned<T: IngestTx>(tx: &mut T, table: Table, ids: Vec<Uuid>, written: u64) -> Result<(), StoreError> {
+    if ids.is_empty() || written == ids.len() as u64 {
         return Ok(());
     }
     match tx.foreign_id(table, &ids).await? {
@@ -125,15 +127,15 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
     let mut spans: HashSet<Uuid> = HashSet::new();
 
     if !batch.sessions.is_empty() {
-        tx.upsert_sessions(&batch.sessions).await?;
-        owned(tx, Table::Sessions, batch.sessions.iter().map(|s| s.id).collect()).await?;
+        let written = tx.upsert_sessions(&batch.sessions).await?;
+        owned(tx, Table::Sessions, batch.sessions.iter().map(|s| s.id).collect(), written).await?;
         sessions.extend(batch.sessions.iter().map(|s| s.id));
     }
 
     if !batch.runs.is_empty() {
         require(tx, Table::Sessions, unknown(batch.runs.iter().map(|r| r.session_id), &sessions), "session").await?;
-        tx.upsert_runs(&batch.runs).await?;
-        owned(tx, Table::Runs, batch.runs.iter().map(|r| r.id).collect()).await?;
+        let written = tx.upsert_runs(&batch.runs).await?;
+        owned(tx, Table::Runs, batch.runs.iter().map(|r| r.id).collect(), written).await?;
         runs.extend(batch.runs.iter().map(|r| r.id));
     }
 
@@ -142,8 +144,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
         runs.extend(batch.spans.iter().map(|s| s.run_id));
         require(tx, Table::Spans, batch.parents_to_be_stored(), "parent span").await?;
         let deltas = crate::figures::span_deltas(tx, &batch.spans).await?;
-        tx.upsert_spans(&batch.spans).await?;
-        owned(tx, Table::Spans, batch.spans.iter().map(|s| s.id).collect()).await?;
+        let written = tx.upsert_spans(&batch.spans).await?;
+        owned(tx, Table::Spans, batch.spans.iter().map(|s| s.id).collect(), written).await?;
         spans.extend(batch.spans.iter().map(|s| s.id));
         crate::figures::add_to_runs(tx, deltas).await?;
     }
@@ -152,8 +154,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
         require(tx, Table::Runs, unknown(batch.events.iter().map(|e| e.run_id), &runs), "run").await?;
         runs.extend(batch.events.iter().map(|e| e.run_id));
         require(tx, Table::Spans, unknown(batch.events.iter().filter_map(|e| e.span_id), &spans), "span").await?;
-        tx.upsert_events(&batch.events).await?;
-        owned(tx, Table::Events, batch.events.iter().map(|e| e.id).collect()).await?;
+        let written = tx.upsert_events(&batch.events).await?;
+        owned(tx, Table::Events, batch.events.iter().map(|e| e.id).collect(), written).await?;
     }
 
     // This server has no prompt registry yet, so no prompt version can exist in the project:
@@ -178,8 +180,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Ing
                 }
             }
         }
-        tx.upsert_scores(&batch.scores).await?;
-        owned(tx, Table::Scores, batch.scores.iter().map(|s| s.id).collect()).await?;
+        let written = tx.upsert_scores(&batch.scores).await?;
+        owned(tx, Table::Scores, batch.scores.iter().map(|s| s.id).collect(), written).await?;
     }
 
     // Last, so each session row is locked only until the commit that follows.

@@ -116,15 +116,16 @@ impl LiteTx {
         columns: usize,
         rows: &'r [T],
         mut push: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &'r T, &str),
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
+        let mut written = 0;
         for chunk in rows.chunks(MAX_PARAMS / columns) {
             let mut qb = QueryBuilder::<Sqlite>::new(head);
             let project = self.project.as_str();
             qb.push_values(chunk, |mut b, row| push(&mut b, row, project));
             qb.push(tail);
-            qb.build().execute(&mut *self.tx).await?;
+            written += qb.build().execute(&mut *self.tx).await?.rows_affected();
         }
-        Ok(())
+        Ok(written)
     }
 }
 
@@ -184,7 +185,7 @@ impl IngestTx for LiteTx {
         rows.into_iter().map(|(s, r)| Ok((parse_uuid(&s, "spans.id")?, parse_uuid(&r, "spans.run_id")?))).collect()
     }
 
-    async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<(), StoreError> {
+    async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<u64, StoreError> {
         self.upsert(
             "INSERT INTO sessions (id, project_id, created_at, ended_at, metadata) ",
             " ON CONFLICT (id) DO UPDATE SET
@@ -204,7 +205,7 @@ impl IngestTx for LiteTx {
         .await
     }
 
-    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<(), StoreError> {
+    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<u64, StoreError> {
         self.upsert(
             "INSERT INTO runs (id, session_id, project_id, name, started_at, ended_at, status, error, metadata) ",
             " ON CONFLICT (id) DO UPDATE SET
@@ -231,7 +232,7 @@ impl IngestTx for LiteTx {
         .await
     }
 
-    async fn upsert_spans(&mut self, rows: &[Span]) -> Result<(), StoreError> {
+    async fn upsert_spans(&mut self, rows: &[Span]) -> Result<u64, StoreError> {
         self.upsert(
             "INSERT INTO spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at,
                                 status, error, iteration, attributes) ",
@@ -262,7 +263,7 @@ impl IngestTx for LiteTx {
         .await
     }
 
-    async fn upsert_events(&mut self, rows: &[Event]) -> Result<(), StoreError> {
+    async fn upsert_events(&mut self, rows: &[Event]) -> Result<u64, StoreError> {
         self.upsert(
             "INSERT INTO events (id, run_id, span_id, project_id, type, created_at, content, attributes) ",
             " ON CONFLICT (id) DO UPDATE SET content = excluded.content, attributes = excluded.attributes
@@ -283,7 +284,7 @@ impl IngestTx for LiteTx {
         .await
     }
 
-    async fn upsert_scores(&mut self, rows: &[Score]) -> Result<(), StoreError> {
+    async fn upsert_scores(&mut self, rows: &[Score]) -> Result<u64, StoreError> {
         self.upsert(
             "INSERT INTO scores (id, project_id, trace_id, span_id, name, value, data_type, string_value,
                                  source, comment, created_at) ",
