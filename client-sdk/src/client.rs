@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use northstar_wire::{Score, ScoreDataType, ScoreSource};
@@ -51,8 +51,17 @@ impl std::fmt::Debug for Client {
 /// across the process: records made one after another never share a timestamp, so reads
 /// ordered by time return a conversation's messages in the order they were recorded.
 pub(crate) fn now() -> northstar_wire::Timestamp {
+    increasing(Utc::now().timestamp_micros())
+}
+
+/// `start + elapsed` (a monotonic duration), kept in the same strictly increasing order.
+pub(crate) fn now_after(start: northstar_wire::Timestamp, elapsed: Duration) -> northstar_wire::Timestamp {
+    let elapsed = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
+    increasing(start.timestamp_micros().saturating_add(elapsed))
+}
+
+fn increasing(wall: i64) -> northstar_wire::Timestamp {
     static LAST_MICROS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-    let wall = Utc::now().timestamp_micros();
     let mut last = LAST_MICROS.load(Relaxed);
     loop {
         let next = wall.max(last + 1);
@@ -79,8 +88,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub(crate) fn latency_ms(started: Instant) -> Value {
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+pub(crate) fn latency_ms(elapsed: Duration) -> Value {
+    let ms = elapsed.as_secs_f64() * 1000.0;
     json!((ms * 1000.0).round() / 1000.0)
 }
 

@@ -196,7 +196,7 @@ impl RunState {
             if output > 0 {
                 data.metadata.insert("total_output_tokens".into(), json!(output));
             }
-            data.metadata.insert("latency_ms".into(), latency_ms(self.started));
+            data.metadata.insert("latency_ms".into(), latency_ms(self.started.elapsed()));
         }
         self.send();
     }

@@ -60,7 +60,7 @@ impl Call {
         }
     }
 
-    fn finish(mut self, info: ResponseInfo, attributes: &[(&str, Value)]) {
+    fn finish(mut self, info: ResponseInfo, attributes: &[(&'static str, Value)]) {
         for (key, value) in attributes {
             self.span.set_attribute(*key, value.clone());
         }
