@@ -426,7 +426,7 @@ async fn concurrent_batches_for_one_run_add_up(server: &TestServer) {
         let run = format!("50000000-0000-4000-8000-{:012}", 900 + i);
         batch(json!({
             "runs": [{"id": run, "session_id": S, "name": "agent", "started_at": "2025-06-01T11:00:00Z",
-                      "ended_at": "2025-06-01T11:00:01Z", "status": if i % 4 == 0 { "error" } else { "ok" }}],
+                      "ended_at": "2025-06-01T11:00:01Z", "status": if i.is_multiple_of(4) { "error" } else { "ok" }}],
             "spans": [{"id": format!("50000000-0000-4000-8000-{:012}", 950 + i), "run_id": run, "kind": "model",
                        "name": "llm", "started_at": "2025-06-01T11:00:00Z", "status": "ok",
                        "attributes": {"cost_usd": 0.25}}],

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::query::sql::{Arg, Reader, Sql};
+use crate::query::sql::{Arg, Dialect, Reader, Sql};
+use crate::refs::IngestTx;
 use crate::rows::{self, Columns};
 use crate::{Project, StoreError};
 
@@ -187,41 +188,47 @@ pub(crate) async fn set_retention<R: Reader>(r: &R, project: Uuid, days: Option<
     Ok(())
 }
 
-/// Deletes up to `limit` runs of `project` that started before `cutoff` (their spans, events
-/// and scores go with them), then the project's sessions created before `cutoff` that have
-/// no run left. Returns how many runs went; call again until it returns less than `limit`.
-pub(crate) async fn delete_runs_before<R: Reader>(
-    r: &R,
-    project: Uuid,
-    cutoff: DateTime<Utc>,
-    limit: u32,
-) -> Result<u64, StoreError> {
-    let mut q = r.sql();
+/// Deletes up to `limit` runs of the transaction's project that started before `cutoff` (their
+/// spans, events and scores go with them), then the project's sessions created before `cutoff`
+/// that have no run left. Returns how many runs went; call again until it returns less than
+/// `limit`. One transaction: the sessions are never seen counting runs that are gone.
+pub(crate) async fn delete_runs_before<T: IngestTx>(tx: &mut T, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+    let project = tx.project();
+    let mut q = Sql::new(T::DIALECT);
     let runs = q.table("runs");
     let p1 = q.p1();
     q.push(&format!("DELETE FROM {runs} WHERE id IN (SELECT id FROM {runs} WHERE project_id = "));
     q.arg(Arg::Uuid(project));
     q.push(" AND started_at < ").arg(Arg::Ts(cutoff));
     q.push(&format!(" ORDER BY started_at LIMIT {limit}) AND project_id = {p1} RETURNING session_id"));
-    let gone = r.fetch_all(q).await?;
+    let gone = tx.fetch_all(q).await?;
     let deleted = gone.len() as u64;
-    // The sessions that keep other runs: their figures no longer count the deleted ones.
+    // The sessions that keep other runs: their figures no longer count the deleted ones. Their
+    // rows are locked first, by a statement of its own, so the recomputation's snapshot holds
+    // every batch that committed to them meanwhile (one still in flight adds its change after).
     let mut sessions = gone.iter().map(|row| row.uuid("session_id")).collect::<Result<Vec<_>, _>>()?;
     sessions.sort_unstable();
     sessions.dedup();
     if !sessions.is_empty() {
-        let mut q = r.sql();
+        if T::DIALECT == Dialect::Postgres {
+            let mut q = Sql::new(T::DIALECT);
+            let table = q.table("sessions");
+            q.push(&format!("SELECT id FROM {table} WHERE ")).project_is("project_id", project).push(" AND ");
+            q.in_ids("id", sessions.clone()).push(" ORDER BY id FOR NO KEY UPDATE");
+            tx.fetch_all(q).await?;
+        }
+        let mut q = Sql::new(T::DIALECT);
         crate::figures::refresh_sessions(&mut q, project, Some(sessions));
-        r.fetch_all(q).await?;
+        tx.fetch_all(q).await?;
     }
     if deleted < u64::from(limit) {
-        let mut q = r.sql();
+        let mut q = Sql::new(T::DIALECT);
         let sessions = q.table("sessions");
         let p1 = q.p1();
         q.push(&format!("DELETE FROM {sessions} WHERE project_id = ")).arg(Arg::Uuid(project));
         q.push(" AND created_at < ").arg(Arg::Ts(cutoff));
         q.push(&format!(" AND NOT EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {sessions}.id AND r.project_id = {p1}) RETURNING id"));
-        r.fetch_all(q).await?;
+        tx.fetch_all(q).await?;
     }
     Ok(deleted)
 }

@@ -324,7 +324,7 @@ macro_rules! read_models {
             cutoff: chrono::DateTime<chrono::Utc>,
             limit: u32,
         ) -> Result<u64, StoreError> {
-            crate::access::delete_runs_before(self, project, cutoff, limit).await
+            self.retention_pass(project, cutoff, limit).await
         }
         async fn ready(&self) -> Result<bool, StoreError> {
             let applied = self.applied_migrations().await?;

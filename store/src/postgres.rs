@@ -531,3 +531,13 @@ async fn insert_key(tx: &mut Transaction<'_, Postgres>, project: Uuid, key_hash:
     })?;
     Ok(())
 }
+
+impl PgStore {
+    /// One retention pass (`Store::delete_runs_before`) in one transaction.
+    async fn retention_pass(&self, project: Uuid, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = PgTx { tx: self.pool.begin().await?, project };
+        let deleted = crate::access::delete_runs_before(&mut tx, cutoff, limit).await?;
+        tx.tx.commit().await?;
+        Ok(deleted)
+    }
+}

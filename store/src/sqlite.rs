@@ -630,3 +630,15 @@ async fn insert_key(tx: &mut Transaction<'static, Sqlite>, project: Uuid, key_ha
     })?;
     Ok(())
 }
+
+impl SqliteStore {
+    /// One retention pass (`Store::delete_runs_before`) in one transaction, taking its turn
+    /// with the other writers.
+    async fn retention_pass(&self, project: Uuid, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let (_turn, tx) = self.begin_write().await?;
+        let mut tx = LiteTx { tx, project: project.to_string(), id: project };
+        let deleted = crate::access::delete_runs_before(&mut tx, cutoff, limit).await?;
+        tx.tx.commit().await?;
+        Ok(deleted)
+    }
+}
