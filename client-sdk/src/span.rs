@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::client::{drop_error, error_value, latency_ms, lock, new_id, now, panic_error, to_value, type_name_of};
+use crate::client::{
+    drop_error, error_value, latency_ms, lock, new_id, now, now_after, panic_error, to_value, type_name_of,
+};
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
 use crate::worker::Record;
@@ -38,7 +40,11 @@ impl Attributes {
     const SHORT: usize = 16;
 
     fn from_map(map: Map<String, Value>) -> Self {
-        if map.len() <= Self::SHORT { Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), v)).collect()) } else { Self::Map(map) }
+        if map.len() <= Self::SHORT {
+            Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), v)).collect())
+        } else {
+            Self::Map(map)
+        }
     }
 
     fn insert(&mut self, key: impl Into<Key>, value: Value) {
@@ -135,7 +141,7 @@ impl SpanState {
         data.ended = true;
         // One clock read for both: the end is the start plus the measured latency.
         let elapsed = self.started.elapsed();
-        data.ended_at = Some(crate::client::now_after(self.started_at, elapsed));
+        data.ended_at = Some(now_after(self.started_at, elapsed));
         if error.is_some() {
             data.error = error;
         }

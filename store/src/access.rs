@@ -192,7 +192,11 @@ pub(crate) async fn set_retention<R: Reader>(r: &R, project: Uuid, days: Option<
 /// spans, events and scores go with them), then the project's sessions created before `cutoff`
 /// that have no run left. Returns how many runs went; call again until it returns less than
 /// `limit`. One transaction: the sessions are never seen counting runs that are gone.
-pub(crate) async fn delete_runs_before<T: IngestTx>(tx: &mut T, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+pub(crate) async fn delete_runs_before<T: IngestTx>(
+    tx: &mut T,
+    cutoff: DateTime<Utc>,
+    limit: u32,
+) -> Result<u64, StoreError> {
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
     let runs = q.table("runs");

@@ -31,7 +31,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::query::sql::{Arg, Sql};
+use crate::query::sql::{Arg, Dialect, Sql};
 use crate::refs::IngestTx;
 use crate::rows::Columns;
 
@@ -190,13 +190,11 @@ pub(crate) struct Locked {
 /// Before anything is written: takes the lock of every run the batch writes or adds spans to
 /// (in one order for all batches, so none waits on another in a cycle) and reads their parts.
 pub(crate) async fn lock_runs<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Locked, StoreError> {
-    let mut runs: Vec<Uuid> = batch.runs.iter().map(|r| r.id).chain(batch.spans.iter().map(|s| s.run_id)).collect();
-    runs.sort_unstable();
-    runs.dedup();
+    let runs = crate::refs::unique(batch.runs.iter().map(|r| r.id).chain(batch.spans.iter().map(|s| s.run_id)));
     if runs.is_empty() {
         return Ok(Locked { runs, before: HashMap::new() });
     }
-    if T::DIALECT == crate::query::sql::Dialect::Postgres {
+    if T::DIALECT == Dialect::Postgres {
         // Advisory, not row locks: a run the batch inserts has no row to lock yet.
         let mut q = Sql::new(T::DIALECT);
         q.push("SELECT pg_advisory_xact_lock(k)::text FROM (SELECT DISTINCT hashtextextended(id::text, 0) AS k FROM unnest(");
@@ -358,7 +356,7 @@ fn rebuild_runs(q: &mut Sql, project: Uuid) {
 }
 
 /// The two statements that recompute a project's figures from its spans, in order.
-pub(crate) fn rebuild(dialect: crate::query::sql::Dialect, project: Uuid) -> [Sql; 2] {
+pub(crate) fn rebuild(dialect: Dialect, project: Uuid) -> [Sql; 2] {
     let mut runs = Sql::new(dialect);
     rebuild_runs(&mut runs, project);
     let mut sessions = Sql::new(dialect);

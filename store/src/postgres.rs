@@ -85,7 +85,8 @@ impl IngestTx for PgTx<'_> {
 
     async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         // The project test is kept off its index, as in `Sql::project_is`.
-        let sql = format!("SELECT id FROM private.{} WHERE id = ANY($1) AND COALESCE(project_id = $2, false)", table.name());
+        let sql =
+            format!("SELECT id FROM private.{} WHERE id = ANY($1) AND COALESCE(project_id = $2, false)", table.name());
         Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(ids).bind(self.project).fetch_all(&mut *self.tx).await?)
     }
 
@@ -95,11 +96,13 @@ impl IngestTx for PgTx<'_> {
     }
 
     async fn span_runs(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, run_id FROM private.spans WHERE id = ANY($1) AND COALESCE(project_id = $2, false)")
-            .bind(ids)
-            .bind(self.project)
-            .fetch_all(&mut *self.tx)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, run_id FROM private.spans WHERE id = ANY($1) AND COALESCE(project_id = $2, false)",
+        )
+        .bind(ids)
+        .bind(self.project)
+        .fetch_all(&mut *self.tx)
+        .await?)
     }
 
     async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<u64, StoreError> {

@@ -81,7 +81,8 @@ pub(crate) trait IngestTx {
     ) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send;
 }
 
-fn unique(ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+/// The ids, sorted and without repeats.
+pub(crate) fn unique(ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
     let mut v: Vec<Uuid> = ids.into_iter().collect();
     v.sort_unstable();
     v.dedup();
