@@ -6,7 +6,8 @@
 //!
 //! `cargo bench -p northstar-server --bench ingest_load` (release binary). Environment:
 //! `LOAD_SECONDS` (default 10), `LOAD_CONCURRENCY` (default 4), `LOAD_RUNS_PER_SESSION` (default
-//! 10, each connection writing its own sessions; 0: every run in one session). Under
+//! 10, each connection writing its own sessions; 0: every run in one session), `LOAD_STORES`
+//! (default `postgres,sqlite`). Under
 //! `cargo test`: a 1-second smoke pass.
 
 mod support;
@@ -320,9 +321,25 @@ fn main() {
             conn.execute(sqlx::AssertSqlSafe(sql)).await.expect("admin SQL");
         });
     };
+    // LOAD_STORES: which stores to load, `postgres,sqlite` by default.
+    let stores = std::env::var("LOAD_STORES").unwrap_or_else(|_| "postgres,sqlite".into());
+    let load_store = |name: &str| stores.split(',').any(|s| s.trim() == name);
     println!("ingest load: {seconds} s, concurrency {concurrency}, {RECORDS_PER_BATCH} records per batch");
+    if load_store("postgres") {
+        load_postgres(&runtime, &admin_sql, &base, seconds, concurrency);
+    }
+    if load_store("sqlite") {
+        load_sqlite(&runtime, seconds, concurrency);
+    }
+}
 
-    // Postgres
+fn load_postgres(
+    runtime: &tokio::runtime::Runtime,
+    admin_sql: &dyn Fn(String),
+    base: &str,
+    seconds: u64,
+    concurrency: usize,
+) {
     let (served, direct) =
         (format!("ns_load_{}", Uuid::new_v4().simple()), format!("ns_copy_{}", Uuid::new_v4().simple()));
     admin_sql(format!("CREATE DATABASE {served}"));
@@ -339,8 +356,9 @@ fn main() {
     print("Postgres", &load, copy, "COPY");
     admin_sql(format!("DROP DATABASE {served} WITH (FORCE)"));
     admin_sql(format!("DROP DATABASE {direct} WITH (FORCE)"));
+}
 
-    // SQLite
+fn load_sqlite(runtime: &tokio::runtime::Runtime, seconds: u64, concurrency: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut child, port) = start(&[("NORTHSTAR_DATA_DIR", dir.path().display().to_string())]);
     let load = runtime.block_on(generate(port, child.id(), seconds, concurrency));

@@ -241,8 +241,8 @@ struct SessionDelta {
     cost: f64,
     input: f64,
     output: f64,
-    /// The session's runs the batch wrote, for its last activity.
-    touched: Vec<Uuid>,
+    /// The latest activity of the session's runs the batch wrote.
+    latest: Option<DateTime<Utc>>,
     /// A run's last activity moved back: recompute from the runs.
     recompute: bool,
 }
@@ -256,7 +256,7 @@ pub(crate) async fn update_sessions<T: IngestTx>(tx: &mut T, batch: &Batch, lock
         let after = parts(tx, &locked.runs).await?;
         for (run, new) in &after {
             let d = sessions.entry(new.session).or_default();
-            d.touched.push(*run);
+            d.latest = d.latest.max(Some(new.last));
             let old = locked.before.get(run);
             let (o_errored, o_tools, o_cost, o_input, o_output) =
                 old.map_or((0, 0, 0.0, 0.0, 0.0), |o| (o.errored, o.tool_calls, o.cost, o.input, o.output));
@@ -270,38 +270,54 @@ pub(crate) async fn update_sessions<T: IngestTx>(tx: &mut T, batch: &Batch, lock
         }
     }
     let project = tx.project();
-    for (id, d) in sessions {
+    let (recompute, add): (Vec<_>, Vec<_>) = sessions.into_iter().partition(|(_, d)| d.recompute);
+    if !recompute.is_empty() {
         let mut q = Sql::new(T::DIALECT);
-        if d.recompute {
-            refresh_sessions(&mut q, project, Some(vec![id]));
-        } else {
-            add_to_session(&mut q, project, id, &d);
-        }
+        refresh_sessions(&mut q, project, Some(recompute.into_iter().map(|(id, _)| id).collect()));
+        tx.fetch_all(q).await?;
+    }
+    // SQLite has one writer, so one statement for all; Postgres' concurrent batches each
+    // lock their sessions one by one in id order, never two in opposite orders.
+    let chunk = if T::DIALECT == Dialect::Sqlite { add.len().max(1) } else { 1 };
+    for some in add.chunks(chunk) {
+        let mut q = Sql::new(T::DIALECT);
+        add_to_sessions(&mut q, project, some);
         tx.fetch_all(q).await?;
     }
     Ok(())
 }
 
-fn add_to_session(q: &mut Sql, project: Uuid, id: Uuid, d: &SessionDelta) {
-    let (sessions, runs) = (q.table("sessions"), q.table("runs"));
-    q.push(&format!("UPDATE {sessions} SET run_count = run_count + ")).arg(Arg::I64(d.runs));
-    q.push(", errored_runs = errored_runs + ").arg(Arg::I64(d.errored));
-    let errored = q.args.len();
-    q.push(", tool_calls = tool_calls + ").arg(Arg::I64(d.tool_calls));
-    q.push(", cost_usd = cost_usd + ").arg(Arg::F64(d.cost));
-    q.push(", input_tokens = input_tokens + ").arg(Arg::F64(d.input));
-    let input = q.args.len();
-    q.push(", output_tokens = output_tokens + ").arg(Arg::F64(d.output));
-    let output = q.args.len();
-    q.push(", tokens = tokens + ").again(input).push(" + ").again(output);
+/// One `UPDATE` adding each session's delta, from a `VALUES` list.
+fn add_to_sessions(q: &mut Sql, project: Uuid, deltas: &[(Uuid, SessionDelta)]) {
+    let sessions = q.table("sessions");
+    q.push(&format!(
+        "UPDATE {sessions} SET run_count = run_count + d.runs, errored_runs = errored_runs + d.errored,
+                tool_calls = tool_calls + d.tools, cost_usd = cost_usd + d.cost,
+                input_tokens = input_tokens + d.input, output_tokens = output_tokens + d.output,
+                tokens = tokens + d.input + d.output, "
+    ));
     // Every right-hand side reads the row as it was, so the new last activity is spelled out.
-    let last = "(CASE WHEN last_at IS NULL OR last_at < l.latest THEN l.latest ELSE last_at END)";
-    let duration = q.millis("created_at", &format!("COALESCE(ended_at, {last})"));
-    q.push(&format!(", last_at = {last}, duration_ms = COALESCE({duration}, 0), status = CASE WHEN errored_runs + "));
-    q.again(errored).push(" > 0 THEN 'errored' WHEN ended_at IS NULL THEN 'active' ELSE 'completed' END");
-    q.push(&format!(" FROM (SELECT MAX(COALESCE(r.ended_at, r.started_at)) AS latest FROM {runs} r WHERE "));
-    q.in_ids("r.id", d.touched.clone()).push(") AS l WHERE id = ").arg(Arg::Uuid(id));
-    q.push(" AND project_id = ").arg(Arg::Uuid(project));
+    let latest = "(CASE WHEN last_at IS NULL OR last_at < d.latest THEN d.latest ELSE last_at END)";
+    let duration = q.millis("created_at", &format!("COALESCE(ended_at, {latest})"));
+    q.push(&format!(
+        "last_at = {latest}, duration_ms = COALESCE({duration}, 0),
+                status = CASE WHEN errored_runs + d.errored > 0 THEN 'errored' WHEN ended_at IS NULL THEN 'active' ELSE 'completed' END
+         FROM (SELECT column1 AS id, column2 AS runs, column3 AS errored, column4 AS tools, column5 AS cost,
+                      column6 AS input, column7 AS output, column8 AS latest FROM (VALUES "
+    ));
+    for (i, (id, d)) in deltas.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.arg(Arg::Uuid(*id)).push(", ").arg(Arg::I64(d.runs)).push(", ").arg(Arg::I64(d.errored));
+        q.push(", ").arg(Arg::I64(d.tool_calls)).push(", ").arg(Arg::F64(d.cost));
+        q.push(", ").arg(Arg::F64(d.input)).push(", ").arg(Arg::F64(d.output)).push(", ");
+        match (d.latest, q.dialect) {
+            (Some(t), _) => q.arg(Arg::Ts(t)),
+            (None, Dialect::Postgres) => q.push("CAST(NULL AS timestamptz)"),
+            (None, Dialect::Sqlite) => q.push("NULL"),
+        };
+        q.push(")");
+    }
+    q.push(&format!(") AS v) AS d WHERE {sessions}.id = d.id AND {sessions}.project_id = ")).arg(Arg::Uuid(project));
 }
 
 /// `UPDATE` of the sessions of `project` (those of `only`, when given) from their runs' columns.

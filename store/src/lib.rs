@@ -20,6 +20,7 @@ mod access;
 mod any;
 mod error;
 mod figures;
+mod group;
 mod postgres;
 mod query;
 mod refs;

@@ -164,6 +164,32 @@ impl Batch {
         self.len() == 0
     }
 
+    /// The batches as one, as if each were written after the one before: the records of each
+    /// kind concatenated in order, repeated ids folded by the same upsert rules as within one
+    /// batch, spans put in parent-first order again. A store writes the result with the same
+    /// effect as the batches one after another, except that references among the batches
+    /// resolve whatever their order (a span may name a parent sent in a later batch).
+    #[must_use]
+    pub fn merge(batches: impl IntoIterator<Item = Batch>) -> Batch {
+        let mut all = Batch::default();
+        for b in batches {
+            all.sessions.extend(b.sessions);
+            all.runs.extend(b.runs);
+            all.spans.extend(b.spans);
+            all.events.extend(b.events);
+            all.prompt_links.extend(b.prompt_links);
+            all.scores.extend(b.scores);
+        }
+        Batch {
+            sessions: fold(all.sessions),
+            runs: fold(all.runs),
+            spans: order_spans(all.spans),
+            events: fold(all.events),
+            prompt_links: all.prompt_links,
+            scores: fold(all.scores),
+        }
+    }
+
     /// Parent span ids that must already be stored in the project: every parent that is not
     /// placed earlier in this batch's span order (the original's sequential rule, which also
     /// rejects parent cycles that are not already anchored in stored data).

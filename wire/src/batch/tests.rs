@@ -293,6 +293,31 @@ fn repeated_ids_fold_like_sequential_upserts() {
 }
 
 #[test]
+fn merged_batches_equal_one_batch_of_all_their_records() {
+    let a = "aaaaaaaa-0000-4000-8000-000000000000";
+    let b = "bbbbbbbb-0000-4000-8000-000000000000";
+    let mut ended = span(a, None);
+    ended["status"] = json!("ok");
+    ended["ended_at"] = json!(TS);
+    // The first batch opens `a` and a child whose parent `b` comes in the third; the second ends `a`.
+    let first = json!({"schema_version": 2, "sessions": [session()], "runs": [run()],
+                       "spans": [span(a, None), span(P1, Some(b))], "events": [event()]});
+    let second = json!({"schema_version": 2, "spans": [ended.clone()], "scores": [score()]});
+    let third = json!({"schema_version": 2, "spans": [span(b, Some(a)), span(a, None)]});
+    let parsed = |v: &Value| Batch::from_value(v).expect("valid");
+    let merged = Batch::merge([parsed(&first), parsed(&second), parsed(&third)]);
+
+    let all = json!({"schema_version": 2, "sessions": [session()], "runs": [run()],
+                     "spans": [span(a, None), span(P1, Some(b)), ended, span(b, Some(a)), span(a, None)],
+                     "events": [event()], "scores": [score()]});
+    assert_eq!(merged, parsed(&all));
+    assert_eq!(ids(&merged), [a, b, P1], "parents first across the batches");
+    assert_eq!(merged.spans[0].status, Status::Ok, "a later `running` does not reopen the span");
+    assert!(merged.parents_to_be_stored().is_empty());
+    assert_eq!(merged.len(), 7);
+}
+
+#[test]
 fn absent_and_null_json_fields_differ() {
     let mut r = run();
     r["metadata"] = json!(null);
