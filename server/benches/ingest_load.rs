@@ -326,7 +326,7 @@ fn main() {
     let load_store = |name: &str| stores.split(',').any(|s| s.trim() == name);
     println!("ingest load: {seconds} s, concurrency {concurrency}, {RECORDS_PER_BATCH} records per batch");
     if load_store("postgres") {
-        load_postgres(&runtime, &admin_sql, &base, seconds, concurrency);
+        load_postgres(&runtime, &admin_sql, base, seconds, concurrency);
     }
     if load_store("sqlite") {
         load_sqlite(&runtime, seconds, concurrency);

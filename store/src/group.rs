@@ -41,10 +41,8 @@ impl Pending {
 
 /// What writes the groups.
 pub(crate) trait GroupWriter: Clone + Send + Sync + 'static {
-    /// Stores one batch in its own transaction.
-    fn write_one(&self, project: Uuid, batch: &Batch) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
-    /// Stores one merged batch per project, all in one transaction.
-    fn write_merged(&self, merged: Vec<(Uuid, Batch)>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores each `(project, batch)` in its project, all in one transaction.
+    fn write(&self, batches: &[(Uuid, &Batch)]) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The queue in front of one writer task, started on the first request (on the caller's tokio
@@ -119,7 +117,9 @@ async fn run<W: GroupWriter>(writer: W, mut queue: mpsc::UnboundedReceiver<Pendi
 
 async fn write<W: GroupWriter>(writer: &W, group: Vec<Pending>, merged: &AtomicU64) {
     if group.len() > 1 {
-        match writer.write_merged(merge(&group)).await {
+        let merged_batches = merge(&group);
+        let batches: Vec<(Uuid, &Batch)> = merged_batches.iter().map(|(p, b)| (*p, b)).collect();
+        match writer.write(&batches).await {
             Ok(()) => {
                 merged.fetch_add(group.len() as u64, Relaxed);
                 for pending in group {
@@ -134,8 +134,9 @@ async fn write<W: GroupWriter>(writer: &W, group: Vec<Pending>, merged: &AtomicU
         }
     }
     for pending in group {
-        let result = writer.write_one(pending.project, &pending.batch).await;
-        pending.answer(result);
+        let result = writer.write(&[(pending.project, &pending.batch)]).await;
+        let counts = IngestCounts::of(&pending.batch);
+        pending.answer(result.map(|()| counts));
     }
 }
 

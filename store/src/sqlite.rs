@@ -54,19 +54,10 @@ impl Writer {
 }
 
 impl GroupWriter for Writer {
-    async fn write_one(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        let (_turn, tx) = self.begin().await?;
-        let mut tx = LiteTx::new(tx, project);
-        let counts = refs::ingest(&mut tx, batch).await?;
-        tx.tx.commit().await?;
-        self.committed.notify_one();
-        Ok(counts)
-    }
-
-    async fn write_merged(&self, merged: Vec<(Uuid, Batch)>) -> Result<(), StoreError> {
+    async fn write(&self, batches: &[(Uuid, &Batch)]) -> Result<(), StoreError> {
         let (_turn, tx) = self.begin().await?;
         let mut tx = LiteTx::new(tx, Uuid::nil());
-        for (project, batch) in &merged {
+        for (project, batch) in batches {
             tx.project = project.to_string();
             tx.id = *project;
             refs::ingest(&mut tx, batch).await?;
@@ -164,8 +155,7 @@ async fn checkpoints(options: SqliteConnectOptions, committed: std::sync::Weak<t
             return;
         }
     };
-    loop {
-        let Some(notify) = committed.upgrade() else { break };
+    while let Some(notify) = committed.upgrade() {
         let woken = tokio::time::timeout(Duration::from_secs(1), notify.notified()).await.is_ok();
         drop(notify);
         if woken {

@@ -130,7 +130,9 @@ async fn one_group_writes_each_batch_into_its_own_project() {
 
     let (a, b, c) =
         tokio::join!(store.ingest(first, &mine[0]), store.ingest(second, &theirs[0]), store.ingest(first, &mine[1]));
-    (a.expect("first"), b.expect("second"), c.expect("third"));
+    a.expect("first");
+    b.expect("second");
+    c.expect("third");
     assert_eq!(store.merged_requests(), 3);
     let run = |b: &[Batch; 3]| b[0].runs[0].id;
     assert!(store.get_run(first, run(&mine)).await.expect("read").is_some());
