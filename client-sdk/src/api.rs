@@ -132,7 +132,7 @@ impl Deref for SpanGuard {
 pub fn trace(name: impl Into<String>) -> TraceGuard {
     let run = start_run(name);
     let context = Context { run: run.state.clone(), span: None };
-    TraceGuard { _entered: context.enter(), run }
+    TraceGuard { _entered: context.enter_owned(), run }
 }
 
 /// Disabled, this allocates nothing: the name is converted only once a run is certain.
@@ -155,7 +155,7 @@ pub fn span(name: impl Into<String>, kind: SpanKind) -> SpanGuard {
 pub async fn in_span<F: std::future::Future>(name: impl Into<String>, kind: SpanKind, future: F) -> F::Output {
     let mut span = start_span(name, kind, None);
     span.cancel_on_drop = true;
-    let context = Context { run: span.state.as_ref().map(|s| s.run.clone()), span: span.state.clone() };
+    let context = span.context();
     let output = crate::context::FutureExt::in_context(future, context).await;
     span.end();
     output
@@ -178,14 +178,15 @@ pub(crate) fn start_span(
     kind: SpanKind,
     attributes: Option<Map<String, Value>>,
 ) -> SpanHandle {
-    let current = Context::current();
-    SpanHandle::start(current.run.as_ref(), current.span_id(), name, kind, attributes)
+    Context::with_current(|current| {
+        let current = current.and_then(|c| Some((c.run.as_ref()?, c.span_id())));
+        SpanHandle::start(current.map(|(run, _)| run), current.and_then(|(_, parent)| parent), name, kind, attributes)
+    })
 }
 
 fn enter_span(span: SpanHandle) -> SpanGuard {
-    let current = Context::current();
-    let context = Context { run: current.run.filter(|_| span.state.is_some()), span: span.state.clone() };
-    SpanGuard { _entered: context.enter(), span }
+    let context = span.context();
+    SpanGuard { _entered: context.enter_owned(), span }
 }
 
 fn in_current(f: impl FnOnce(&Context)) {

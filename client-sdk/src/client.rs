@@ -51,22 +51,30 @@ impl std::fmt::Debug for Client {
 /// across the process: records made one after another never share a timestamp, so reads
 /// ordered by time return a conversation's messages in the order they were recorded.
 pub(crate) fn now() -> northstar_wire::Timestamp {
-    increasing(Utc::now().timestamp_micros())
+    timestamp(now_micros())
 }
 
-/// `start + elapsed` (a monotonic duration), kept in the same strictly increasing order.
-pub(crate) fn now_after(start: northstar_wire::Timestamp, elapsed: Duration) -> northstar_wire::Timestamp {
-    let elapsed = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
-    increasing(start.timestamp_micros().saturating_add(elapsed))
+/// [`now`] as microseconds since the Unix epoch: what runs and spans keep until the worker
+/// reads them (a `DateTime` costs a calendar computation; the worker pays it, not the caller).
+pub(crate) fn now_micros() -> i64 {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    increasing(wall)
 }
 
-fn increasing(wall: i64) -> northstar_wire::Timestamp {
+/// Microseconds since the Unix epoch as a timestamp.
+pub(crate) fn timestamp(micros: i64) -> northstar_wire::Timestamp {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_else(Utc::now)
+}
+
+fn increasing(wall: i64) -> i64 {
     static LAST_MICROS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
     let mut last = LAST_MICROS.load(Relaxed);
     loop {
         let next = wall.max(last + 1);
         match LAST_MICROS.compare_exchange_weak(last, next, Relaxed, Relaxed) {
-            Ok(_) => return chrono::DateTime::from_timestamp_micros(next).unwrap_or_else(Utc::now),
+            Ok(_) => return next,
             Err(seen) => last = seen,
         }
     }
@@ -88,9 +96,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub(crate) fn latency_ms(elapsed: Duration) -> Value {
-    let ms = elapsed.as_secs_f64() * 1000.0;
-    json!((ms * 1000.0).round() / 1000.0)
+/// `ended_at − started_at` in milliseconds (microsecond precision), so that the latency and the
+/// two timestamps always agree. One clock read per end instead of a wall and a monotonic one:
+/// timestamps never go backwards (see [`now`]), so neither does a latency.
+pub(crate) fn latency_ms(started_at: i64, ended_at: i64) -> Value {
+    let micros = ended_at.saturating_sub(started_at);
+    #[expect(clippy::cast_precision_loss, reason = "a latency in microseconds is far below 2^52")]
+    let ms = micros as f64 / 1000.0;
+    json!(ms)
 }
 
 impl Client {
@@ -249,17 +262,21 @@ impl Client {
 
 impl Inner {
     /// The recording path's only contact with the worker: a lock-free push, and a wake-up only
-    /// when a batch's worth is waiting (the worker also wakes on its flush interval).
-    pub(crate) fn send(&self, record: Record) {
+    /// when a batch's worth is waiting (the worker also wakes on its flush interval). False if
+    /// the record was dropped (and counted).
+    pub(crate) fn send(&self, record: Record) -> bool {
         match self.queue.push(record) {
             Ok(()) => {
                 self.counters.enqueued.fetch_add(1, Relaxed);
+                true
             }
             Err(Closed) => {
                 self.counters.drop_records(&self.counters.dropped_shutdown, 1, "recorded after shutdown");
+                false
             }
             Err(Full) => {
                 self.counters.drop_records(&self.counters.dropped_queue_full, 1, "the queue is full");
+                false
             }
         }
     }

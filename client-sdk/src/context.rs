@@ -10,7 +10,6 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context as TaskContext, Poll};
 
 use uuid::Uuid;
@@ -32,17 +31,27 @@ impl std::fmt::Debug for Context {
     }
 }
 
-thread_local! {
-    static STACK: RefCell<Vec<(u64, Context)>> = const { RefCell::new(Vec::new()) };
+/// A thread's entered contexts, each with the token of the guard that leaves it. Tokens need
+/// only be unique within the thread (guards are not `Send`), so they come from a plain counter.
+struct Stack {
+    entries: Vec<(u64, Context)>,
+    next_token: u64,
 }
 
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+thread_local! {
+    static STACK: RefCell<Stack> = const { RefCell::new(Stack { entries: Vec::new(), next_token: 1 }) };
+}
 
 impl Context {
     /// The innermost context entered on this thread (empty outside any trace).
     #[must_use]
     pub fn current() -> Self {
-        STACK.with(|s| s.borrow().last().map(|(_, c)| c.clone())).unwrap_or_default()
+        Self::with_current(|c| c.cloned()).unwrap_or_default()
+    }
+
+    /// Calls `f` with the innermost context, borrowed (nothing is cloned).
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Self>) -> R) -> R {
+        STACK.with(|s| f(s.borrow().entries.last().map(|(_, c)| c)))
     }
 
     /// The run id, if inside a trace.
@@ -63,8 +72,21 @@ impl Context {
         if self.run.is_none() {
             return Entered { token: 0, _not_send: PhantomData };
         }
-        let token = NEXT_TOKEN.fetch_add(1, Relaxed);
-        STACK.with(|s| s.borrow_mut().push((token, self.clone())));
+        self.clone().enter_owned()
+    }
+
+    /// [`Context::enter`] without the clone.
+    pub(crate) fn enter_owned(self) -> Entered {
+        if self.run.is_none() {
+            return Entered { token: 0, _not_send: PhantomData };
+        }
+        let token = STACK.with(|s| {
+            let mut stack = s.borrow_mut();
+            let token = stack.next_token;
+            stack.next_token += 1;
+            stack.entries.push((token, self));
+            token
+        });
         Entered { token, _not_send: PhantomData }
     }
 }
@@ -85,8 +107,8 @@ impl Drop for Entered {
         // `try_with`: the thread-local may already be gone during thread teardown.
         let _ = STACK.try_with(|s| {
             let mut stack = s.borrow_mut();
-            if let Some(i) = stack.iter().rposition(|(t, _)| *t == token) {
-                stack.remove(i);
+            if let Some(i) = stack.entries.iter().rposition(|(t, _)| *t == token) {
+                stack.entries.remove(i);
             }
         });
     }

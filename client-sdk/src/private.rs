@@ -144,7 +144,7 @@ pub fn async_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Valu
     if span.state.as_ref().is_some_and(|s| s.run.capture(true)) {
         span.event(EventType::ToolArguments, args());
     }
-    let context = Context { run: span.state.as_ref().map(|s| s.run.clone()), span: span.state.clone() };
+    let context = span.context();
     (span, context)
 }
 

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use northstar_wire::{Event, EventType, Run, Session, SpanKind, Status, Timestamp};
 use serde::Serialize;
@@ -10,7 +9,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::client::{
-    Inner, drop_error, error_value, latency_ms, lock, new_id, now, panic_error, to_value, type_name_of,
+    Inner, drop_error, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp, to_value, type_name_of,
 };
 use crate::span::SpanHandle;
 use crate::worker::Record;
@@ -89,11 +88,12 @@ impl SessionHandle {
             id: new_id(),
             session_id: session.id,
             name: name.into(),
-            started_at: now(),
-            started: Instant::now(),
-            data: Mutex::new(RunData { metadata, ..RunData::default() }),
+            started_at: now_micros(),
+            data: Mutex::new(RunData { metadata, queued: true, ..RunData::default() }),
         });
-        state.send();
+        if !state.send() {
+            lock(&state.data).queued = false;
+        }
         RunHandle { state: Some(state), cancel_on_drop: false }
     }
 
@@ -117,7 +117,10 @@ pub(crate) struct RunData {
     pub(crate) input_tokens: u64,
     pub(crate) output_tokens: u64,
     pub(crate) ended: bool,
-    pub(crate) ended_at: Option<Timestamp>,
+    /// Microseconds since the epoch, as `started_at`.
+    pub(crate) ended_at: Option<i64>,
+    /// As for spans: the worker has yet to read the queued run, so ending it need not queue it again.
+    queued: bool,
 }
 
 pub(crate) struct RunState {
@@ -125,21 +128,22 @@ pub(crate) struct RunState {
     pub(crate) id: Uuid,
     session_id: Uuid,
     name: String,
-    started_at: Timestamp,
-    started: Instant,
+    /// Microseconds since the epoch ([`crate::client::now_micros`]).
+    started_at: i64,
     pub(crate) data: Mutex<RunData>,
 }
 
 impl RunState {
     /// Queues the run; the worker reads its state when it builds the batch, so the caller
     /// copies nothing, and a run that ended before it was sent travels once, finished.
-    fn send(self: &Arc<Self>) {
-        self.client.send(Record::Run(self.clone()));
+    fn send(self: &Arc<Self>) -> bool {
+        self.client.send(Record::Run(self.clone()))
     }
 
     /// The run as it is now, as a wire record (called by the worker).
     pub(crate) fn snapshot(&self) -> Run {
-        let data = lock(&self.data);
+        let mut data = lock(&self.data);
+        data.queued = false;
         let status = match (data.ended, data.error.is_some()) {
             (false, _) => Status::Running,
             (true, true) => Status::Error,
@@ -149,8 +153,8 @@ impl RunState {
             id: self.id,
             session_id: self.session_id,
             name: self.name.clone(),
-            started_at: self.started_at,
-            ended_at: data.ended_at,
+            started_at: timestamp(self.started_at),
+            ended_at: data.ended_at.map(timestamp),
             status,
             error: data.error.clone(),
             metadata: Value::Object(data.metadata.clone()),
@@ -182,7 +186,8 @@ impl RunState {
                 return;
             }
             data.ended = true;
-            data.ended_at = Some(now());
+            let ended_at = now_micros();
+            data.ended_at = Some(ended_at);
             if error.is_some() {
                 data.error = error;
             }
@@ -196,7 +201,10 @@ impl RunState {
             if output > 0 {
                 data.metadata.insert("total_output_tokens".into(), json!(output));
             }
-            data.metadata.insert("latency_ms".into(), latency_ms(self.started.elapsed()));
+            data.metadata.insert("latency_ms".into(), latency_ms(self.started_at, ended_at));
+            if std::mem::replace(&mut data.queued, true) {
+                return;
+            }
         }
         self.send();
     }

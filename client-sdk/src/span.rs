@@ -2,15 +2,14 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use northstar_wire::{EventType, Span, SpanKind, Status, Timestamp};
+use northstar_wire::{EventType, Span, SpanKind, Status};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::client::{
-    drop_error, error_value, latency_ms, lock, new_id, now, now_after, panic_error, to_value, type_name_of,
+    drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, to_value, type_name_of,
 };
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
@@ -89,7 +88,11 @@ struct SpanData {
     error: Option<Value>,
     usage: Option<Usage>,
     ended: bool,
-    ended_at: Option<Timestamp>,
+    /// Microseconds since the epoch, as `started_at`.
+    ended_at: Option<i64>,
+    /// A reference to the span waits in the queue and the worker has not read it yet, so a
+    /// change made now travels with it: ending the span need not queue it again.
+    queued: bool,
 }
 
 pub(crate) struct SpanState {
@@ -98,21 +101,22 @@ pub(crate) struct SpanState {
     parent: Option<Uuid>,
     kind: SpanKind,
     name: String,
-    started_at: Timestamp,
-    started: Instant,
+    /// Microseconds since the epoch ([`crate::client::now_micros`]).
+    started_at: i64,
     iteration: Option<i32>,
     data: Mutex<SpanData>,
 }
 
 impl SpanState {
     /// Queues the span by reference; see `RunState::send`.
-    fn send(self: &Arc<Self>) {
-        self.run.client.send(Record::Span(self.clone()));
+    fn send(self: &Arc<Self>) -> bool {
+        self.run.client.send(Record::Span(self.clone()))
     }
 
     /// The span as it is now, as a wire record (called by the worker).
     pub(crate) fn snapshot(&self) -> Span {
-        let data = lock(&self.data);
+        let mut data = lock(&self.data);
+        data.queued = false;
         let status = match (data.ended, data.error.is_some()) {
             (false, _) => Status::Running,
             (true, true) => Status::Error,
@@ -124,8 +128,8 @@ impl SpanState {
             parent_span_id: self.parent,
             kind: self.kind,
             name: self.name.clone(),
-            started_at: self.started_at,
-            ended_at: data.ended_at,
+            started_at: timestamp(self.started_at),
+            ended_at: data.ended_at.map(timestamp),
             status,
             error: data.error.clone(),
             iteration: self.iteration,
@@ -139,18 +143,20 @@ impl SpanState {
             return;
         }
         data.ended = true;
-        // One clock read for both: the end is the start plus the measured latency.
-        let elapsed = self.started.elapsed();
-        data.ended_at = Some(now_after(self.started_at, elapsed));
+        let ended_at = now_micros();
+        data.ended_at = Some(ended_at);
         if error.is_some() {
             data.error = error;
         }
         if let Some(usage) = data.usage {
             self.price(&mut data, usage);
         }
-        data.attributes.insert("latency_ms", latency_ms(elapsed));
+        data.attributes.insert("latency_ms", latency_ms(self.started_at, ended_at));
+        let queued = std::mem::replace(&mut data.queued, true);
         drop(data);
-        self.send();
+        if !queued {
+            self.send();
+        }
     }
 
     pub(crate) fn set_attribute(&self, key: Key, value: Value) {
@@ -224,16 +230,23 @@ impl SpanHandle {
             parent,
             kind,
             name,
-            started_at: now(),
-            started: Instant::now(),
+            started_at: now_micros(),
             iteration: None,
             data: Mutex::new(SpanData {
                 attributes: attributes.map_or_else(Attributes::default, Attributes::from_map),
+                queued: true,
                 ..SpanData::default()
             }),
         });
-        state.send();
+        if !state.send() {
+            lock(&state.data).queued = false;
+        }
         Self { state: Some(state), cancel_on_drop: false }
+    }
+
+    /// The context in which records belong to this span.
+    pub(crate) fn context(&self) -> crate::context::Context {
+        crate::context::Context { run: self.state.as_ref().map(|s| s.run.clone()), span: self.state.clone() }
     }
 
     /// The span id (`None` when disabled).

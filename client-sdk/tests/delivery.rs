@@ -172,3 +172,53 @@ async fn batches_wait_for_a_server_that_comes_back() {
     assert_eq!((counts.sessions, counts.runs, counts.spans, counts.events, counts.scores), (1, 1, 3, 3, 1));
     client.shutdown(Duration::from_secs(5));
 }
+
+/// The statuses of the record `id` in `array` ("runs", "spans") in the order the proxy saw them.
+fn statuses(proxy: &FaultProxy, array: &str, id: uuid::Uuid) -> Vec<String> {
+    proxy
+        .requests()
+        .iter()
+        .flat_map(|r| r.body[array].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["id"] == json!(id))
+        .map(|s| s["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_travels_once_when_it_ends_unread_and_again_when_read_while_open() {
+    let server = RealServer::sqlite().await;
+    let proxy = FaultProxy::start(&server.endpoint, vec![]).await;
+    // A long interval and a large batch: the worker reads nothing until asked to flush.
+    let options = fast_options(&proxy.endpoint, &server.key).batch_size(1_000).flush_interval(Duration::from_secs(60));
+    let client = Client::new(options).expect("client");
+    let session = client.session();
+    let mut run = session.run("agent");
+    let run_id = run.id().expect("enabled");
+
+    // Ended before the worker read it: queued once, and it travels once, finished.
+    let mut quick = run.span("quick", SpanKind::Tool);
+    let quick_id = quick.id().expect("enabled");
+    quick.end();
+    assert_eq!(client.stats().enqueued, 3, "session, run, span: ending an unread span does not queue it again");
+    flush_until_delivered(&client).await;
+    assert_eq!(statuses(&proxy, "spans", quick_id), ["ok"]);
+
+    // Read while open (a flush in between): it went as running, and ending it queues it again.
+    let mut slow = run.span("slow", SpanKind::Tool);
+    let slow_id = slow.id().expect("enabled");
+    flush_until_delivered(&client).await;
+    assert_eq!(statuses(&proxy, "spans", slow_id), ["running"]);
+    slow.end();
+    run.end();
+    flush_until_delivered(&client).await;
+    assert_eq!(statuses(&proxy, "spans", slow_id), ["running", "ok"]);
+    assert_eq!(statuses(&proxy, "runs", run_id), ["running", "ok"], "the run was read open by the first flush");
+    assert_eq!(client.stats().enqueued, 6, "the slow span and the run were queued again when they ended");
+
+    let stored = server.store.list_spans(server.project, run_id).await.expect("spans");
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|s| s.status == northstar_wire::Status::Ok && s.ended_at.is_some()), "{stored:?}");
+    let stored_run = server.store.get_run(server.project, run_id).await.expect("read").expect("run");
+    assert_eq!(stored_run.status, northstar_wire::Status::Ok);
+    client.shutdown(Duration::from_secs(5));
+}

@@ -106,7 +106,13 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
 /// Lexical order equals time order, which is what the SQLite store relies on.
 #[must_use]
 pub fn format_timestamp(ts: &Timestamp) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    // chrono's RFC 3339 writer prints the same text for four-digit years, digit by digit, at a
+    // fraction of the cost of interpreting a format string (a fifth of the SDK worker's time).
+    if (0..=9999).contains(&chrono::Datelike::year(ts)) {
+        ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    } else {
+        ts.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +131,19 @@ mod tests {
         assert_eq!(ok("2025-05-01T10:00:00.1234567Z"), "2025-05-01T10:00:00.123457Z");
         assert_eq!(ok("2025-05-01T10:00:00.1-01:00"), "2025-05-01T11:00:00.100000Z");
         assert_eq!(ok("2024-02-29T00:00:00Z"), "2024-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn the_fast_writer_prints_what_the_format_string_printed() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            // Instants spread over years 1..=9999, with sub-microsecond digits to truncate.
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let micros = i64::try_from(state % 315_537_897_600_000_000).unwrap_or(0) - 62_135_596_800_000_000;
+            let Some(ts) = chrono::DateTime::from_timestamp_micros(micros) else { continue };
+            let ts = ts + Duration::nanoseconds(i64::try_from(state % 1_000).unwrap_or(0));
+            assert_eq!(format_timestamp(&ts), ts.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        }
     }
 
     #[test]
