@@ -67,7 +67,7 @@ fn northstar_enabled(c: &mut Criterion) {
         .api_key("ns_bench")
         .enabled(true)
         .batch_size(1_000)
-        .max_queue_size(1_000_000)
+        .max_queue_size(10_000)
         .flush_interval(Duration::from_millis(20));
     let guard = northstar::init(options);
     {
@@ -121,7 +121,7 @@ fn otel_span(tracer: &impl opentelemetry::trace::Tracer) {
 }
 
 fn opentelemetry(c: &mut Criterion) {
-    let config = BatchConfigBuilder::default().with_max_queue_size(1_000_000).with_max_export_batch_size(1_000).build();
+    let config = BatchConfigBuilder::default().with_max_queue_size(10_000).with_max_export_batch_size(1_000).build();
     let processor = BatchSpanProcessor::builder(Discard).with_batch_config(config).build();
     let provider = SdkTracerProvider::builder().with_span_processor(processor).build();
     let tracer = provider.tracer("bench");

@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::client::{
-    Inner, drop_error, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp, to_value, type_name_of,
+    Inner, drop_error, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp, to_value,
+    type_name_of,
 };
 use crate::span::SpanHandle;
 use crate::worker::Record;

@@ -82,7 +82,9 @@ impl Queue {
             return Err(PushError::Closed);
         }
         self.items.push(record).map_err(|_| PushError::Full)?;
-        if self.items.len() >= self.batch_size && !self.signalled.swap(true, Relaxed) {
+        // Loads before the swap: while the worker is behind, every push finds the batch ready and
+        // the signal already given, and must not pay an atomic read-modify-write for that.
+        if !self.signalled.load(Relaxed) && self.items.len() >= self.batch_size && !self.signalled.swap(true, Relaxed) {
             self.wake.notify_one();
         }
         Ok(())
