@@ -39,7 +39,7 @@ async fn lookup_order(order_id: u64) -> Result<serde_json::Value, ToolError> {
 }
 
 /// One simulated LLM call: messages in, a reply out, token usage priced from the table.
-fn llm_call(name: &str, messages: &[Message], reply: Message, usage: Usage) -> Message {
+fn llm_call(name: &'static str, messages: &[Message], reply: Message, usage: Usage) -> Message {
     let call = northstar::model_call(name, "gpt-4o-mini");
     call.record_input_messages(messages);
     call.record_output_message(&reply);

@@ -14,7 +14,7 @@ use crate::client::{Client, ScoreError, ScoreValue, to_value};
 use crate::context::{Context, Entered};
 use crate::options::{ConfigError, Options};
 use crate::run::{RunHandle, SessionHandle};
-use crate::span::{Key, SpanHandle};
+use crate::span::{Key, Name, SpanHandle};
 use crate::stats::Stats;
 
 #[derive(Clone)]
@@ -145,14 +145,14 @@ pub(crate) fn start_run(name: impl Into<String>) -> RunHandle {
 
 /// Opens a span under the current span (or at the top of the current run) and makes it
 /// current. Outside a trace it records nothing.
-pub fn span(name: impl Into<String>, kind: SpanKind) -> SpanGuard {
+pub fn span(name: impl Into<Name>, kind: SpanKind) -> SpanGuard {
     enter_span(start_span(name, kind, None))
 }
 
 /// Runs `future` inside a new span under the current one, ending the span when the future
 /// completes (or is dropped: then the span is marked cancelled). The async counterpart of
 /// [`span`], whose guard belongs to its thread and must not be held across `.await`.
-pub async fn in_span<F: std::future::Future>(name: impl Into<String>, kind: SpanKind, future: F) -> F::Output {
+pub async fn in_span<F: std::future::Future>(name: impl Into<Name>, kind: SpanKind, future: F) -> F::Output {
     let mut span = start_span(name, kind, None);
     span.cancel_on_drop = true;
     let context = span.context();
@@ -164,7 +164,7 @@ pub async fn in_span<F: std::future::Future>(name: impl Into<String>, kind: Span
 /// Opens a `model` span for one LLM call, with the `model` attribute set. Record messages with
 /// [`SpanHandle::record_input_messages`] / [`SpanHandle::record_output_message`] and tokens
 /// with [`SpanHandle::record_usage`]; the cost is computed when the span ends.
-pub fn model_call(name: impl Into<String>, model: impl Into<String>) -> SpanGuard {
+pub fn model_call(name: impl Into<Name>, model: impl Into<String>) -> SpanGuard {
     if Context::current().run.is_none() {
         return enter_span(SpanHandle { state: None, cancel_on_drop: false });
     }
@@ -173,11 +173,7 @@ pub fn model_call(name: impl Into<String>, model: impl Into<String>) -> SpanGuar
     enter_span(start_span(name, SpanKind::Model, Some(attributes)))
 }
 
-pub(crate) fn start_span(
-    name: impl Into<String>,
-    kind: SpanKind,
-    attributes: Option<Map<String, Value>>,
-) -> SpanHandle {
+pub(crate) fn start_span(name: impl Into<Name>, kind: SpanKind, attributes: Option<Map<String, Value>>) -> SpanHandle {
     Context::with_current(|current| {
         let current = current.and_then(|c| Some((c.run.as_ref()?, c.span_id())));
         SpanHandle::start(current.map(|(run, _)| run), current.and_then(|(_, parent)| parent), name, kind, attributes)

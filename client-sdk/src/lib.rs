@@ -89,7 +89,7 @@ pub use northstar_pricing::{Price, PriceTable, Usage};
 pub use northstar_wire::{EventType, SpanKind};
 pub use options::{ConfigError, DEFAULT_REDACT_KEYS, Mask, Options};
 pub use run::{RunHandle, SessionHandle};
-pub use span::{Key, SpanHandle};
+pub use span::{Key, Name, SpanHandle};
 pub use stats::Stats;
 #[cfg(feature = "tracing")]
 pub use tracing_layer::{NorthstarLayer, tracing_layer};

@@ -12,7 +12,7 @@ use crate::client::{
     Inner, drop_error, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp, to_value,
     type_name_of,
 };
-use crate::span::SpanHandle;
+use crate::span::{Name, SpanHandle};
 use crate::worker::Record;
 
 pub(crate) struct SessionState {
@@ -242,7 +242,7 @@ impl RunHandle {
 
     /// Opens a top-level span of this run.
     #[must_use]
-    pub fn span(&self, name: impl Into<String>, kind: SpanKind) -> SpanHandle {
+    pub fn span(&self, name: impl Into<Name>, kind: SpanKind) -> SpanHandle {
         SpanHandle::start(self.state.as_ref(), None, name, kind, None)
     }
 

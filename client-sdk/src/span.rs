@@ -21,6 +21,10 @@ use northstar_pricing::Usage;
 /// `String` is moved in.
 pub type Key = Cow<'static, str>;
 
+/// A span name: as with [`Key`], a `&'static str` is kept without copying and a `String` is
+/// moved in (OpenTelemetry's `Tracer::start` takes the same).
+pub type Name = Cow<'static, str>;
+
 /// A span's attributes. Spans carry a handful, set one at a time on the caller's thread: a
 /// short list searched by key costs a fraction of hashing each key into a map (the map insert
 /// was a third of the caller's time per span, measured with callgrind). Past [`Attributes::SHORT`]
@@ -105,7 +109,7 @@ pub(crate) struct SpanState {
     pub(crate) id: Uuid,
     parent: Option<Uuid>,
     kind: SpanKind,
-    name: String,
+    name: Name,
     /// Microseconds since the epoch ([`crate::client::now_micros`]).
     started_at: i64,
     iteration: Option<i32>,
@@ -132,7 +136,7 @@ impl SpanState {
             run_id: self.run.id,
             parent_span_id: self.parent,
             kind: self.kind,
-            name: self.name.clone(),
+            name: self.name.to_string(),
             started_at: timestamp(self.started_at),
             ended_at: data.ended_at.map(timestamp),
             status,
@@ -223,7 +227,7 @@ impl SpanHandle {
     pub(crate) fn start(
         run: Option<&Arc<RunState>>,
         parent: Option<Uuid>,
-        name: impl Into<String>,
+        name: impl Into<Name>,
         kind: SpanKind,
         attributes: Option<Map<String, Value>>,
     ) -> Self {
@@ -268,7 +272,7 @@ impl SpanHandle {
 
     /// Opens a child span.
     #[must_use]
-    pub fn span(&self, name: impl Into<String>, kind: SpanKind) -> SpanHandle {
+    pub fn span(&self, name: impl Into<Name>, kind: SpanKind) -> SpanHandle {
         SpanHandle::start(self.state.as_ref().map(|s| &s.run), self.id(), name, kind, None)
     }
 
