@@ -150,6 +150,20 @@ impl RunState {
             (true, true) => Status::Error,
             (true, false) => Status::Ok,
         };
+        let mut metadata = data.metadata.clone();
+        // The end's aggregates are added here, by the worker, rather than by the caller's end.
+        if let Some(ended_at) = data.ended_at {
+            if let Some(cost) = data.cost_usd {
+                metadata.insert("cost_usd".into(), json!(cost));
+            }
+            if data.input_tokens > 0 {
+                metadata.insert("total_input_tokens".into(), json!(data.input_tokens));
+            }
+            if data.output_tokens > 0 {
+                metadata.insert("total_output_tokens".into(), json!(data.output_tokens));
+            }
+            metadata.insert("latency_ms".into(), latency_ms(self.started_at, ended_at));
+        }
         Run {
             id: self.id,
             session_id: self.session_id,
@@ -158,7 +172,7 @@ impl RunState {
             ended_at: data.ended_at.map(timestamp),
             status,
             error: data.error.clone(),
-            metadata: Value::Object(data.metadata.clone()),
+            metadata: Value::Object(metadata),
         }
     }
 
@@ -187,22 +201,10 @@ impl RunState {
                 return;
             }
             data.ended = true;
-            let ended_at = now_micros();
-            data.ended_at = Some(ended_at);
+            data.ended_at = Some(now_micros());
             if error.is_some() {
                 data.error = error;
             }
-            if let Some(cost) = data.cost_usd {
-                data.metadata.insert("cost_usd".into(), json!(cost));
-            }
-            let (input, output) = (data.input_tokens, data.output_tokens);
-            if input > 0 {
-                data.metadata.insert("total_input_tokens".into(), json!(input));
-            }
-            if output > 0 {
-                data.metadata.insert("total_output_tokens".into(), json!(output));
-            }
-            data.metadata.insert("latency_ms".into(), latency_ms(self.started_at, ended_at));
             if std::mem::replace(&mut data.queued, true) {
                 return;
             }

@@ -29,8 +29,8 @@ pub type Name = Cow<'static, str>;
 /// short list searched by key costs a fraction of hashing each key into a map (the map insert
 /// was a third of the caller's time per span, measured with callgrind). Past [`Attributes::SHORT`]
 /// entries they move into a map, so a span with very many attributes stays linear. The first
-/// [`Attributes::INLINE`] live inside the span's own allocation: three set by the caller plus
-/// `latency_ms` cost no allocation of their own.
+/// [`Attributes::INLINE`] live inside the span's own allocation and cost no allocation of their
+/// own.
 #[expect(clippy::large_enum_variant, reason = "the list is inline on purpose; the map is the rare case")]
 enum Attributes {
     List(SmallVec<[(Key, Value); Attributes::INLINE]>),
@@ -82,12 +82,17 @@ impl Attributes {
         }
     }
 
-    /// The attributes as a JSON object, in the order they were first set.
-    fn to_value(&self) -> Value {
-        Value::Object(match self {
+    /// The attributes as a JSON object, in the order they were first set, and `latency_ms`
+    /// (an ended span's; the worker adds it when it reads the span, not the caller's end).
+    fn to_value(&self, latency_ms: Option<Value>) -> Value {
+        let mut map: Map<String, Value> = match self {
             Self::List(list) => list.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
             Self::Map(map) => map.clone(),
-        })
+        };
+        if let Some(latency) = latency_ms {
+            map.insert("latency_ms".into(), latency);
+        }
+        Value::Object(map)
     }
 }
 
@@ -142,7 +147,7 @@ impl SpanState {
             status,
             error: data.error.clone(),
             iteration: self.iteration,
-            attributes: data.attributes.to_value(),
+            attributes: data.attributes.to_value(data.ended_at.map(|end| latency_ms(self.started_at, end))),
         }
     }
 
@@ -152,15 +157,13 @@ impl SpanState {
             return;
         }
         data.ended = true;
-        let ended_at = now_micros();
-        data.ended_at = Some(ended_at);
+        data.ended_at = Some(now_micros());
         if error.is_some() {
             data.error = error;
         }
         if let Some(usage) = data.usage {
             self.price(&mut data, usage);
         }
-        data.attributes.insert("latency_ms", latency_ms(self.started_at, ended_at));
         let queued = std::mem::replace(&mut data.queued, true);
         drop(data);
         if !queued {
@@ -390,8 +393,8 @@ mod tests {
         a.insert(String::from("a"), json!(2));
         a.insert("b", json!(3));
         assert_eq!(a.get("b"), Some(&json!(3)));
-        assert_eq!(a.to_value(), json!({"b": 3, "a": 2}));
-        assert_eq!(keys(&a.to_value()), ["b", "a"]);
+        assert_eq!(a.to_value(None), json!({"b": 3, "a": 2}));
+        assert_eq!(keys(&a.to_value(None)), ["b", "a"]);
     }
 
     #[test]
@@ -402,7 +405,7 @@ mod tests {
         }
         a.insert("k03", json!("again"));
         assert!(matches!(a, Attributes::Map(_)));
-        let v = a.to_value();
+        let v = a.to_value(None);
         assert_eq!(keys(&v), (0..40).map(|i| format!("k{i:02}")).collect::<Vec<_>>());
         assert_eq!(v["k03"], json!("again"));
         assert_eq!(a.get("k39"), Some(&json!(39)));

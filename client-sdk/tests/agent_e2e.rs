@@ -154,6 +154,11 @@ async fn simulated_agent(server: RealServer) {
     assert_eq!(think.parent_span_id, Some(plan.id), "nested guards nest");
     assert_eq!(think.attributes["step"], "final", "log_metadata goes to the current span");
     assert!(spans.iter().all(|s| s.ended_at.is_some() && s.attributes["latency_ms"].is_number()));
+    for s in &spans {
+        // The latency is exactly the stored end minus the stored start.
+        let micros = s.ended_at.map(|end| (end - s.started_at).num_microseconds().expect("micros"));
+        assert_eq!(s.attributes["latency_ms"].as_f64(), micros.map(|m| m as f64 / 1000.0), "{}", s.name);
+    }
 
     let events = store.list_events(p, run_id).await.expect("events");
     let on = |span: Option<Uuid>, t: EventType| -> Vec<Value> {
