@@ -175,8 +175,8 @@ pub fn model_call(name: impl Into<Name>, model: impl Into<String>) -> SpanGuard 
 
 pub(crate) fn start_span(name: impl Into<Name>, kind: SpanKind, attributes: Option<Map<String, Value>>) -> SpanHandle {
     Context::with_current(|current| {
-        let current = current.and_then(|c| Some((c.run.as_ref()?, c.span_id())));
-        SpanHandle::start(current.map(|(run, _)| run), current.and_then(|(_, parent)| parent), name, kind, attributes)
+        let run = current.and_then(|c| c.run.as_ref());
+        SpanHandle::start(run, current.and_then(Context::span_id), name, kind, attributes)
     })
 }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::client::{
     drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, to_value, type_name_of,
 };
+use crate::context::Context;
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
 use crate::worker::Record;
@@ -82,17 +83,12 @@ impl Attributes {
         }
     }
 
-    /// The attributes as a JSON object, in the order they were first set, and `latency_ms`
-    /// (an ended span's; the worker adds it when it reads the span, not the caller's end).
-    fn to_value(&self, latency_ms: Option<Value>) -> Value {
-        let mut map: Map<String, Value> = match self {
+    /// The attributes as a JSON object's map, in the order they were first set.
+    fn to_map(&self) -> Map<String, Value> {
+        match self {
             Self::List(list) => list.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
             Self::Map(map) => map.clone(),
-        };
-        if let Some(latency) = latency_ms {
-            map.insert("latency_ms".into(), latency);
         }
-        Value::Object(map)
     }
 }
 
@@ -136,6 +132,11 @@ impl SpanState {
             (true, true) => Status::Error,
             (true, false) => Status::Ok,
         };
+        let mut attributes = data.attributes.to_map();
+        // An ended span's latency is added here, by the worker, rather than by the caller's end.
+        if let Some(ended_at) = data.ended_at {
+            attributes.insert("latency_ms".into(), latency_ms(self.started_at, ended_at));
+        }
         Span {
             id: self.id,
             run_id: self.run.id,
@@ -147,7 +148,7 @@ impl SpanState {
             status,
             error: data.error.clone(),
             iteration: self.iteration,
-            attributes: data.attributes.to_value(data.ended_at.map(|end| latency_ms(self.started_at, end))),
+            attributes: Value::Object(attributes),
         }
     }
 
@@ -257,8 +258,8 @@ impl SpanHandle {
     }
 
     /// The context in which records belong to this span.
-    pub(crate) fn context(&self) -> crate::context::Context {
-        crate::context::Context { run: self.state.as_ref().map(|s| s.run.clone()), span: self.state.clone() }
+    pub(crate) fn context(&self) -> Context {
+        Context { run: self.state.as_ref().map(|s| s.run.clone()), span: self.state.clone() }
     }
 
     /// The span id (`None` when disabled).
@@ -393,8 +394,8 @@ mod tests {
         a.insert(String::from("a"), json!(2));
         a.insert("b", json!(3));
         assert_eq!(a.get("b"), Some(&json!(3)));
-        assert_eq!(a.to_value(None), json!({"b": 3, "a": 2}));
-        assert_eq!(keys(&a.to_value(None)), ["b", "a"]);
+        assert_eq!(Value::Object(a.to_map()), json!({"b": 3, "a": 2}));
+        assert_eq!(keys(&Value::Object(a.to_map())), ["b", "a"]);
     }
 
     #[test]
@@ -405,7 +406,7 @@ mod tests {
         }
         a.insert("k03", json!("again"));
         assert!(matches!(a, Attributes::Map(_)));
-        let v = a.to_value(None);
+        let v = Value::Object(a.to_map());
         assert_eq!(keys(&v), (0..40).map(|i| format!("k{i:02}")).collect::<Vec<_>>());
         assert_eq!(v["k03"], json!("again"));
         assert_eq!(a.get("k39"), Some(&json!(39)));
