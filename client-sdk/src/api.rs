@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::capture::Captured;
 use crate::client::{Client, ScoreError, ScoreValue, to_value};
 use crate::context::{Context, Entered};
 use crate::options::{ConfigError, Options};
@@ -221,7 +222,7 @@ pub fn log_metric(name: &str, value: f64) {
 /// Sets a key on the current span's attributes, or on the run's metadata when no span is open.
 pub fn log_metadata(key: &str, value: impl Serialize) {
     in_current(|c| match (&c.span, &c.run) {
-        (Some(span), _) => span.set_attribute(Key::Owned(key.to_owned()), to_value(&value)),
+        (Some(span), _) => span.set_attribute(Key::Owned(key.to_owned()), Captured::of(&value)),
         (None, Some(run)) => run.set_metadata(key.to_owned(), to_value(&value)),
         (None, None) => {}
     });

@@ -59,6 +59,7 @@
 extern crate self as northstar;
 
 mod api;
+mod capture;
 mod client;
 mod context;
 #[cfg(feature = "llm-http")]

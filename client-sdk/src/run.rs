@@ -183,12 +183,25 @@ impl RunState {
         content: Value,
         attributes: Map<String, Value>,
     ) {
+        self.event_at(new_id(), now_micros(), span_id, event_type, content, attributes);
+    }
+
+    /// [`RunState::event`] with its id and time (microseconds since the epoch) already made.
+    pub(crate) fn event_at(
+        &self,
+        id: Uuid,
+        created_at: i64,
+        span_id: Option<Uuid>,
+        event_type: EventType,
+        content: Value,
+        attributes: Map<String, Value>,
+    ) {
         self.client.send(Record::Event(Event {
-            id: new_id(),
+            id,
             run_id: self.id,
             span_id,
             event_type,
-            created_at: now(),
+            created_at: timestamp(created_at),
             content,
             attributes: Value::Object(attributes),
         }));

@@ -1,17 +1,17 @@
 //! Spans: the handle, usage pricing, and message events.
 
 use std::borrow::Cow;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
-use northstar_wire::{EventType, Span, SpanKind, Status};
+use northstar_wire::{Event, EventType, Span, SpanKind, Status};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use smallvec::SmallVec;
 use uuid::Uuid;
 
-use crate::client::{
-    drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, to_value, type_name_of,
-};
+use crate::capture::Captured;
+use crate::client::{drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, type_name_of};
 use crate::context::Context;
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
@@ -34,7 +34,7 @@ pub type Name = Cow<'static, str>;
 /// own.
 #[expect(clippy::large_enum_variant, reason = "the list is inline on purpose; the map is the rare case")]
 enum Attributes {
-    List(SmallVec<[(Key, Value); Attributes::INLINE]>),
+    List(SmallVec<[(Key, Captured); Attributes::INLINE]>),
     Map(Map<String, Value>),
 }
 
@@ -50,13 +50,14 @@ impl Attributes {
 
     fn from_map(map: Map<String, Value>) -> Self {
         if map.len() <= Self::SHORT {
-            Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), v)).collect())
+            Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), Captured::Json(v))).collect())
         } else {
             Self::Map(map)
         }
     }
 
-    fn insert(&mut self, key: impl Into<Key>, value: Value) {
+    fn insert(&mut self, key: impl Into<Key>, value: impl Into<Captured>) {
+        let value = value.into();
         let key = key.into();
         match self {
             Self::List(list) => {
@@ -65,34 +66,41 @@ impl Attributes {
                 } else if list.len() < Self::SHORT {
                     list.push((key, value));
                 } else {
-                    let mut map: Map<String, Value> = list.drain(..).map(|(k, v)| (k.into_owned(), v)).collect();
-                    map.insert(key.into_owned(), value);
+                    let mut map: Map<String, Value> =
+                        list.drain(..).map(|(k, v)| (k.into_owned(), v.into_value())).collect();
+                    map.insert(key.into_owned(), value.into_value());
                     *self = Self::Map(map);
                 }
             }
             Self::Map(map) => {
-                map.insert(key.into_owned(), value);
+                map.insert(key.into_owned(), value.into_value());
             }
         }
     }
 
-    fn get(&self, key: &str) -> Option<&Value> {
+    fn get_f64(&self, key: &str) -> Option<f64> {
         match self {
-            Self::List(list) => list.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            Self::Map(map) => map.get(key),
+            Self::List(list) => list.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_f64()),
+            Self::Map(map) => map.get(key).and_then(Value::as_f64),
+        }
+    }
+
+    fn get_str(&self, key: &str) -> Option<&str> {
+        match self {
+            Self::List(list) => list.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_str()),
+            Self::Map(map) => map.get(key).and_then(Value::as_str),
         }
     }
 
     /// The attributes as a JSON object's map, in the order they were first set.
     fn to_map(&self) -> Map<String, Value> {
         match self {
-            Self::List(list) => list.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            Self::List(list) => list.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect(),
             Self::Map(map) => map.clone(),
         }
     }
 }
 
-#[derive(Default)]
 struct SpanData {
     attributes: Attributes,
     error: Option<Value>,
@@ -100,9 +108,25 @@ struct SpanData {
     ended: bool,
     /// Microseconds since the epoch, as `started_at`.
     ended_at: Option<i64>,
-    /// A reference to the span waits in the queue and the worker has not read it yet, so a
-    /// change made now travels with it: ending the span need not queue it again.
+    /// A reference to the span waits in the queue and the worker has not taken it into a batch
+    /// yet, so a change made now travels with it: ending the span need not queue it again, and
+    /// an event can wait here instead of in the queue.
     queued: bool,
+    /// Events recorded while the span was queued: the worker takes them with the span, each as
+    /// its own record (see [`SpanState::take_events`]).
+    events: SmallVec<[SpanEvent; 1]>,
+}
+
+/// An event waiting inside its span. What the event record needs beyond this (run and span ids)
+/// the span has; the timestamp is made into a date by the worker.
+struct SpanEvent {
+    id: Uuid,
+    event_type: EventType,
+    /// Microseconds since the epoch.
+    created_at: i64,
+    content: Captured,
+    /// `Null` for none (most events), else an object.
+    attributes: Value,
 }
 
 pub(crate) struct SpanState {
@@ -118,6 +142,9 @@ pub(crate) struct SpanState {
 }
 
 impl SpanState {
+    /// Events that may wait inside a queued span; more go to the queue, which is bounded.
+    const WAITING_EVENTS: usize = 8;
+
     /// Queues the span by reference; see `RunState::send`.
     fn send(self: &Arc<Self>) -> bool {
         self.run.client.send(Record::Span(self.clone()))
@@ -125,8 +152,7 @@ impl SpanState {
 
     /// The span as it is now, as a wire record (called by the worker).
     pub(crate) fn snapshot(&self) -> Span {
-        let mut data = lock(&self.data);
-        data.queued = false;
+        let data = lock(&self.data);
         let status = match (data.ended, data.error.is_some()) {
             (false, _) => Status::Running,
             (true, true) => Status::Error,
@@ -152,6 +178,56 @@ impl SpanState {
         }
     }
 
+    /// Called by the worker as it takes the span into a batch with `room` records left: the
+    /// events that waited in it, as records, if they fit beside it (always, in an empty batch:
+    /// no more wait than a batch holds). From here on a change to the span must queue it again.
+    pub(crate) fn take_events(&self, room: usize, empty_batch: bool) -> Option<SmallVec<[Event; 1]>> {
+        let mut data = lock(&self.data);
+        if !empty_batch && 1 + data.events.len() > room {
+            return None;
+        }
+        data.queued = false;
+        let events = std::mem::take(&mut data.events);
+        drop(data);
+        let events = events
+            .into_iter()
+            .map(|e| Event {
+                id: e.id,
+                run_id: self.run.id,
+                span_id: Some(self.id),
+                event_type: e.event_type,
+                created_at: timestamp(e.created_at),
+                content: e.content.into_value(),
+                attributes: if e.attributes.is_null() { Value::Object(Map::new()) } else { e.attributes },
+            })
+            .collect();
+        Some(events)
+    }
+
+    /// Events waiting inside the span (counted when the worker gives up at shutdown).
+    pub(crate) fn waiting_events(&self) -> usize {
+        lock(&self.data).events.len()
+    }
+
+    /// Records an event on the span: inside it while it is queued (one lock, no queue push),
+    /// else as its own record.
+    pub(crate) fn event(&self, event_type: EventType, content: Captured, attributes: Map<String, Value>) {
+        let id = new_id();
+        let created_at = now_micros();
+        let mut data = lock(&self.data);
+        // A span and its waiting events travel in one batch, so fewer may wait than it holds.
+        let room = Self::WAITING_EVENTS.min(self.run.client.options.batch_size - 1);
+        if data.queued && data.events.len() < room {
+            let attributes = if attributes.is_empty() { Value::Null } else { Value::Object(attributes) };
+            data.events.push(SpanEvent { id, event_type, created_at, content, attributes });
+            drop(data);
+            self.run.client.counters.enqueued.fetch_add(1, Relaxed);
+            return;
+        }
+        drop(data);
+        self.run.event_at(id, created_at, Some(self.id), event_type, content.into_value(), attributes);
+    }
+
     fn end(self: &Arc<Self>, error: Option<Value>) {
         let mut data = lock(&self.data);
         if data.ended {
@@ -172,7 +248,7 @@ impl SpanState {
         }
     }
 
-    pub(crate) fn set_attribute(&self, key: Key, value: Value) {
+    pub(crate) fn set_attribute(&self, key: Key, value: Captured) {
         lock(&self.data).attributes.insert(key, value);
     }
 
@@ -191,9 +267,8 @@ impl SpanState {
         if usage.reasoning_tokens > 0 {
             a.insert("reasoning_tokens", json!(usage.reasoning_tokens));
         }
-        let given = a.get("cost_usd").and_then(Value::as_f64);
-        let computed =
-            a.get("model").and_then(Value::as_str).and_then(|m| self.run.client.prices.cost(m, &usage, None));
+        let given = a.get_f64("cost_usd");
+        let computed = a.get_str("model").and_then(|m| self.run.client.prices.cost(m, &usage, None));
         let cost = match (given, computed) {
             (Some(c), _) => Some(c),
             (None, Some(c)) => {
@@ -247,8 +322,12 @@ impl SpanHandle {
             iteration: None,
             data: Mutex::new(SpanData {
                 attributes: attributes.map_or_else(Attributes::default, Attributes::from_map),
+                error: None,
+                usage: None,
+                ended: false,
+                ended_at: None,
                 queued: true,
-                ..SpanData::default()
+                events: SmallVec::new(),
             }),
         });
         if !state.send() {
@@ -283,21 +362,15 @@ impl SpanHandle {
     /// Records an event on this span.
     pub fn event(&self, event_type: EventType, content: impl Serialize) {
         // Serialize only when recording: disabled, this must not allocate.
-        if self.state.is_some() {
-            self.event_with(event_type, to_value(&content), Map::new());
-        }
-    }
-
-    pub(crate) fn event_with(&self, event_type: EventType, content: Value, attributes: Map<String, Value>) {
         if let Some(s) = &self.state {
-            s.run.event(Some(s.id), event_type, content, attributes);
+            s.event(event_type, Captured::of(&content), Map::new());
         }
     }
 
     /// Sets one attribute.
     pub fn set_attribute(&self, key: impl Into<Key>, value: impl Serialize) {
         if let Some(s) = &self.state {
-            s.set_attribute(key.into(), to_value(&value));
+            s.set_attribute(key.into(), Captured::of(&value));
         }
     }
 
@@ -346,7 +419,7 @@ impl SpanHandle {
         if let Some(s) = self.state.as_ref().filter(|s| s.run.capture(true)) {
             for m in messages {
                 for (t, content, attributes) in message_events(m) {
-                    s.run.event(Some(s.id), t, content, attributes);
+                    s.event(t, content.into(), attributes);
                 }
             }
         }
@@ -356,7 +429,7 @@ impl SpanHandle {
     pub fn record_output_message(&self, message: &Message) {
         if let Some(s) = self.state.as_ref().filter(|s| s.run.capture(false)) {
             for (t, content, attributes) in message_events(message) {
-                s.run.event(Some(s.id), t, content, attributes);
+                s.event(t, content.into(), attributes);
             }
         }
     }
@@ -393,7 +466,7 @@ mod tests {
         a.insert("b", json!(1));
         a.insert(String::from("a"), json!(2));
         a.insert("b", json!(3));
-        assert_eq!(a.get("b"), Some(&json!(3)));
+        assert_eq!(a.get_f64("b"), Some(3.0));
         assert_eq!(Value::Object(a.to_map()), json!({"b": 3, "a": 2}));
         assert_eq!(keys(&Value::Object(a.to_map())), ["b", "a"]);
     }
@@ -409,6 +482,6 @@ mod tests {
         let v = Value::Object(a.to_map());
         assert_eq!(keys(&v), (0..40).map(|i| format!("k{i:02}")).collect::<Vec<_>>());
         assert_eq!(v["k03"], json!("again"));
-        assert_eq!(a.get("k39"), Some(&json!(39)));
+        assert_eq!(a.get_f64("k39"), Some(39.0));
     }
 }

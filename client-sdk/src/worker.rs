@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use northstar_wire::{Batch, Event, Score, Session};
+use smallvec::SmallVec;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -142,17 +143,43 @@ impl Pending {
         self.items.push_back(record);
     }
 
+    /// At most `n` records for one batch. Each span is followed by the events that waited in it,
+    /// which from here on are records of their own (so a batch put back keeps them); a span
+    /// whose events do not fit waits for the next batch.
     fn take(&mut self, n: usize) -> Vec<Record> {
-        let n = n.min(self.items.len());
-        let batch: Vec<Record> = self.items.drain(..n).collect();
-        for (offset, record) in batch.iter().enumerate() {
-            let seq = self.head + offset as u64;
-            if self.index.get(&record.key()) == Some(&seq) {
-                self.index.remove(&record.key());
+        let mut batch = Vec::with_capacity(n.min(self.items.len()));
+        while batch.len() < n {
+            let Some(record) = self.items.front() else { break };
+            let events = match record {
+                Record::Span(span) => match span.take_events(n - batch.len(), batch.is_empty()) {
+                    Some(events) => events,
+                    None => break,
+                },
+                _ => SmallVec::new(),
+            };
+            let Some(record) = self.items.pop_front() else { break };
+            let key = record.key();
+            if self.index.get(&key) == Some(&self.head) {
+                self.index.remove(&key);
             }
+            self.head += 1;
+            batch.push(record);
+            batch.extend(events.into_iter().map(Record::Event));
         }
-        self.head += n as u64;
         batch
+    }
+
+    /// The records pending, counting the events waiting inside spans.
+    fn records(&self) -> usize {
+        let waiting: usize = self
+            .items
+            .iter()
+            .map(|r| match r {
+                Record::Span(span) => span.waiting_events(),
+                _ => 0,
+            })
+            .sum();
+        self.items.len() + waiting
     }
 
     /// Puts a batch that could not be sent back in front, where it was; newer copies of its
@@ -229,6 +256,7 @@ impl Worker {
     }
 
     async fn run(mut self) {
+        crate::client::anchor_clock();
         let mut tick = tokio::time::interval(self.options.flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -259,6 +287,7 @@ impl Worker {
                     }
                 },
                 _ = tick.tick() => {
+                    crate::client::anchor_clock();
                     self.drain();
                     if self.pending.len() > 0 {
                         self.send_all(None).await;
@@ -330,7 +359,7 @@ impl Worker {
         while let Some(record) = self.queue.pop() {
             self.pending.push(record);
         }
-        let left = self.pending.len() as u64;
+        let left = self.pending.records() as u64;
         if left > 0 {
             self.counters.drop_records(&self.counters.dropped_shutdown, left, "shutdown timed out");
         }

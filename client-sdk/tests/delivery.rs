@@ -222,3 +222,51 @@ async fn a_span_travels_once_when_it_ends_unread_and_again_when_read_while_open(
     assert_eq!(stored_run.status, northstar_wire::Status::Ok);
     client.shutdown(Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_inside_their_span_and_each_is_stored_once_through_retries() {
+    let server = RealServer::sqlite().await;
+    let proxy = FaultProxy::start(&server.endpoint, vec![Fault::Status(503, None), Fault::Drop]).await;
+    let options = fast_options(&proxy.endpoint, &server.key).batch_size(10).flush_interval(Duration::from_secs(60));
+    let client = Client::new(options).expect("client");
+    let session = client.session();
+    let mut run = session.run("agent");
+    let run_id = run.id().expect("enabled");
+    // More events than may wait in a queued span: the rest go through the queue.
+    let span = run.span("busy", SpanKind::Agent);
+    for i in 0..25 {
+        span.event(EventType::AssistantMessage, format!("message {i}"));
+    }
+    // Read while open, then more events: they travel on their own.
+    flush_until_delivered(&client).await;
+    for i in 25..30 {
+        span.event(EventType::AssistantMessage, format!("message {i}"));
+    }
+    drop(span);
+    run.end();
+    flush_until_delivered(&client).await;
+
+    let events = server.store.list_events(server.project, run_id).await.expect("events");
+    let mut contents: Vec<String> = events.iter().map(|e| e.content.as_str().unwrap_or_default().to_owned()).collect();
+    contents.sort_by_key(|c| c["message ".len()..].parse::<u32>().unwrap_or(u32::MAX));
+    assert_eq!(contents, (0..30).map(|i| format!("message {i}")).collect::<Vec<_>>());
+    let stats = client.stats();
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    assert_eq!(stats.enqueued, stats.sent, "every record counted once on the way in and once out: {stats:?}");
+    assert_eq!(stats.retries, 2, "{stats:?}");
+
+    let seen = proxy.requests();
+    assert_eq!(seen[0].body, seen[1].body, "the batch put back carried its span's events again");
+    let mut sent_ids = Vec::new();
+    for request in seen.iter().filter(|r| r.answered == Some(200)) {
+        let n: usize = ["sessions", "runs", "spans", "events", "scores"]
+            .iter()
+            .map(|a| request.body[*a].as_array().map_or(0, Vec::len))
+            .sum();
+        assert!(n <= 10, "a request carried {n} records");
+        sent_ids.extend(request.body["events"].as_array().into_iter().flatten().map(|e| e["id"].clone()));
+    }
+    let unique: std::collections::HashSet<String> = sent_ids.iter().map(ToString::to_string).collect();
+    assert_eq!((sent_ids.len(), unique.len()), (30, 30), "each event was accepted exactly once");
+    client.shutdown(Duration::from_secs(5));
+}
