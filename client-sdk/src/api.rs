@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::capture::Captured;
 use crate::client::{Client, ScoreError, ScoreValue, to_value};
-use crate::context::{Context, Entered};
+use crate::context::{Context, Entered, Entry};
 use crate::options::{ConfigError, Options};
 use crate::run::{RunHandle, SessionHandle};
 use crate::span::{Key, Name, SpanHandle};
@@ -176,14 +176,17 @@ pub fn model_call(name: impl Into<Name>, model: impl Into<String>) -> SpanGuard 
 
 pub(crate) fn start_span(name: impl Into<Name>, kind: SpanKind, attributes: Option<Map<String, Value>>) -> SpanHandle {
     Context::with_current(|current| {
-        let run = current.and_then(|c| c.run.as_ref());
-        SpanHandle::start(run, current.and_then(Context::span_id), name, kind, attributes)
+        let parent = current.and_then(Entry::span).map(|s| s.id);
+        SpanHandle::start(current.map(Entry::run), parent, name, kind, attributes)
     })
 }
 
 fn enter_span(span: SpanHandle) -> SpanGuard {
-    let context = span.context();
-    SpanGuard { _entered: context.enter_owned(), span }
+    let entered = match &span.state {
+        Some(state) => Entry::Span(state.clone()).enter(),
+        None => Context::default().enter_owned(),
+    };
+    SpanGuard { _entered: entered, span }
 }
 
 fn in_current(f: impl FnOnce(&Context)) {

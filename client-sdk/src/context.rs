@@ -34,8 +34,43 @@ impl std::fmt::Debug for Context {
 /// A thread's entered contexts, each with the token of the guard that leaves it. Tokens need
 /// only be unique within the thread (guards are not `Send`), so they come from a plain counter.
 struct Stack {
-    entries: Vec<(u64, Context)>,
+    entries: Vec<(u64, Entry)>,
     next_token: u64,
+}
+
+/// An entered context as the stack keeps it: a span knows its run, so entering one takes a
+/// single reference (one atomic increment, and one decrement on leaving, per span).
+pub(crate) enum Entry {
+    Run(Arc<RunState>),
+    Span(Arc<SpanState>),
+}
+
+impl Entry {
+    pub(crate) fn run(&self) -> &Arc<RunState> {
+        match self {
+            Self::Run(run) => run,
+            Self::Span(span) => &span.run,
+        }
+    }
+
+    pub(crate) fn span(&self) -> Option<&Arc<SpanState>> {
+        match self {
+            Self::Run(_) => None,
+            Self::Span(span) => Some(span),
+        }
+    }
+
+    /// Makes this current on this thread until the returned guard drops.
+    pub(crate) fn enter(self) -> Entered {
+        let token = STACK.with(|s| {
+            let mut stack = s.borrow_mut();
+            let token = stack.next_token;
+            stack.next_token += 1;
+            stack.entries.push((token, self));
+            token
+        });
+        Entered { token, _not_send: PhantomData }
+    }
 }
 
 thread_local! {
@@ -46,12 +81,15 @@ impl Context {
     /// The innermost context entered on this thread (empty outside any trace).
     #[must_use]
     pub fn current() -> Self {
-        Self::with_current(|c| c.cloned()).unwrap_or_default()
+        Self::with_current(|entry| match entry {
+            Some(e) => Self { run: Some(e.run().clone()), span: e.span().cloned() },
+            None => Self::default(),
+        })
     }
 
     /// Calls `f` with the innermost context, borrowed (nothing is cloned).
-    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Self>) -> R) -> R {
-        STACK.with(|s| f(s.borrow().entries.last().map(|(_, c)| c)))
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        STACK.with(|s| f(s.borrow().entries.last().map(|(_, e)| e)))
     }
 
     /// The run id, if inside a trace.
@@ -77,17 +115,11 @@ impl Context {
 
     /// [`Context::enter`] without the clone.
     pub(crate) fn enter_owned(self) -> Entered {
-        if self.run.is_none() {
-            return Entered { token: 0, _not_send: PhantomData };
+        match (self.span, self.run) {
+            (Some(span), _) => Entry::Span(span).enter(),
+            (None, Some(run)) => Entry::Run(run).enter(),
+            (None, None) => Entered { token: 0, _not_send: PhantomData },
         }
-        let token = STACK.with(|s| {
-            let mut stack = s.borrow_mut();
-            let token = stack.next_token;
-            stack.next_token += 1;
-            stack.entries.push((token, self));
-            token
-        });
-        Entered { token, _not_send: PhantomData }
     }
 }
 
