@@ -1,8 +1,8 @@
 //! The explicit API: [`Client`] → [`SessionHandle`] → [`RunHandle`] → [`SpanHandle`].
 //!
-//! Handles carry their ids and end on drop. Recording pushes onto a lock-free bounded queue (an
-//! event as a small owned record, a run or span as a reference to its state): no I/O, no
-//! serialization, and no lock the worker holds during I/O.
+//! Handles carry their ids and end on drop. Recording pushes onto a lock-free bounded queue (a
+//! run or span as a reference to its state, an event as a small owned record unless it can wait
+//! inside its queued span): no I/O, no serialization, and no lock the worker holds during I/O.
 //! Sessions and runs are in `run.rs`, spans in `span.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

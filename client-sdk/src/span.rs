@@ -210,11 +210,6 @@ impl SpanState {
         Some(events)
     }
 
-    /// Events waiting inside the span (counted when the worker gives up at shutdown).
-    pub(crate) fn waiting_events(&self) -> usize {
-        self.data.lock().events.len()
-    }
-
     /// Records an event on the span: inside it while it is queued (one lock, no queue push),
     /// else as its own record.
     pub(crate) fn event(&self, event_type: EventType, content: Captured, attributes: Map<String, Value>) {

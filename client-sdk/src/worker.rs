@@ -169,17 +169,20 @@ impl Pending {
         batch
     }
 
-    /// The records pending, counting the events waiting inside spans.
-    fn records(&self) -> usize {
-        let waiting: usize = self
-            .items
+    /// Gives up on everything pending (at shutdown) and returns how many records that was,
+    /// counting the events that waited inside spans. Taking those events also marks each span
+    /// as read, so an event recorded on it later goes to the closed queue and is counted there.
+    fn abandon(&mut self) -> usize {
+        let records: Vec<Record> = self.items.drain(..).collect();
+        self.index.clear();
+        let waiting: usize = records
             .iter()
             .map(|r| match r {
-                Record::Span(span) => span.waiting_events(),
+                Record::Span(span) => span.take_events(usize::MAX, true).map_or(0, |e| e.len()),
                 _ => 0,
             })
             .sum();
-        self.items.len() + waiting
+        records.len() + waiting
     }
 
     /// Puts a batch that could not be sent back in front, where it was; newer copies of its
@@ -359,7 +362,7 @@ impl Worker {
         while let Some(record) = self.queue.pop() {
             self.pending.push(record);
         }
-        let left = self.pending.records() as u64;
+        let left = self.pending.abandon() as u64;
         if left > 0 {
             self.counters.drop_records(&self.counters.dropped_shutdown, left, "shutdown timed out");
         }

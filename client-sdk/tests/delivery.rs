@@ -270,3 +270,30 @@ async fn events_wait_inside_their_span_and_each_is_stored_once_through_retries()
     assert_eq!((sent_ids.len(), unique.len()), (30, 30), "each event was accepted exactly once");
     client.shutdown(Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_waiting_in_a_span_are_counted_when_shutdown_gives_up_on_them() {
+    let server = RealServer::sqlite().await;
+    let proxy = FaultProxy::start(&server.endpoint, vec![]).await;
+    *proxy.always.lock().expect("lock") = Some(Fault::Hang);
+    let options = fast_options(&proxy.endpoint, &server.key).flush_interval(Duration::from_secs(60));
+    let client = Client::new(options).expect("client");
+    let session = client.session();
+    let run = session.run("agent");
+    let span = run.span("step", SpanKind::Tool);
+    for i in 0..3 {
+        span.event(EventType::ToolResult, i);
+    }
+    assert_eq!(client.stats().enqueued, 6, "session, run, span and its three events");
+
+    let c = client.clone();
+    tokio::task::spawn_blocking(move || c.shutdown(Duration::from_millis(300))).await.expect("join");
+    let after = client.stats();
+    assert_eq!((after.sent, after.dropped_shutdown), (0, 6), "every accepted record is counted: {after:?}");
+
+    // The span was given up on: a later event on it is refused and counted, not kept in it.
+    span.event(EventType::ToolResult, 3);
+    assert_eq!(client.stats().dropped_shutdown, 7);
+    drop(span);
+    assert_eq!(client.stats().dropped_shutdown, 8, "and so is its end");
+}
