@@ -176,7 +176,11 @@ impl ser::Serializer for Scalar {
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<Captured, NotScalar> {
         self.serialize_str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result<Captured, NotScalar> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<Captured, NotScalar> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(

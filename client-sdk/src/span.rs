@@ -1,8 +1,8 @@
 //! Spans: the handle, usage pricing, and message events.
 
 use std::borrow::Cow;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use northstar_wire::{Event, EventType, Span, SpanKind, Status};
 use serde::Serialize;
@@ -13,7 +13,9 @@ use spin::relax::Yield;
 use uuid::Uuid;
 
 use crate::capture::Captured;
-use crate::client::{drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, type_name_of};
+use crate::client::{
+    drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, type_name_of,
+};
 use crate::context::Context;
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
