@@ -196,7 +196,20 @@ impl RunState {
         content: Value,
         attributes: Map<String, Value>,
     ) {
-        self.client.send(Record::Event(Event {
+        self.client.send(Record::Event(self.event_record(id, created_at, span_id, event_type, content, attributes)));
+    }
+
+    /// An event of this run as a wire record.
+    pub(crate) fn event_record(
+        &self,
+        id: Uuid,
+        created_at: i64,
+        span_id: Option<Uuid>,
+        event_type: EventType,
+        content: Value,
+        attributes: Map<String, Value>,
+    ) -> Event {
+        Event {
             id,
             run_id: self.id,
             span_id,
@@ -204,7 +217,7 @@ impl RunState {
             created_at: timestamp(created_at),
             content,
             attributes: Value::Object(attributes),
-        }));
+        }
     }
 
     fn end(self: &Arc<Self>, error: Option<Value>) {

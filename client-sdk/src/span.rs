@@ -199,14 +199,13 @@ impl SpanState {
         drop(data);
         let events = events
             .into_iter()
-            .map(|e| Event {
-                id: e.id,
-                run_id: self.run.id,
-                span_id: Some(self.id),
-                event_type: e.event_type,
-                created_at: timestamp(e.created_at),
-                content: e.content.into_value(),
-                attributes: if e.attributes.is_null() { Value::Object(Map::new()) } else { e.attributes },
+            .map(|e| {
+                let attributes = match e.attributes {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                };
+                let content = e.content.into_value();
+                self.run.event_record(e.id, e.created_at, Some(self.id), e.event_type, content, attributes)
             })
             .collect();
         Some(events)
