@@ -113,10 +113,9 @@ pub fn ThemeToggle() -> impl IntoView {
         if let Some(theme) = web_sys::window()
             .and_then(|w| w.local_storage().ok().flatten())
             .and_then(|s| s.get_item("northstar-theme").ok().flatten())
+            && let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
         {
-            if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
-                let _ = root.set_attribute("data-theme", &theme);
-            }
+            let _ = root.set_attribute("data-theme", &theme);
         }
     });
     view! { <button type="button" class="theme-toggle" on:click=toggle title="Light / dark theme">"◐ Theme"</button> }
