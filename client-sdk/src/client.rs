@@ -25,7 +25,7 @@ use northstar_pricing::PriceTable;
 
 pub(crate) struct Inner {
     pub(crate) options: Options,
-    queue: Arc<Queue>,
+    pub(crate) queue: Arc<Queue>,
     control: mpsc::UnboundedSender<Control>,
     stop: Arc<tokio::sync::Notify>,
     pub(crate) counters: Arc<Counters>,

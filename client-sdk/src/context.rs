@@ -49,7 +49,7 @@ impl Entry {
     pub(crate) fn run(&self) -> &Arc<RunState> {
         match self {
             Self::Run(run) => run,
-            Self::Span(span) => &span.run,
+            Self::Span(span) => span.run(),
         }
     }
 

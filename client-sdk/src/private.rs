@@ -131,7 +131,7 @@ fn observe_kind(kind: &str) -> SpanKind {
 /// `#[observe]` on a sync function: a current span, with the arguments as `tool_arguments`.
 pub fn sync_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Value) -> SpanGuard {
     let guard = crate::span(name, observe_kind(kind));
-    if guard.state.as_ref().is_some_and(|s| s.run.capture(true)) {
+    if guard.state.as_ref().is_some_and(|s| s.run().capture(true)) {
         guard.event(EventType::ToolArguments, args());
     }
     guard
@@ -141,7 +141,7 @@ pub fn sync_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Value
 pub fn async_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Value) -> (SpanHandle, Context) {
     let mut span = crate::api::start_span(name, observe_kind(kind), None);
     span.cancel_on_drop = true;
-    if span.state.as_ref().is_some_and(|s| s.run.capture(true)) {
+    if span.state.as_ref().is_some_and(|s| s.run().capture(true)) {
         span.event(EventType::ToolArguments, args());
     }
     let context = span.context();
@@ -151,7 +151,7 @@ pub fn async_observe(name: &'static str, kind: &str, args: impl FnOnce() -> Valu
 fn apply_span(span: &SpanHandle, outcome: Outcome) {
     match outcome {
         Outcome::Output(v) => {
-            if span.state.as_ref().is_some_and(|s| s.run.capture(false)) {
+            if span.state.as_ref().is_some_and(|s| s.run().capture(false)) {
                 span.event(EventType::ToolResult, v);
             }
         }
@@ -192,5 +192,5 @@ pub fn run_captures_output(run: &RunHandle) -> bool {
 /// Whether the span's run records outputs.
 #[must_use]
 pub fn span_captures_output(span: &SpanHandle) -> bool {
-    span.state.as_ref().is_some_and(|s| s.run.capture(false))
+    span.state.as_ref().is_some_and(|s| s.run().capture(false))
 }

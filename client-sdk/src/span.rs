@@ -134,7 +134,8 @@ struct SpanEvent {
 }
 
 pub(crate) struct SpanState {
-    pub(crate) run: Arc<RunState>,
+    /// `None` only while the span waits as a spare (see [`SpanState::clear`]).
+    run: Option<Arc<RunState>>,
     pub(crate) id: Uuid,
     parent: Option<Uuid>,
     kind: SpanKind,
@@ -150,12 +151,81 @@ pub(crate) struct SpanState {
 }
 
 impl SpanState {
+    /// The run the span belongs to.
+    pub(crate) fn run(&self) -> &Arc<RunState> {
+        self.run.as_ref().expect("a span in use has its run; only spares have none")
+    }
+
     /// Events that may wait inside a queued span; more go to the queue, which is bounded.
     const WAITING_EVENTS: usize = 8;
 
+    /// A new, running span, queued as far as its fields go (the caller queues it): in a spare
+    /// the worker handed back if there is one, filled field by field where it lies.
+    fn create(
+        run: &Arc<RunState>,
+        parent: Option<Uuid>,
+        kind: SpanKind,
+        name: Name,
+        attributes: Option<Map<String, Value>>,
+    ) -> Arc<Self> {
+        if let Some(mut spare) = run.client.queue.spare_span()
+            && let Some(s) = Arc::get_mut(&mut spare)
+        {
+            s.run = Some(run.clone());
+            s.id = new_id();
+            s.parent = parent;
+            s.kind = kind;
+            s.name = name;
+            s.started_at = now_micros();
+            s.iteration = None;
+            let data = s.data.get_mut();
+            // Emptied by `clear`: most spans start without attributes and write nothing here.
+            if let Some(map) = attributes {
+                data.attributes = Attributes::from_map(map);
+            }
+            data.ended = false;
+            data.ended_at = None;
+            data.queued = true;
+            return spare;
+        }
+        Arc::new(Self {
+            run: Some(run.clone()),
+            id: new_id(),
+            parent,
+            kind,
+            name,
+            started_at: now_micros(),
+            iteration: None,
+            data: SpinMutex::new(SpanData {
+                attributes: attributes.map_or_else(Attributes::default, Attributes::from_map),
+                error: None,
+                usage: None,
+                ended: false,
+                ended_at: None,
+                queued: true,
+                events: SmallVec::new(),
+            }),
+        })
+    }
+
+    /// Empties a delivered span for [`SpanState::create`] to fill again (called by the worker,
+    /// so that the caller does not pay for dropping what the span held). What `create` sets
+    /// anyway stays.
+    pub(crate) fn clear(&mut self) {
+        // A spare holding its run would hold the client, which holds the spares: a cycle that
+        // would keep a client dropped without `shutdown` (and its worker) alive.
+        self.run = None;
+        self.name = Name::Borrowed("");
+        let data = self.data.get_mut();
+        data.attributes = Attributes::default();
+        data.error = None;
+        data.usage = None;
+        data.events.clear();
+    }
+
     /// Queues the span by reference; see `RunState::send`.
     fn send(self: &Arc<Self>) -> bool {
-        self.run.client.send(Record::Span(self.clone()))
+        self.run().client.send(Record::Span(self.clone()))
     }
 
     /// The span as it is now, as a wire record (called by the worker).
@@ -173,7 +243,7 @@ impl SpanState {
         }
         Span {
             id: self.id,
-            run_id: self.run.id,
+            run_id: self.run().id,
             parent_span_id: self.parent,
             kind: self.kind,
             name: self.name.to_string(),
@@ -205,7 +275,7 @@ impl SpanState {
                     _ => Map::new(),
                 };
                 let content = e.content.into_value();
-                self.run.event_record(e.id, e.created_at, Some(self.id), e.event_type, content, attributes)
+                self.run().event_record(e.id, e.created_at, Some(self.id), e.event_type, content, attributes)
             })
             .collect();
         Some(events)
@@ -218,16 +288,16 @@ impl SpanState {
         let created_at = now_micros();
         let mut data = self.data.lock();
         // A span and its waiting events travel in one batch, so fewer may wait than it holds.
-        let room = Self::WAITING_EVENTS.min(self.run.client.options.batch_size - 1);
+        let room = Self::WAITING_EVENTS.min(self.run().client.options.batch_size - 1);
         if data.queued && data.events.len() < room {
             let attributes = if attributes.is_empty() { Value::Null } else { Value::Object(attributes) };
             data.events.push(SpanEvent { id, event_type, created_at, content, attributes });
             drop(data);
-            self.run.client.counters.enqueued.fetch_add(1, Relaxed);
+            self.run().client.counters.enqueued.fetch_add(1, Relaxed);
             return;
         }
         drop(data);
-        self.run.event_at(id, created_at, Some(self.id), event_type, content.into_value(), attributes);
+        self.run().event_at(id, created_at, Some(self.id), event_type, content.into_value(), attributes);
     }
 
     fn end(self: &Arc<Self>, error: Option<Value>) {
@@ -270,7 +340,7 @@ impl SpanState {
             a.insert("reasoning_tokens", json!(usage.reasoning_tokens));
         }
         let given = a.get_f64("cost_usd");
-        let computed = a.get_str("model").and_then(|m| self.run.client.prices.cost(m, &usage, None));
+        let computed = a.get_str("model").and_then(|m| self.run().client.prices.cost(m, &usage, None));
         let cost = match (given, computed) {
             (Some(c), _) => Some(c),
             (None, Some(c)) => {
@@ -283,7 +353,7 @@ impl SpanState {
                 None
             }
         };
-        let mut run = lock(&self.run.data);
+        let mut run = lock(&self.run().data);
         run.input_tokens += usage.input_tokens;
         run.output_tokens += usage.output_tokens;
         if let Some(c) = cost {
@@ -313,25 +383,7 @@ impl SpanHandle {
         attributes: Option<Map<String, Value>>,
     ) -> Self {
         let Some(run) = run else { return Self { state: None, cancel_on_drop: false } };
-        let name = name.into();
-        let state = Arc::new(SpanState {
-            run: run.clone(),
-            id: new_id(),
-            parent,
-            kind,
-            name,
-            started_at: now_micros(),
-            iteration: None,
-            data: SpinMutex::new(SpanData {
-                attributes: attributes.map_or_else(Attributes::default, Attributes::from_map),
-                error: None,
-                usage: None,
-                ended: false,
-                ended_at: None,
-                queued: true,
-                events: SmallVec::new(),
-            }),
-        });
+        let state = SpanState::create(run, parent, kind, name.into(), attributes);
         if !state.send() {
             state.data.lock().queued = false;
         }
@@ -340,7 +392,7 @@ impl SpanHandle {
 
     /// The context in which records belong to this span.
     pub(crate) fn context(&self) -> Context {
-        Context { run: self.state.as_ref().map(|s| s.run.clone()), span: self.state.clone() }
+        Context { run: self.state.as_ref().map(|s| s.run().clone()), span: self.state.clone() }
     }
 
     /// The span id (`None` when disabled).
@@ -352,13 +404,13 @@ impl SpanHandle {
     /// The id of the run this span belongs to.
     #[must_use]
     pub fn run_id(&self) -> Option<Uuid> {
-        self.state.as_ref().map(|s| s.run.id)
+        self.state.as_ref().map(|s| s.run().id)
     }
 
     /// Opens a child span.
     #[must_use]
     pub fn span(&self, name: impl Into<Name>, kind: SpanKind) -> SpanHandle {
-        SpanHandle::start(self.state.as_ref().map(|s| &s.run), self.id(), name, kind, None)
+        SpanHandle::start(self.state.as_ref().map(|s| s.run()), self.id(), name, kind, None)
     }
 
     /// Records an event on this span.
@@ -418,7 +470,7 @@ impl SpanHandle {
     /// tool → `tool_result`, assistant → `assistant_message` + `tool_arguments` per tool call),
     /// if inputs are captured.
     pub fn record_input_messages(&self, messages: &[Message]) {
-        if let Some(s) = self.state.as_ref().filter(|s| s.run.capture(true)) {
+        if let Some(s) = self.state.as_ref().filter(|s| s.run().capture(true)) {
             for m in messages {
                 for (t, content, attributes) in message_events(m) {
                     s.event(t, content.into(), attributes);
@@ -429,7 +481,7 @@ impl SpanHandle {
 
     /// Records the model's answer as events, if outputs are captured.
     pub fn record_output_message(&self, message: &Message) {
-        if let Some(s) = self.state.as_ref().filter(|s| s.run.capture(false)) {
+        if let Some(s) = self.state.as_ref().filter(|s| s.run().capture(false)) {
             for (t, content, attributes) in message_events(message) {
                 s.event(t, content.into(), attributes);
             }

@@ -297,3 +297,57 @@ async fn events_waiting_in_a_span_are_counted_when_shutdown_gives_up_on_them() {
     drop(span);
     assert_eq!(client.stats().dropped_shutdown, 8, "and so is its end");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_made_in_a_delivered_spans_place_carries_nothing_of_it() {
+    let server = RealServer::sqlite().await;
+    let options = fast_options(&server.endpoint, &server.key).batch_size(50).flush_interval(Duration::from_secs(60));
+    let client = Client::new(options).expect("client");
+    let session = client.session();
+    let mut first = session.run("first");
+    for i in 0..20 {
+        let span = first.span(format!("busy {i}"), SpanKind::Model);
+        span.set_attribute("model", "gpt-4o-mini");
+        span.set_attribute(format!("key {i}"), i);
+        span.record_usage(northstar::Usage { input_tokens: 10, output_tokens: 5, ..Default::default() });
+        span.record_error_message("Timeout", "took too long");
+        span.event(EventType::AssistantMessage, format!("message {i}"));
+    }
+    first.end();
+    flush_until_delivered(&client).await;
+
+    // The worker hands delivered spans back to be filled again: these take their places.
+    let mut second = session.run("second");
+    let second_id = second.id().expect("enabled");
+    let parent = second.span("parent", SpanKind::Agent);
+    let parent_id = parent.id().expect("enabled");
+    let children: Vec<_> = (0..20).map(|i| parent.span(format!("quiet {i}"), SpanKind::Tool)).collect();
+    let child_ids: Vec<_> = children.iter().map(|s| s.id().expect("enabled")).collect();
+    drop(children);
+    drop(parent);
+    second.end();
+    flush_until_delivered(&client).await;
+
+    let spans = server.store.list_spans(server.project, second_id).await.expect("spans");
+    assert_eq!(spans.len(), 21);
+    for span in &spans {
+        assert_eq!(span.run_id, second_id);
+        assert_eq!(span.status, northstar_wire::Status::Ok, "{span:?}");
+        assert_eq!(span.error, None, "{span:?}");
+        let keys: Vec<&String> = span.attributes.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["latency_ms"], "{span:?}");
+        if span.id == parent_id {
+            assert_eq!((span.name.as_str(), span.parent_span_id), ("parent", None));
+        } else {
+            assert!(child_ids.contains(&span.id), "{span:?}");
+            assert!(span.name.starts_with("quiet "), "{span:?}");
+            assert_eq!(span.parent_span_id, Some(parent_id));
+        }
+    }
+    assert!(server.store.list_events(server.project, second_id).await.expect("events").is_empty());
+    let run = server.store.get_run(server.project, second_id).await.expect("run").expect("stored");
+    assert_eq!(run.metadata.get("cost_usd"), None, "the first run's spans priced nothing here: {:?}", run.metadata);
+    let stats = client.stats();
+    assert_eq!((stats.dropped(), stats.enqueued), (0, stats.sent), "{stats:?}");
+    client.shutdown(Duration::from_secs(5));
+}

@@ -70,6 +70,35 @@ fn child(mode: &str) {
             drop(run);
             drop(guard);
         }
+        "dropped-client" => {
+            // A client dropped without `shutdown`, after delivered spans came back to be filled
+            // again: its worker still sends what is left and ends.
+            let options = northstar::Options::from_env()
+                .expect("options")
+                .batch_size(10)
+                .flush_interval(Duration::from_millis(200));
+            let client = northstar::Client::new(options).expect("client");
+            let session = client.session();
+            for name in ["delivered", "left"] {
+                let mut run = session.run(name);
+                for i in 0..20 {
+                    drop(run.span(format!("step {i}"), northstar::SpanKind::Tool));
+                }
+                println!("{name}={}", run.id().expect("enabled"));
+                run.end();
+                if name == "delivered" {
+                    println!("flushed={}", client.flush(Duration::from_secs(20)));
+                }
+            }
+            session.end();
+            drop(session);
+            drop(client);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while flush_threads() > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            println!("threads={}", flush_threads());
+        }
         "bad-bool" => match northstar::try_init(northstar::Options::default()) {
             Ok(_) => println!("error=none"),
             Err(e) => println!("error={e}"),
@@ -178,5 +207,16 @@ fn main() {
 
     let counts = runtime.block_on(server.store.count_records(server.project)).expect("count");
     assert_eq!(counts.runs, 2, "only the enabled children recorded anything");
+
+    // 7. A client dropped without `shutdown` ends its worker, having sent everything.
+    let out = run_child("dropped-client", &base);
+    assert_eq!(value(&out, "flushed"), "true");
+    assert_eq!(value(&out, "threads"), "0", "the worker ends once the last handle is gone");
+    for name in ["delivered", "left"] {
+        let run = value(&out, name).parse().expect("run id");
+        let spans = runtime.block_on(server.store.list_spans(server.project, run)).expect("spans");
+        assert_eq!(spans.len(), 20, "{name}");
+    }
+    passed += 1;
     println!("environment: {passed} passed, 0 failed");
 }
