@@ -251,7 +251,7 @@ impl Client {
         };
         let Some(inner) = &self.inner else { return Ok(None) };
         let id = new_id();
-        inner.send(Record::Score(Score {
+        inner.send(Record::Score(Box::new(Score {
             id,
             trace_id: run_id,
             span_id,
@@ -262,7 +262,7 @@ impl Client {
             source: ScoreSource::Api,
             comment,
             created_at: now(),
-        }));
+        })));
         Ok(Some(id))
     }
 

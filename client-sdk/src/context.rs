@@ -139,7 +139,10 @@ impl Drop for Entered {
         // `try_with`: the thread-local may already be gone during thread teardown.
         let _ = STACK.try_with(|s| {
             let mut stack = s.borrow_mut();
-            if let Some(i) = stack.entries.iter().rposition(|(t, _)| *t == token) {
+            // Guards almost always drop innermost first.
+            if stack.entries.last().is_some_and(|(t, _)| *t == token) {
+                stack.entries.pop();
+            } else if let Some(i) = stack.entries.iter().rposition(|(t, _)| *t == token) {
                 stack.entries.remove(i);
             }
         });

@@ -39,12 +39,12 @@ impl SessionHandle {
 
 impl SessionState {
     fn send(&self, ended_at: Option<Timestamp>) {
-        self.client.send(Record::Session(Session {
+        self.client.send(Record::Session(Box::new(Session {
             id: self.id,
             created_at: self.created_at,
             ended_at,
             metadata: self.metadata.clone(),
-        }));
+        })));
     }
 }
 
@@ -196,7 +196,8 @@ impl RunState {
         content: Value,
         attributes: Map<String, Value>,
     ) {
-        self.client.send(Record::Event(self.event_record(id, created_at, span_id, event_type, content, attributes)));
+        self.client
+            .send(Record::Event(Box::new(self.event_record(id, created_at, span_id, event_type, content, attributes))));
     }
 
     /// An event of this run as a wire record.

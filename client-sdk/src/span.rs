@@ -36,7 +36,6 @@ pub type Name = Cow<'static, str>;
 /// entries they move into a map, so a span with very many attributes stays linear. The first
 /// [`Attributes::INLINE`] live inside the span's own allocation and cost no allocation of their
 /// own.
-#[expect(clippy::large_enum_variant, reason = "the list is inline on purpose; the map is the rare case")]
 enum Attributes {
     List(SmallVec<[(Key, Captured); Attributes::INLINE]>),
     Map(Map<String, Value>),
@@ -54,7 +53,7 @@ impl Attributes {
 
     fn from_map(map: Map<String, Value>) -> Self {
         if map.len() <= Self::SHORT {
-            Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), Captured::Json(v))).collect())
+            Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), Captured::from(v))).collect())
         } else {
             Self::Map(map)
         }
@@ -107,7 +106,8 @@ impl Attributes {
 
 struct SpanData {
     attributes: Attributes,
-    error: Option<Value>,
+    /// Boxed, as [`Captured::Json`]: most spans have none, and every span carries the field.
+    error: Option<Box<Value>>,
     usage: Option<Usage>,
     ended: bool,
     /// Microseconds since the epoch, as `started_at`.
@@ -129,8 +129,8 @@ struct SpanEvent {
     /// Microseconds since the epoch.
     created_at: i64,
     content: Captured,
-    /// `Null` for none (most events), else an object.
-    attributes: Value,
+    /// `None` for none (most events).
+    attributes: Option<Box<Map<String, Value>>>,
 }
 
 pub(crate) struct SpanState {
@@ -250,7 +250,7 @@ impl SpanState {
             started_at: timestamp(self.started_at),
             ended_at: data.ended_at.map(timestamp),
             status,
-            error: data.error.clone(),
+            error: data.error.as_deref().cloned(),
             iteration: self.iteration,
             attributes: Value::Object(attributes),
         }
@@ -270,10 +270,7 @@ impl SpanState {
         let events = events
             .into_iter()
             .map(|e| {
-                let attributes = match e.attributes {
-                    Value::Object(map) => map,
-                    _ => Map::new(),
-                };
+                let attributes = e.attributes.map_or_else(Map::new, |map| *map);
                 let content = e.content.into_value();
                 self.run().event_record(e.id, e.created_at, Some(self.id), e.event_type, content, attributes)
             })
@@ -282,21 +279,21 @@ impl SpanState {
     }
 
     /// Records an event on the span: inside it while it is queued (one lock, no queue push),
-    /// else as its own record.
-    pub(crate) fn event(&self, event_type: EventType, content: Captured, attributes: Map<String, Value>) {
+    /// else as its own record. `attributes` as [`boxed`] makes them: most events have none.
+    pub(crate) fn event(&self, event_type: EventType, content: Captured, attributes: Option<Box<Map<String, Value>>>) {
         let id = new_id();
         let created_at = now_micros();
         let mut data = self.data.lock();
         // A span and its waiting events travel in one batch, so fewer may wait than it holds.
         let room = Self::WAITING_EVENTS.min(self.run().client.options.batch_size - 1);
         if data.queued && data.events.len() < room {
-            let attributes = if attributes.is_empty() { Value::Null } else { Value::Object(attributes) };
             data.events.push(SpanEvent { id, event_type, created_at, content, attributes });
             drop(data);
             self.run().client.counters.enqueued.fetch_add(1, Relaxed);
             return;
         }
         drop(data);
+        let attributes = attributes.map_or_else(Map::new, |map| *map);
         self.run().event_at(id, created_at, Some(self.id), event_type, content.into_value(), attributes);
     }
 
@@ -308,7 +305,7 @@ impl SpanState {
         data.ended = true;
         data.ended_at = Some(now_micros());
         if error.is_some() {
-            data.error = error;
+            data.error = error.map(Box::new);
         }
         if let Some(usage) = data.usage {
             self.price(&mut data, usage);
@@ -360,6 +357,11 @@ impl SpanState {
             run.cost_usd = Some(run.cost_usd.unwrap_or(0.0) + c);
         }
     }
+}
+
+/// Event attributes as a span keeps them while the event waits in it: `None` when empty.
+fn boxed(attributes: Map<String, Value>) -> Option<Box<Map<String, Value>>> {
+    (!attributes.is_empty()).then(|| Box::new(attributes))
 }
 
 /// A span: one step of a run. Ends on drop (`error` if an error was recorded or panicking).
@@ -417,7 +419,7 @@ impl SpanHandle {
     pub fn event(&self, event_type: EventType, content: impl Serialize) {
         // Serialize only when recording: disabled, this must not allocate.
         if let Some(s) = &self.state {
-            s.event(event_type, Captured::of(&content), Map::new());
+            s.event(event_type, Captured::of(&content), None);
         }
     }
 
@@ -437,14 +439,14 @@ impl SpanHandle {
     #[cfg_attr(not(feature = "llm-http"), expect(dead_code, reason = "used by the LLM instrumentation"))]
     pub(crate) fn record_error_json(&self, error: Value) {
         if let Some(s) = &self.state {
-            s.data.lock().error = Some(error);
+            s.data.lock().error = Some(Box::new(error));
         }
     }
 
     /// Marks the span as failed with an error type and message.
     pub fn record_error_message(&self, kind: &str, message: &str) {
         if let Some(s) = &self.state {
-            s.data.lock().error = Some(error_value(kind, message));
+            s.data.lock().error = Some(Box::new(error_value(kind, message)));
         }
     }
 
@@ -473,7 +475,7 @@ impl SpanHandle {
         if let Some(s) = self.state.as_ref().filter(|s| s.run().capture(true)) {
             for m in messages {
                 for (t, content, attributes) in message_events(m) {
-                    s.event(t, content.into(), attributes);
+                    s.event(t, content.into(), boxed(attributes));
                 }
             }
         }
@@ -483,7 +485,7 @@ impl SpanHandle {
     pub fn record_output_message(&self, message: &Message) {
         if let Some(s) = self.state.as_ref().filter(|s| s.run().capture(false)) {
             for (t, content, attributes) in message_events(message) {
-                s.event(t, content.into(), attributes);
+                s.event(t, content.into(), boxed(attributes));
             }
         }
     }

@@ -22,15 +22,19 @@ use crate::span::SpanState;
 use crate::stats::Counters;
 
 /// One record on its way to the server. Runs and spans are references to their live state,
-/// read when the batch is built.
+/// read when the batch is built; the others are boxed, so that a record is two words and a
+/// push moves 16 bytes into its queue slot instead of a whole event (208 bytes, four cache
+/// lines the worker last wrote).
 #[derive(Clone)]
 pub(crate) enum Record {
-    Session(Session),
+    Session(Box<Session>),
     Run(Arc<RunState>),
     Span(Arc<SpanState>),
-    Event(Event),
-    Score(Score),
+    Event(Box<Event>),
+    Score(Box<Score>),
 }
+
+const _: () = assert!(std::mem::size_of::<Record>() <= 16);
 
 impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,7 +203,7 @@ impl Pending {
             }
             self.head += 1;
             batch.push(record);
-            batch.extend(events.into_iter().map(Record::Event));
+            batch.extend(events.into_iter().map(|e| Record::Event(Box::new(e))));
         }
         batch
     }
@@ -413,7 +417,7 @@ impl Transport {
             match record.clone() {
                 Record::Session(mut r) => {
                     self.redactor.apply(&mut r.metadata);
-                    batch.sessions.push(r);
+                    batch.sessions.push(*r);
                 }
                 Record::Run(state) => {
                     let mut r = state.snapshot();
@@ -434,9 +438,9 @@ impl Transport {
                 Record::Event(mut r) => {
                     self.redactor.apply(&mut r.content);
                     self.redactor.apply(&mut r.attributes);
-                    batch.events.push(r);
+                    batch.events.push(*r);
                 }
-                Record::Score(r) => batch.scores.push(r),
+                Record::Score(r) => batch.scores.push(*r),
             }
         }
         batch.to_json()
@@ -524,7 +528,7 @@ mod tests {
     use super::*;
 
     fn session(id: u128, metadata: serde_json::Value) -> Record {
-        Record::Session(Session { id: Uuid::from_u128(id), created_at: Utc::now(), ended_at: None, metadata })
+        Record::Session(Box::new(Session { id: Uuid::from_u128(id), created_at: Utc::now(), ended_at: None, metadata }))
     }
 
     #[test]
