@@ -160,7 +160,8 @@ impl SpanState {
     const WAITING_EVENTS: usize = 8;
 
     /// A new, running span, queued as far as its fields go (the caller queues it): in a spare
-    /// the worker handed back if there is one, filled field by field where it lies.
+    /// the worker handed back if there is one, else in a new allocation, filled field by field
+    /// where it lies.
     fn create(
         run: &Arc<RunState>,
         parent: Option<Uuid>,
@@ -168,49 +169,56 @@ impl SpanState {
         name: Name,
         attributes: Option<Map<String, Value>>,
     ) -> Arc<Self> {
-        if let Some(mut spare) = run.client.queue.spare_span()
-            && let Some(s) = Arc::get_mut(&mut spare)
-        {
-            s.run = Some(run.clone());
-            s.id = new_id();
-            s.parent = parent;
-            s.kind = kind;
-            s.name = name;
-            s.started_at = now_micros();
-            s.iteration = None;
-            let data = s.data.get_mut();
-            // Emptied by `clear`: most spans start without attributes and write nothing here.
-            if let Some(map) = attributes {
-                data.attributes = Attributes::from_map(map);
-            }
-            data.ended = false;
-            data.ended_at = None;
-            data.queued = true;
-            return spare;
+        // The worker hands back only spans it held alone, and no `Weak` to a span exists, so a
+        // spare is ours alone; the count check keeps that from resting on this comment.
+        let mut span = match run.client.queue.spare_span() {
+            Some(spare) if Arc::strong_count(&spare) == 1 => spare,
+            _ => Self::empty(),
+        };
+        let s = Arc::get_mut(&mut span).expect("a spare or a new span has no other holder");
+        s.run = Some(run.clone());
+        s.id = new_id();
+        s.parent = parent;
+        s.kind = kind;
+        s.name = name;
+        s.started_at = now_micros();
+        s.iteration = None;
+        let data = s.data.get_mut();
+        // Empty until here: most spans start without attributes and write nothing.
+        if let Some(map) = attributes {
+            data.attributes = Attributes::from_map(map);
         }
+        data.ended = false;
+        data.ended_at = None;
+        data.queued = true;
+        span
+    }
+
+    /// A span holding nothing, for [`SpanState::create`] to fill.
+    fn empty() -> Arc<Self> {
         Arc::new(Self {
-            run: Some(run.clone()),
-            id: new_id(),
-            parent,
-            kind,
-            name,
-            started_at: now_micros(),
+            run: None,
+            id: Uuid::nil(),
+            parent: None,
+            kind: SpanKind::Custom,
+            name: Name::Borrowed(""),
+            started_at: 0,
             iteration: None,
             data: SpinMutex::new(SpanData {
-                attributes: attributes.map_or_else(Attributes::default, Attributes::from_map),
+                attributes: Attributes::default(),
                 error: None,
                 usage: None,
                 ended: false,
                 ended_at: None,
-                queued: true,
+                queued: false,
                 events: SmallVec::new(),
             }),
         })
     }
 
-    /// Empties a delivered span for [`SpanState::create`] to fill again (called by the worker,
-    /// so that the caller does not pay for dropping what the span held). What `create` sets
-    /// anyway stays.
+    /// Empties a delivered span for [`SpanState::create`] to fill again, as [`SpanState::empty`]
+    /// makes one but keeping the event list's capacity (called by the worker, so that the
+    /// caller does not pay for dropping what the span held). What `create` sets anyway stays.
     pub(crate) fn clear(&mut self) {
         // A spare holding its run would hold the client, which holds the spares: a cycle that
         // would keep a client dropped without `shutdown` (and its worker) alive.
