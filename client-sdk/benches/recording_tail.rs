@@ -4,10 +4,11 @@
 //! under `cargo test` it runs a short smoke pass.
 
 mod common;
+mod workload;
 
 use std::time::{Duration, Instant};
 
-use northstar::{EventType, Options, SpanKind};
+use northstar::Options;
 
 fn measure(label: &str, endpoint: String, calls: usize) {
     let options = Options::default()
@@ -21,12 +22,7 @@ fn measure(label: &str, endpoint: String, calls: usize) {
     let mut samples = Vec::with_capacity(calls);
     for _ in 0..calls {
         let start = Instant::now();
-        let span = northstar::span("search_docs", SpanKind::Tool);
-        span.set_attribute("tool", "search");
-        span.set_attribute("attempt", 1);
-        span.set_attribute("cached", false);
-        span.event(EventType::ToolResult, "3 documents");
-        drop(span);
+        workload::northstar_span();
         samples.push(start.elapsed());
     }
     drop(run);

@@ -1,0 +1,114 @@
+//! The work every SDK bench records, for northstar and for OpenTelemetry's SDK, and the timing
+//! both are measured with.
+#![allow(dead_code, reason = "each bench uses a different part of this module")]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use cpu_time::ThreadTime;
+use northstar::{EventType, Options, SpanKind};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, SpanId, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+
+/// One span with three attributes and one event, under the current run.
+pub fn northstar_span() {
+    let span = northstar::span("search_docs", SpanKind::Tool);
+    span.set_attribute("tool", "search");
+    span.set_attribute("attempt", 1);
+    span.set_attribute("cached", false);
+    span.event(EventType::ToolResult, "3 documents");
+}
+
+/// One run with ten such spans.
+pub fn northstar_run() {
+    let _run = northstar::trace("bench-run");
+    for _ in 0..10 {
+        northstar_span();
+    }
+}
+
+/// The options both SDKs get: a queue of 10,000 records, batches of 1,000.
+pub fn northstar_options(endpoint: String) -> Options {
+    Options::default()
+        .endpoint(endpoint)
+        .api_key("ns_bench")
+        .enabled(true)
+        .batch_size(1_000)
+        .max_queue_size(10_000)
+        .flush_interval(Duration::from_millis(20))
+}
+
+/// Waits until the worker has delivered everything recorded.
+pub fn northstar_delivered() {
+    assert!(northstar::flush(Duration::from_secs(120)), "the local endpoint accepts everything");
+}
+
+/// OpenTelemetry's counterpart of [`northstar_span`], under the current context's span.
+pub fn otel_span(tracer: &SdkTracer) {
+    let mut span = tracer.start("search_docs");
+    span.set_attribute(KeyValue::new("tool", "search"));
+    span.set_attribute(KeyValue::new("attempt", 1));
+    span.set_attribute(KeyValue::new("cached", false));
+    span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
+    span.end();
+}
+
+/// OpenTelemetry's counterpart of [`northstar_run`]: a root span made current, ten spans in it.
+pub fn otel_run(tracer: &SdkTracer) {
+    tracer.in_span("bench-run", |_run| {
+        for _ in 0..10 {
+            otel_span(tracer);
+        }
+    });
+}
+
+/// A `BatchSpanProcessor` with northstar's queue and batch sizes and an exporter that discards.
+pub fn otel_provider() -> SdkTracerProvider {
+    let config = BatchConfigBuilder::default().with_max_queue_size(10_000).with_max_export_batch_size(1_000).build();
+    let processor = BatchSpanProcessor::builder(Discard).with_batch_config(config).build();
+    SdkTracerProvider::builder().with_span_processor(processor).build()
+}
+
+pub fn otel_tracer(provider: &SdkTracerProvider) -> SdkTracer {
+    provider.tracer("bench")
+}
+
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        // northstar's spans belong to a run; a span that starts a trace of its own does less.
+        assert!(
+            batch.iter().all(|s| s.parent_span_id != SpanId::INVALID || s.name.starts_with("bench")),
+            "every measured span is inside a trace"
+        );
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// Calls between two drains: about 3,000 records, three of the worker's batches.
+pub const CHUNK: u64 = 1_000;
+
+/// The caller's CPU time for `iters` calls of `work`, made `chunk` at a time with `drain`
+/// outside the timing after each chunk.
+pub fn timed(iters: u64, chunk: u64, mut work: impl FnMut(), drain: impl Fn()) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = chunk.min(iters - done);
+        let started = ThreadTime::now();
+        for _ in 0..n {
+            work();
+        }
+        elapsed += started.elapsed();
+        drain();
+        done += n;
+    }
+    elapsed
+}
