@@ -31,7 +31,8 @@ pub fn northstar_run() {
     }
 }
 
-/// The options both SDKs get: a queue of 10,000 records, batches of 1,000.
+/// NorthStar's options: a queue of 10,000 records and batches of 1,000, as [`otel_provider`]
+/// gives OpenTelemetry's processor.
 pub fn northstar_options(endpoint: String) -> Options {
     Options::default()
         .endpoint(endpoint)
@@ -66,7 +67,8 @@ pub fn otel_run(tracer: &SdkTracer) {
     });
 }
 
-/// A `BatchSpanProcessor` with northstar's queue and batch sizes and an exporter that discards.
+/// A `BatchSpanProcessor` with [`northstar_options`]' queue and batch sizes and an exporter that
+/// discards.
 pub fn otel_provider() -> SdkTracerProvider {
     let config = BatchConfigBuilder::default().with_max_queue_size(10_000).with_max_export_batch_size(1_000).build();
     let processor = BatchSpanProcessor::builder(Discard).with_batch_config(config).build();

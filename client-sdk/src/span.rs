@@ -278,7 +278,7 @@ impl SpanState {
         let events = events
             .into_iter()
             .map(|e| {
-                let attributes = e.attributes.map_or_else(Map::new, |map| *map);
+                let attributes = unboxed(e.attributes);
                 let content = e.content.into_value();
                 self.run().event_record(e.id, e.created_at, Some(self.id), e.event_type, content, attributes)
             })
@@ -301,7 +301,7 @@ impl SpanState {
             return;
         }
         drop(data);
-        let attributes = attributes.map_or_else(Map::new, |map| *map);
+        let attributes = unboxed(attributes);
         self.run().event_at(id, created_at, Some(self.id), event_type, content.into_value(), attributes);
     }
 
@@ -370,6 +370,11 @@ impl SpanState {
 /// Event attributes as a span keeps them while the event waits in it: `None` when empty.
 fn boxed(attributes: Map<String, Value>) -> Option<Box<Map<String, Value>>> {
     (!attributes.is_empty()).then(|| Box::new(attributes))
+}
+
+/// [`boxed`]'s inverse, for the event record.
+fn unboxed(attributes: Option<Box<Map<String, Value>>>) -> Map<String, Value> {
+    attributes.map_or_else(Map::new, |map| *map)
 }
 
 /// A span: one step of a run. Ends on drop (`error` if an error was recorded or panicking).
