@@ -9,6 +9,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use crate::migrations::Embedded;
 use crate::query::sql::{Arg, Dialect, Reader, Sql};
 use crate::refs::{self, IngestTx, Table};
 use crate::rows::{self, Columns, Listing, select};
@@ -22,10 +23,7 @@ pub struct PgStore {
 
 impl PgStore {
     /// The migrations embedded in this build.
-    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
-        static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-        &MIGRATOR
-    }
+    pub(crate) const MIGRATIONS: Embedded = Embedded::POSTGRES;
 
     /// How many migrations the database records as applied.
     pub(crate) async fn applied_migrations(&self) -> Result<i64, StoreError> {
@@ -347,7 +345,7 @@ impl Store for PgStore {
     crate::read_models!();
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        Self::migrator().run(&self.pool).await?;
+        Self::MIGRATIONS.migrator().await?.run(&self.pool).await?;
         let pending: Option<String> =
             sqlx::query_scalar("SELECT what FROM private.pending_rebuilds WHERE what = 'figures'")
                 .fetch_optional(&self.pool)

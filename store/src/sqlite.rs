@@ -17,6 +17,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::group::{GroupWriter, Groups};
+use crate::migrations::Embedded;
 use crate::query::sql::{Arg, Dialect, Reader, Sql};
 use crate::refs::{self, IngestTx, Table};
 use crate::rows::{self, Columns, Listing, select};
@@ -70,10 +71,7 @@ impl GroupWriter for Writer {
 
 impl SqliteStore {
     /// The migrations embedded in this build.
-    pub(crate) fn migrator() -> &'static sqlx::migrate::Migrator {
-        static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-        &MIGRATOR
-    }
+    pub(crate) const MIGRATIONS: Embedded = Embedded::SQLITE;
 
     /// How many migrations the database records as applied.
     pub(crate) async fn applied_migrations(&self) -> Result<i64, StoreError> {
@@ -528,7 +526,7 @@ impl Store for SqliteStore {
     crate::read_models!();
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        Self::migrator().run(&self.pool).await?;
+        Self::MIGRATIONS.migrator().await?.run(&self.pool).await?;
         let pending: Option<String> = sqlx::query_scalar("SELECT what FROM pending_rebuilds WHERE what = 'figures'")
             .fetch_optional(&self.pool)
             .await?;
