@@ -24,18 +24,27 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use northstar::Options;
 use opentelemetry::trace::Tracer as _;
-use workload::{CHUNK, northstar_delivered, northstar_run, northstar_span, otel_run, otel_span, timed};
+use workload::{
+    CHUNK, northstar_delivered, northstar_run, northstar_run_handles, northstar_span, northstar_span_in, otel_run,
+    otel_run_current, otel_run_handles, otel_span, otel_span_current, otel_span_in, timed,
+};
 
 fn northstar_enabled(c: &mut Criterion) {
     let guard = northstar::init(workload::northstar_options(common::endpoint(Duration::ZERO)));
     {
-        let _run = northstar::trace("bench");
+        let run = northstar::trace("bench");
         c.bench_function("northstar/span+3 attributes+1 event", |b| {
             b.iter_custom(|iters| timed(iters, CHUNK, northstar_span, northstar_delivered));
+        });
+        c.bench_function("northstar/span from a handle+3 attributes+1 event", |b| {
+            b.iter_custom(|iters| timed(iters, CHUNK, || northstar_span_in(&run), northstar_delivered));
         });
     }
     c.bench_function("northstar/run with 10 spans", |b| {
         b.iter_custom(|iters| timed(iters, CHUNK / 10, northstar_run, northstar_delivered));
+    });
+    c.bench_function("northstar/run with 10 spans from handles", |b| {
+        b.iter_custom(|iters| timed(iters, CHUNK / 10, northstar_run_handles, northstar_delivered));
     });
     let stats = northstar::stats();
     eprintln!("northstar stats after the benches: {stats:?}");
@@ -53,13 +62,25 @@ fn opentelemetry(c: &mut Criterion) {
     let provider = workload::otel_provider();
     let tracer = workload::otel_tracer(&provider);
     let flushed = || provider.force_flush().expect("flush");
-    tracer.in_span("bench", |_trace| {
+    tracer.in_span("bench", |trace| {
         c.bench_function("opentelemetry/span+3 attributes+1 event", |b| {
             b.iter_custom(|iters| timed(iters, CHUNK, || otel_span(&tracer), flushed));
+        });
+        c.bench_function("opentelemetry/span made current+3 attributes+1 event", |b| {
+            b.iter_custom(|iters| timed(iters, CHUNK, || otel_span_current(&tracer), flushed));
+        });
+        c.bench_function("opentelemetry/span under a given parent+3 attributes+1 event", |b| {
+            b.iter_custom(|iters| timed(iters, CHUNK, || otel_span_in(&tracer, &trace), flushed));
         });
     });
     c.bench_function("opentelemetry/run with 10 spans", |b| {
         b.iter_custom(|iters| timed(iters, CHUNK / 10, || otel_run(&tracer), flushed));
+    });
+    c.bench_function("opentelemetry/run with 10 spans made current", |b| {
+        b.iter_custom(|iters| timed(iters, CHUNK / 10, || otel_run_current(&tracer), flushed));
+    });
+    c.bench_function("opentelemetry/run with 10 spans under a given parent", |b| {
+        b.iter_custom(|iters| timed(iters, CHUNK / 10, || otel_run_handles(&tracer), flushed));
     });
     let _ = provider.shutdown();
 }

@@ -15,7 +15,10 @@ mod workload;
 use std::time::Duration;
 
 use opentelemetry::trace::Tracer as _;
-use workload::{CHUNK, northstar_delivered, northstar_run, northstar_span, otel_run, otel_span, timed};
+use workload::{
+    CHUNK, northstar_delivered, northstar_run, northstar_run_handles, northstar_span, northstar_span_in, otel_run,
+    otel_run_current, otel_run_handles, otel_span, otel_span_current, otel_span_in, timed,
+};
 
 /// Per-call times of one SDK and the other over the rounds, and the ratio per round.
 struct Rounds {
@@ -83,28 +86,44 @@ fn main() {
     let tracer = workload::otel_tracer(&provider);
     let flushed = || provider.force_flush().expect("flush");
 
+    // Each workload three ways: as each SDK's users most often write it (`northstar::span`
+    // makes its span current, `Tracer::start` does not); both spans made current; neither (the
+    // parent given by a handle).
     // 10,000 spans a round: about 2.5 ms of northstar's time, 5 ms of OpenTelemetry's.
     let spans = 10 * CHUNK;
     let run = northstar::trace("bench");
-    let per_span = tracer.in_span("bench", |_trace| {
-        Rounds::measure(
-            rounds,
-            spans,
-            || timed(spans, CHUNK, northstar_span, northstar_delivered),
-            || timed(spans, CHUNK, || otel_span(&tracer), flushed),
-        )
+    let per_span = tracer.in_span("bench", |trace| {
+        let measure = |northstar: &dyn Fn(), otel: &dyn Fn()| {
+            Rounds::measure(
+                rounds,
+                spans,
+                || timed(spans, CHUNK, northstar, northstar_delivered),
+                || timed(spans, CHUNK, otel, flushed),
+            )
+        };
+        [
+            ("", measure(&northstar_span, &|| otel_span(&tracer))),
+            (", both made current", measure(&northstar_span, &|| otel_span_current(&tracer))),
+            (", neither made current", measure(&|| northstar_span_in(&run), &|| otel_span_in(&tracer, &trace))),
+        ]
     });
     drop(run);
-    per_span.report("span + 3 attributes + 1 event");
+    for (how, rounds) in per_span {
+        rounds.report(&format!("span + 3 attributes + 1 event{how}"));
+    }
 
     let runs = CHUNK;
-    Rounds::measure(
-        rounds,
-        runs,
-        || timed(runs, CHUNK / 10, northstar_run, northstar_delivered),
-        || timed(runs, CHUNK / 10, || otel_run(&tracer), flushed),
-    )
-    .report("run with 10 spans");
+    let measure = |northstar: &dyn Fn(), otel: &dyn Fn()| {
+        Rounds::measure(
+            rounds,
+            runs,
+            || timed(runs, CHUNK / 10, northstar, northstar_delivered),
+            || timed(runs, CHUNK / 10, otel, flushed),
+        )
+    };
+    measure(&northstar_run, &|| otel_run(&tracer)).report("run with 10 spans");
+    measure(&northstar_run, &|| otel_run_current(&tracer)).report("run with 10 spans, all made current");
+    measure(&northstar_run_handles, &|| otel_run_handles(&tracer)).report("run with 10 spans, none made current");
 
     let stats = northstar::stats();
     assert_eq!(stats.dropped(), 0, "every record must take the enqueue path: {stats:?}");

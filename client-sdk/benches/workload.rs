@@ -8,7 +8,7 @@ use std::time::Duration;
 use cpu_time::ThreadTime;
 use northstar::{EventType, Options, SpanKind};
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanId, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{Span as _, SpanId, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
@@ -21,6 +21,24 @@ pub fn northstar_span() {
     span.set_attribute("attempt", 1);
     span.set_attribute("cached", false);
     span.event(EventType::ToolResult, "3 documents");
+}
+
+/// [`northstar_span`] opened from a handle and not made current (`RunHandle::span`), as
+/// [`otel_span_in`]'s is.
+pub fn northstar_span_in(run: &northstar::RunHandle) {
+    let span = run.span("search_docs", SpanKind::Tool);
+    span.set_attribute("tool", "search");
+    span.set_attribute("attempt", 1);
+    span.set_attribute("cached", false);
+    span.event(EventType::ToolResult, "3 documents");
+}
+
+/// [`northstar_run`] with its spans opened from the run's handle ([`northstar_span_in`]).
+pub fn northstar_run_handles() {
+    let run = northstar::trace("bench-run");
+    for _ in 0..10 {
+        northstar_span_in(&run);
+    }
 }
 
 /// One run with ten such spans.
@@ -58,11 +76,53 @@ pub fn otel_span(tracer: &SdkTracer) {
     span.end();
 }
 
+/// [`otel_span`] made current while it records, as [`northstar_span`]'s is (`northstar::span`
+/// enters the span it opens): `Tracer::in_span`, the attributes and event set through the
+/// context's span, as OpenTelemetry's users write it.
+pub fn otel_span_current(tracer: &SdkTracer) {
+    tracer.in_span("search_docs", |cx| {
+        let span = cx.span();
+        span.set_attribute(KeyValue::new("tool", "search"));
+        span.set_attribute(KeyValue::new("attempt", 1));
+        span.set_attribute(KeyValue::new("cached", false));
+        span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
+    });
+}
+
 /// OpenTelemetry's counterpart of [`northstar_run`]: a root span made current, ten spans in it.
 pub fn otel_run(tracer: &SdkTracer) {
     tracer.in_span("bench-run", |_run| {
         for _ in 0..10 {
             otel_span(tracer);
+        }
+    });
+}
+
+/// [`otel_span`] under a parent given explicitly rather than found in the current context, as
+/// [`northstar_span_in`]'s is.
+pub fn otel_span_in(tracer: &SdkTracer, parent: &opentelemetry::Context) {
+    let mut span = tracer.start_with_context("search_docs", parent);
+    span.set_attribute(KeyValue::new("tool", "search"));
+    span.set_attribute(KeyValue::new("attempt", 1));
+    span.set_attribute(KeyValue::new("cached", false));
+    span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
+    span.end();
+}
+
+/// [`otel_run`] with its spans under the root given explicitly ([`otel_span_in`]).
+pub fn otel_run_handles(tracer: &SdkTracer) {
+    tracer.in_span("bench-run", |run| {
+        for _ in 0..10 {
+            otel_span_in(tracer, &run);
+        }
+    });
+}
+
+/// [`otel_run`] with each span made current ([`otel_span_current`]).
+pub fn otel_run_current(tracer: &SdkTracer) {
+    tracer.in_span("bench-run", |_run| {
+        for _ in 0..10 {
+            otel_span_current(tracer);
         }
     });
 }
