@@ -8,7 +8,7 @@ use std::time::Duration;
 use cpu_time::ThreadTime;
 use northstar::{EventType, Options, SpanKind};
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanId, TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{SpanId, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
@@ -16,7 +16,11 @@ use opentelemetry_sdk::trace::{
 
 /// One span with three attributes and one event, under the current run.
 pub fn northstar_span() {
-    let span = northstar::span("search_docs", SpanKind::Tool);
+    northstar_record(&northstar::span("search_docs", SpanKind::Tool));
+}
+
+/// What every measured span records: three attributes and one event.
+fn northstar_record(span: &northstar::SpanHandle) {
     span.set_attribute("tool", "search");
     span.set_attribute("attempt", 1);
     span.set_attribute("cached", false);
@@ -26,11 +30,7 @@ pub fn northstar_span() {
 /// [`northstar_span`] opened from a handle and not made current (`RunHandle::span`), as
 /// [`otel_span_in`]'s is.
 pub fn northstar_span_in(run: &northstar::RunHandle) {
-    let span = run.span("search_docs", SpanKind::Tool);
-    span.set_attribute("tool", "search");
-    span.set_attribute("attempt", 1);
-    span.set_attribute("cached", false);
-    span.event(EventType::ToolResult, "3 documents");
+    northstar_record(&run.span("search_docs", SpanKind::Tool));
 }
 
 /// [`northstar_run`] with its spans opened from the run's handle ([`northstar_span_in`]).
@@ -68,7 +68,11 @@ pub fn northstar_delivered() {
 
 /// OpenTelemetry's counterpart of [`northstar_span`], under the current context's span.
 pub fn otel_span(tracer: &SdkTracer) {
-    let mut span = tracer.start("search_docs");
+    otel_record(tracer.start("search_docs"));
+}
+
+/// [`northstar_record`]'s counterpart, ending the span.
+fn otel_record(mut span: impl opentelemetry::trace::Span) {
     span.set_attribute(KeyValue::new("tool", "search"));
     span.set_attribute(KeyValue::new("attempt", 1));
     span.set_attribute(KeyValue::new("cached", false));
@@ -91,9 +95,14 @@ pub fn otel_span_current(tracer: &SdkTracer) {
 
 /// OpenTelemetry's counterpart of [`northstar_run`]: a root span made current, ten spans in it.
 pub fn otel_run(tracer: &SdkTracer) {
-    tracer.in_span("bench-run", |_run| {
+    otel_ten(tracer, |tracer, _| otel_span(tracer));
+}
+
+/// A root span made current with ten spans in it, each made by `span` (given the root's context).
+fn otel_ten(tracer: &SdkTracer, span: impl Fn(&SdkTracer, &opentelemetry::Context)) {
+    tracer.in_span("bench-run", |run| {
         for _ in 0..10 {
-            otel_span(tracer);
+            span(tracer, &run);
         }
     });
 }
@@ -101,30 +110,17 @@ pub fn otel_run(tracer: &SdkTracer) {
 /// [`otel_span`] under a parent given explicitly rather than found in the current context, as
 /// [`northstar_span_in`]'s is.
 pub fn otel_span_in(tracer: &SdkTracer, parent: &opentelemetry::Context) {
-    let mut span = tracer.start_with_context("search_docs", parent);
-    span.set_attribute(KeyValue::new("tool", "search"));
-    span.set_attribute(KeyValue::new("attempt", 1));
-    span.set_attribute(KeyValue::new("cached", false));
-    span.add_event("tool_result", vec![KeyValue::new("content", "3 documents")]);
-    span.end();
+    otel_record(tracer.start_with_context("search_docs", parent));
 }
 
 /// [`otel_run`] with its spans under the root given explicitly ([`otel_span_in`]).
 pub fn otel_run_handles(tracer: &SdkTracer) {
-    tracer.in_span("bench-run", |run| {
-        for _ in 0..10 {
-            otel_span_in(tracer, &run);
-        }
-    });
+    otel_ten(tracer, otel_span_in);
 }
 
 /// [`otel_run`] with each span made current ([`otel_span_current`]).
 pub fn otel_run_current(tracer: &SdkTracer) {
-    tracer.in_span("bench-run", |_run| {
-        for _ in 0..10 {
-            otel_span_current(tracer);
-        }
-    });
+    otel_ten(tracer, |tracer, _| otel_span_current(tracer));
 }
 
 /// A `BatchSpanProcessor` with [`northstar_options`]' queue and batch sizes and an exporter that
