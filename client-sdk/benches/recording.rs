@@ -3,6 +3,11 @@
 //! `BatchSpanProcessor` with an exporter that discards; its spans inside a trace, as northstar's
 //! are inside a run), and the disabled SDK.
 //!
+//! Each workload comes in three forms, because `northstar::span` makes its span current and
+//! `Tracer::start` does not: as each SDK's users most often write it; both spans made current
+//! (`Tracer::in_span`); neither (northstar's `RunHandle::span`, OpenTelemetry's
+//! `Tracer::start_with_context` under the parent's context).
+//!
 //! Every record is accepted: each criterion sample times its calls, then (untimed) waits until
 //! the worker has delivered them, so the queue never fills and no record takes the cheaper drop
 //! path. The worker encodes and sends while the calls run, as it does in an application.
