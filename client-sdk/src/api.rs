@@ -1,8 +1,10 @@
 //! The ambient API: one [`init`], then [`trace`], [`span`], [`model_call`] and the `log_*`
 //! functions find their run and span from the current context.
 
+use std::cell::RefCell;
 use std::ops::Deref;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use northstar_wire::{EventType, SpanKind};
@@ -26,8 +28,47 @@ struct Global {
 
 static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
 
+/// Counts the changes of [`GLOBAL`], so that a thread's copy of it knows when it is stale.
+static GLOBAL_VERSION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of [`GLOBAL`] and the version it was taken at. Starting a run reads
+    /// it without taking the lock or cloning (six atomic read-modify-writes per run otherwise,
+    /// on a lock word every recording thread shares). A copy outliving its client (after the
+    /// guard dropped) keeps that client's memory until the thread next starts a run or ends.
+    static GLOBAL_COPY: RefCell<(u64, Option<Global>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
 fn global() -> Option<Global> {
     GLOBAL.read().ok().and_then(|g| g.clone())
+}
+
+/// Changes [`GLOBAL`] under its lock, and tells every thread's copy.
+fn update_global(change: impl FnOnce(&mut Option<Global>)) {
+    if let Ok(mut g) = GLOBAL.write() {
+        change(&mut g);
+    }
+    GLOBAL_VERSION.fetch_add(1, Ordering::Release);
+}
+
+/// Calls `f` with the global client and session, from this thread's copy when it is current.
+fn with_global<R>(f: impl FnOnce(Option<&Global>) -> R) -> R {
+    let version = GLOBAL_VERSION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let done = GLOBAL_COPY
+        .try_with(|copy| {
+            if copy.try_borrow().is_ok_and(|c| c.0 != version)
+                && let Ok(mut stale) = copy.try_borrow_mut()
+            {
+                *stale = (version, global());
+            }
+            let copy = copy.try_borrow().ok().filter(|c| c.0 == version)?;
+            f.take().map(|f| f(copy.1.as_ref()))
+        })
+        .ok()
+        .flatten();
+    // Without a usable copy (the thread is ending), from the lock.
+    done.unwrap_or_else(|| f.take().expect("not called yet")(global().as_ref()))
 }
 
 /// Returned by [`init`]: dropping it ends the session and sends what is queued, blocking the
@@ -57,11 +98,11 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Ok(mut g) = GLOBAL.write()
-            && g.as_ref().is_some_and(|g| g.session.id() == self.session.id())
-        {
-            *g = None;
-        }
+        update_global(|g| {
+            if g.as_ref().is_some_and(|g| g.session.id() == self.session.id()) {
+                *g = None;
+            }
+        });
         self.session.end();
         if let Some(inner) = &self.client.inner {
             self.client.shutdown(inner.options.shutdown_timeout);
@@ -90,9 +131,7 @@ pub fn init(options: Options) -> Guard {
 pub fn try_init(options: Options) -> Result<Guard, ConfigError> {
     let client = Client::new(options)?;
     let session = client.session();
-    if let Ok(mut g) = GLOBAL.write() {
-        *g = client.is_enabled().then(|| Global { client: client.clone(), session: session.clone() });
-    }
+    update_global(|g| *g = client.is_enabled().then(|| Global { client: client.clone(), session: session.clone() }));
     Ok(Guard { client, session })
 }
 
@@ -130,18 +169,21 @@ impl Deref for SpanGuard {
 
 /// Opens a run in the session of the last [`init`] and makes it current. Each call starts a new
 /// run, also inside another trace (runs do not nest; spans do).
-pub fn trace(name: impl Into<String>) -> TraceGuard {
+///
+/// The name, as a span's ([`Name`]): a `&'static str` is kept without copying; a name made at
+/// run time is passed as a `String`.
+pub fn trace(name: impl Into<Name>) -> TraceGuard {
     let run = start_run(name);
     let context = Context { run: run.state.clone(), span: None };
     TraceGuard { _entered: context.enter_owned(), run }
 }
 
 /// Disabled, this allocates nothing: the name is converted only once a run is certain.
-pub(crate) fn start_run(name: impl Into<String>) -> RunHandle {
-    match global() {
+pub(crate) fn start_run(name: impl Into<Name>) -> RunHandle {
+    with_global(|g| match g {
         Some(g) => g.session.run(name),
         None => RunHandle { state: None, cancel_on_drop: false },
-    }
+    })
 }
 
 /// Opens a span under the current span (or at the top of the current run) and makes it

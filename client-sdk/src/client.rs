@@ -310,7 +310,7 @@ impl Inner {
     pub(crate) fn send(&self, record: Record) -> bool {
         match self.queue.push(record) {
             Ok(()) => {
-                self.counters.enqueued.fetch_add(1, Relaxed);
+                self.counters.enqueued.add(1);
                 true
             }
             Err(Closed) => {

@@ -15,14 +15,14 @@ use std::task::{Context as TaskContext, Poll};
 use uuid::Uuid;
 
 use crate::run::RunState;
-use crate::span::SpanState;
+use crate::span::SpanRef;
 
 /// Where new records go: a run and, inside it, the current span. Cheap to clone and `Send`:
 /// take it with [`crate::current_context`] and [`Context::enter`] it on another thread.
 #[derive(Clone, Default)]
 pub struct Context {
     pub(crate) run: Option<Arc<RunState>>,
-    pub(crate) span: Option<Arc<SpanState>>,
+    pub(crate) span: Option<SpanRef>,
 }
 
 impl std::fmt::Debug for Context {
@@ -42,7 +42,7 @@ struct Stack {
 /// single reference (one atomic increment, and one decrement on leaving, per span).
 pub(crate) enum Entry {
     Run(Arc<RunState>),
-    Span(Arc<SpanState>),
+    Span(SpanRef),
 }
 
 impl Entry {
@@ -53,7 +53,7 @@ impl Entry {
         }
     }
 
-    pub(crate) fn span(&self) -> Option<&Arc<SpanState>> {
+    pub(crate) fn span(&self) -> Option<&SpanRef> {
         match self {
             Self::Run(_) => None,
             Self::Span(span) => Some(span),

@@ -69,13 +69,13 @@ impl SessionHandle {
 
     /// Starts a run in this session.
     #[must_use]
-    pub fn run(&self, name: impl Into<String>) -> RunHandle {
+    pub fn run(&self, name: impl Into<Name>) -> RunHandle {
         self.run_with_metadata(name, Map::new())
     }
 
     /// Starts a run with initial metadata (the project and environment from the options are added).
     #[must_use]
-    pub fn run_with_metadata(&self, name: impl Into<String>, mut metadata: Map<String, Value>) -> RunHandle {
+    pub fn run_with_metadata(&self, name: impl Into<Name>, mut metadata: Map<String, Value>) -> RunHandle {
         let Some(session) = &self.state else { return RunHandle { state: None, cancel_on_drop: false } };
         let options = &session.client.options;
         if let Some(p) = &options.project {
@@ -128,7 +128,8 @@ pub(crate) struct RunState {
     pub(crate) client: Arc<Inner>,
     pub(crate) id: Uuid,
     session_id: Uuid,
-    name: String,
+    /// As a span's: a `&'static str` is kept without copying.
+    name: Name,
     /// Microseconds since the epoch ([`crate::client::now_micros`]).
     started_at: i64,
     pub(crate) data: Mutex<RunData>,
@@ -167,7 +168,7 @@ impl RunState {
         Run {
             id: self.id,
             session_id: self.session_id,
-            name: self.name.clone(),
+            name: self.name.to_string(),
             started_at: timestamp(self.started_at),
             ended_at: data.ended_at.map(timestamp),
             status,

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use northstar_wire::{Event, EventType, Span, SpanKind, Status};
 use serde::Serialize;
@@ -26,6 +25,16 @@ use northstar_pricing::Usage;
 /// `String` is moved in.
 pub type Key = Cow<'static, str>;
 
+/// A shared reference to a span's state. triomphe's `Arc` has no weak count, so a span taken
+/// from the spares is filled without the atomic compare-and-swap that `std::sync::Arc::get_mut`
+/// pays (no `Weak` to a span ever exists).
+pub(crate) type SpanRef = triomphe::Arc<SpanState>;
+
+/// A span's state held by one owner alone: a spare, or a new span being filled. Filling it
+/// needs no check, and [`UniqueArc::shareable`](triomphe::UniqueArc::shareable) makes it a
+/// [`SpanRef`] without an atomic operation.
+pub(crate) type SpareSpan = triomphe::UniqueArc<SpanState>;
+
 /// A span name: as with [`Key`], a `&'static str` is kept without copying and a `String` is
 /// moved in (OpenTelemetry's `Tracer::start` takes the same).
 pub type Name = Cow<'static, str>;
@@ -36,14 +45,23 @@ pub type Name = Cow<'static, str>;
 /// entries they move into a map, so a span with very many attributes stays linear. The first
 /// [`Attributes::INLINE`] live inside the span's own allocation and cost no allocation of their
 /// own.
+///
+/// Keys and values are kept in two lists side by side rather than one list of pairs: pushing a
+/// pair made the compiler assemble it on the stack and copy it over in 16-byte pieces that
+/// straddled the stores it had just made, and each such load waited for those stores to reach
+/// the cache (a store-forwarding stall: a tenth of the caller's time per span; BENCHMARKS.md).
 enum Attributes {
-    List(SmallVec<[(Key, Captured); Attributes::INLINE]>),
+    /// `keys[i]` is the key of `values[i]`; both always have the same length.
+    List {
+        keys: SmallVec<[Key; Attributes::INLINE]>,
+        values: SmallVec<[Captured; Attributes::INLINE]>,
+    },
     Map(Map<String, Value>),
 }
 
 impl Default for Attributes {
     fn default() -> Self {
-        Self::List(SmallVec::new())
+        Self::List { keys: SmallVec::new(), values: SmallVec::new() }
     }
 }
 
@@ -53,7 +71,8 @@ impl Attributes {
 
     fn from_map(map: Map<String, Value>) -> Self {
         if map.len() <= Self::SHORT {
-            Self::List(map.into_iter().map(|(k, v)| (Key::Owned(k), Captured::from(v))).collect())
+            let (keys, values) = map.into_iter().map(|(k, v)| (Key::Owned(k), Captured::from(v))).unzip();
+            Self::List { keys, values }
         } else {
             Self::Map(map)
         }
@@ -63,14 +82,15 @@ impl Attributes {
         let value = value.into();
         let key = key.into();
         match self {
-            Self::List(list) => {
-                if let Some(slot) = list.iter_mut().find(|(k, _)| *k == key) {
-                    slot.1 = value;
-                } else if list.len() < Self::SHORT {
-                    list.push((key, value));
+            Self::List { keys, values } => {
+                if let Some(i) = keys.iter().position(|k| *k == key) {
+                    values[i] = value;
+                } else if keys.len() < Self::SHORT {
+                    keys.push(key);
+                    values.push(value);
                 } else {
                     let mut map: Map<String, Value> =
-                        list.drain(..).map(|(k, v)| (k.into_owned(), v.into_value())).collect();
+                        keys.drain(..).zip(values.drain(..)).map(|(k, v)| (k.into_owned(), v.into_value())).collect();
                     map.insert(key.into_owned(), value.into_value());
                     *self = Self::Map(map);
                 }
@@ -81,27 +101,43 @@ impl Attributes {
         }
     }
 
-    fn get_f64(&self, key: &str) -> Option<f64> {
+    /// The value set for `key`, if any.
+    fn get(&self, key: &str) -> Option<Found<'_>> {
         match self {
-            Self::List(list) => list.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_f64()),
-            Self::Map(map) => map.get(key).and_then(Value::as_f64),
+            Self::List { keys, values } => keys.iter().position(|k| k == key).map(|i| Found::Captured(&values[i])),
+            Self::Map(map) => map.get(key).map(Found::Json),
         }
     }
 
+    fn get_f64(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(|v| match v {
+            Found::Captured(v) => v.as_f64(),
+            Found::Json(v) => v.as_f64(),
+        })
+    }
+
     fn get_str(&self, key: &str) -> Option<&str> {
-        match self {
-            Self::List(list) => list.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_str()),
-            Self::Map(map) => map.get(key).and_then(Value::as_str),
-        }
+        self.get(key).and_then(|v| match v {
+            Found::Captured(v) => v.as_str(),
+            Found::Json(v) => v.as_str(),
+        })
     }
 
     /// The attributes as a JSON object's map, in the order they were first set.
     fn to_map(&self) -> Map<String, Value> {
         match self {
-            Self::List(list) => list.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect(),
+            Self::List { keys, values } => {
+                keys.iter().zip(values).map(|(k, v)| (k.to_string(), v.to_value())).collect()
+            }
             Self::Map(map) => map.clone(),
         }
     }
+}
+
+/// An attribute's value as [`Attributes`] holds it.
+enum Found<'a> {
+    Captured(&'a Captured),
+    Json(&'a Value),
 }
 
 struct SpanData {
@@ -168,14 +204,9 @@ impl SpanState {
         kind: SpanKind,
         name: Name,
         attributes: Option<Map<String, Value>>,
-    ) -> Arc<Self> {
-        // The worker hands back only spans it held alone, and no `Weak` to a span exists, so a
-        // spare is ours alone; the count check keeps that from resting on this comment.
-        let mut span = match run.client.queue.spare_span() {
-            Some(spare) if Arc::strong_count(&spare) == 1 => spare,
-            _ => Self::empty(),
-        };
-        let s = Arc::get_mut(&mut span).expect("a spare or a new span has no other holder");
+    ) -> SpanRef {
+        let mut span = run.client.queue.spare_span().unwrap_or_else(Self::empty);
+        let s = &mut *span;
         s.run = Some(run.clone());
         s.id = new_id();
         s.parent = parent;
@@ -191,12 +222,12 @@ impl SpanState {
         data.ended = false;
         data.ended_at = None;
         data.queued = true;
-        span
+        span.shareable()
     }
 
     /// A span holding nothing, for [`SpanState::create`] to fill.
-    fn empty() -> Arc<Self> {
-        Arc::new(Self {
+    fn empty() -> SpareSpan {
+        SpareSpan::new(Self {
             run: None,
             id: Uuid::nil(),
             parent: None,
@@ -232,8 +263,8 @@ impl SpanState {
     }
 
     /// Queues the span by reference; see `RunState::send`.
-    fn send(self: &Arc<Self>) -> bool {
-        self.run().client.send(Record::Span(self.clone()))
+    fn send(this: &SpanRef) -> bool {
+        this.run().client.send(Record::Span(this.clone()))
     }
 
     /// The span as it is now, as a wire record (called by the worker).
@@ -297,7 +328,7 @@ impl SpanState {
         if data.queued && data.events.len() < room {
             data.events.push(SpanEvent { id, event_type, created_at, content, attributes });
             drop(data);
-            self.run().client.counters.enqueued.fetch_add(1, Relaxed);
+            self.run().client.counters.enqueued.add(1);
             return;
         }
         drop(data);
@@ -305,8 +336,8 @@ impl SpanState {
         self.run().event_at(id, created_at, Some(self.id), event_type, content.into_value(), attributes);
     }
 
-    fn end(self: &Arc<Self>, error: Option<Value>) {
-        let mut data = self.data.lock();
+    fn end(this: &SpanRef, error: Option<Value>) {
+        let mut data = this.data.lock();
         if data.ended {
             return;
         }
@@ -316,12 +347,12 @@ impl SpanState {
             data.error = error.map(Box::new);
         }
         if let Some(usage) = data.usage {
-            self.price(&mut data, usage);
+            this.price(&mut data, usage);
         }
         let queued = std::mem::replace(&mut data.queued, true);
         drop(data);
         if !queued {
-            self.send();
+            Self::send(this);
         }
     }
 
@@ -379,7 +410,7 @@ fn unboxed(attributes: Option<Box<Map<String, Value>>>) -> Map<String, Value> {
 
 /// A span: one step of a run. Ends on drop (`error` if an error was recorded or panicking).
 pub struct SpanHandle {
-    pub(crate) state: Option<Arc<SpanState>>,
+    pub(crate) state: Option<SpanRef>,
     pub(crate) cancel_on_drop: bool,
 }
 
@@ -399,7 +430,7 @@ impl SpanHandle {
     ) -> Self {
         let Some(run) = run else { return Self { state: None, cancel_on_drop: false } };
         let state = SpanState::create(run, parent, kind, name.into(), attributes);
-        if !state.send() {
+        if !SpanState::send(&state) {
             state.data.lock().queued = false;
         }
         Self { state: Some(state), cancel_on_drop: false }
@@ -507,7 +538,7 @@ impl SpanHandle {
     pub fn end(&mut self) {
         self.cancel_on_drop = false;
         if let Some(s) = &self.state {
-            s.end(panic_error());
+            SpanState::end(s, panic_error());
         }
     }
 }
@@ -515,7 +546,7 @@ impl SpanHandle {
 impl Drop for SpanHandle {
     fn drop(&mut self) {
         if let Some(s) = &self.state {
-            s.end(drop_error(self.cancel_on_drop, "observed"));
+            SpanState::end(s, drop_error(self.cancel_on_drop, "observed"));
         }
     }
 }

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::options::Options;
 use crate::redact::Redactor;
 use crate::run::RunState;
-use crate::span::SpanState;
+use crate::span::{SpanRef, SpareSpan};
 use crate::stats::Counters;
 
 /// One record on its way to the server. Runs and spans are references to their live state,
@@ -29,7 +29,7 @@ use crate::stats::Counters;
 pub(crate) enum Record {
     Session(Box<Session>),
     Run(Arc<RunState>),
-    Span(Arc<SpanState>),
+    Span(SpanRef),
     Event(Box<Event>),
     Score(Box<Score>),
 }
@@ -64,7 +64,7 @@ impl Record {
 /// and each new span took the allocator's slow path) nor a copy of its state into the heap.
 pub(crate) struct Queue {
     items: crossbeam_queue::ArrayQueue<Record>,
-    spares: crossbeam_queue::ArrayQueue<Arc<SpanState>>,
+    spares: crossbeam_queue::ArrayQueue<SpareSpan>,
     batch_size: usize,
     signalled: std::sync::atomic::AtomicBool,
     closed: std::sync::atomic::AtomicBool,
@@ -116,18 +116,18 @@ impl Queue {
     }
 
     /// An emptied span to fill, if the worker has handed one back.
-    pub(crate) fn spare_span(&self) -> Option<Arc<SpanState>> {
+    pub(crate) fn spare_span(&self) -> Option<SpareSpan> {
         self.spares.pop()
     }
 
     /// Hands back the spans of a finished batch that nothing else holds any more, emptied.
     fn recycle(&self, batch: Vec<Record>) {
         for record in batch {
-            if let Record::Span(mut span) = record
-                && let Some(state) = Arc::get_mut(&mut span)
+            if let Record::Span(span) = record
+                && let Ok(mut spare) = triomphe::Arc::try_unique(span)
             {
-                state.clear();
-                if self.spares.push(span).is_err() {
+                spare.clear();
+                if self.spares.push(spare).is_err() {
                     break;
                 }
             }

@@ -116,6 +116,9 @@ async fn re_init_starts_a_new_session_and_the_guard_flushes_on_drop() {
     let run1 = northstar::trace("before re-init").id().expect("enabled");
     // No explicit flush, and the interval is an hour: only dropping the guard sends it.
     tokio::task::spawn_blocking(move || drop(first)).await.expect("join");
+    // This thread started a run with the first guard's client; with the guard gone (dropped on
+    // another thread), it starts none.
+    assert_eq!(northstar::trace("after the guard dropped").id(), None, "no client once the guard dropped");
     let stored = server.store.get_run(server.project, run1).await.expect("read").expect("sent at guard drop");
     assert_eq!(stored.session_id, first_session);
     let session = server.store.get_session(server.project, first_session).await.expect("read").expect("session");
