@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::client::{
-    Inner, drop_error, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp, to_value,
-    type_name_of,
+    Inner, drop_error, end_micros, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp,
+    to_value, type_name_of,
 };
 use crate::span::{Name, SpanHandle};
 use crate::worker::Record;
@@ -229,7 +229,7 @@ impl RunState {
                 return;
             }
             data.ended = true;
-            data.ended_at = Some(now_micros());
+            data.ended_at = Some(end_micros());
             if error.is_some() {
                 data.error = error;
             }

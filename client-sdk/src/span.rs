@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::capture::Captured;
 use crate::client::{
-    drop_error, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, type_name_of,
+    drop_error, end_micros, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, type_name_of,
 };
 use crate::context::Context;
 use crate::llm::{Message, message_events};
@@ -342,7 +342,7 @@ impl SpanState {
             return;
         }
         data.ended = true;
-        data.ended_at = Some(now_micros());
+        data.ended_at = Some(end_micros());
         if error.is_some() {
             data.error = error.map(Box::new);
         }
