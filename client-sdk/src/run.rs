@@ -1,7 +1,7 @@
 //! Sessions and runs: the handles, and the state a run aggregates from its model spans.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use northstar_wire::{Event, EventType, Run, Session, SpanKind, Status, Timestamp};
 use serde::Serialize;
@@ -84,14 +84,31 @@ impl SessionHandle {
         if let Some(e) = &options.environment {
             metadata.entry("environment").or_insert_with(|| Value::String(e.clone()));
         }
-        let state = Arc::new(RunState {
-            client: session.client.clone(),
-            id: new_id(),
-            session_id: session.id,
-            name: name.into(),
-            started_at: now_micros(),
-            data: Mutex::new(RunData { metadata, queued: true, ..RunData::default() }),
-        });
+        let started_at = now_micros();
+        // In a spare the worker handed back if there is one (see `Queue::spare_run`), filled
+        // where it lies; the worker emptied it, and nothing else holds it.
+        let mut spare = session.client.queue.spare_run();
+        let state = match spare.as_mut().and_then(Arc::get_mut) {
+            Some(s) => {
+                s.client = Some(session.client.clone());
+                s.id = new_id();
+                s.session_id = session.id;
+                s.name = name.into();
+                s.started_at = started_at;
+                let data = s.data.get_mut().unwrap_or_else(PoisonError::into_inner);
+                data.metadata = metadata;
+                data.queued = true;
+                spare.expect("filled above")
+            }
+            None => Arc::new(RunState {
+                client: Some(session.client.clone()),
+                id: new_id(),
+                session_id: session.id,
+                name: name.into(),
+                started_at,
+                data: Mutex::new(RunData { metadata, queued: true, ..RunData::default() }),
+            }),
+        };
         if !state.send() {
             lock(&state.data).queued = false;
         }
@@ -125,7 +142,8 @@ pub(crate) struct RunData {
 }
 
 pub(crate) struct RunState {
-    pub(crate) client: Arc<Inner>,
+    /// `None` only while the run waits as a spare ([`RunState::clear`]).
+    client: Option<Arc<Inner>>,
     pub(crate) id: Uuid,
     session_id: Uuid,
     /// As a span's: a `&'static str` is kept without copying.
@@ -136,10 +154,35 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
+    /// The client the run records to.
+    pub(crate) fn client(&self) -> &Arc<Inner> {
+        self.client.as_ref().expect("a run in use has its client; only spares have none")
+    }
+
+    /// Empties a run nothing holds any more, for `run_with_metadata` to fill again (called by
+    /// the worker, so that the caller pays neither for dropping what the run held nor for a new
+    /// allocation: the worker frees what it receives on its own thread, and each run's state
+    /// took the caller's allocator slow path, about half of what a run costs beyond its spans;
+    /// BENCHMARKS.md). Its client goes too: a spare holding it would hold the client, which
+    /// holds the spares (see `SpanState::clear`).
+    pub(crate) fn clear(&mut self) {
+        self.client = None;
+        self.name = Name::Borrowed("");
+        let data = self.data.get_mut().unwrap_or_else(PoisonError::into_inner);
+        data.metadata.clear();
+        data.error = None;
+        data.cost_usd = None;
+        data.input_tokens = 0;
+        data.output_tokens = 0;
+        data.ended = false;
+        data.ended_at = None;
+        data.queued = false;
+    }
+
     /// Queues the run; the worker reads its state when it builds the batch, so the caller
     /// copies nothing, and a run that ended before it was sent travels once, finished.
     fn send(self: &Arc<Self>) -> bool {
-        self.client.send(Record::Run(self.clone()))
+        self.client().send(Record::Run(self.clone()))
     }
 
     /// The run as it is now, as a wire record (called by the worker).
@@ -197,7 +240,7 @@ impl RunState {
         content: Value,
         attributes: Map<String, Value>,
     ) {
-        self.client
+        self.client()
             .send(Record::Event(Box::new(self.event_record(id, created_at, span_id, event_type, content, attributes))));
     }
 
@@ -245,7 +288,8 @@ impl RunState {
     }
 
     pub(crate) fn capture(&self, inputs: bool) -> bool {
-        if inputs { self.client.options.capture_inputs } else { self.client.options.capture_outputs }
+        let options = &self.client().options;
+        if inputs { options.capture_inputs } else { options.capture_outputs }
     }
 }
 

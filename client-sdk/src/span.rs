@@ -205,7 +205,7 @@ impl SpanState {
         name: Name,
         attributes: Option<Map<String, Value>>,
     ) -> SpanRef {
-        let mut span = run.client.queue.spare_span().unwrap_or_else(Self::empty);
+        let mut span = run.client().queue.spare_span().unwrap_or_else(Self::empty);
         let s = &mut *span;
         s.run = Some(run.clone());
         s.id = new_id();
@@ -250,21 +250,23 @@ impl SpanState {
     /// Empties a delivered span for [`SpanState::create`] to fill again, as [`SpanState::empty`]
     /// makes one but keeping the event list's capacity (called by the worker, so that the
     /// caller does not pay for dropping what the span held). What `create` sets anyway stays.
-    pub(crate) fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) -> Option<Arc<RunState>> {
         // A spare holding its run would hold the client, which holds the spares: a cycle that
-        // would keep a client dropped without `shutdown` (and its worker) alive.
-        self.run = None;
+        // would keep a client dropped without `shutdown` (and its worker) alive. The run goes
+        // back to the caller, who may have held it last.
+        let run = self.run.take();
         self.name = Name::Borrowed("");
         let data = self.data.get_mut();
         data.attributes = Attributes::default();
         data.error = None;
         data.usage = None;
         data.events.clear();
+        run
     }
 
     /// Queues the span by reference; see `RunState::send`.
     fn send(this: &SpanRef) -> bool {
-        this.run().client.send(Record::Span(this.clone()))
+        this.run().client().send(Record::Span(this.clone()))
     }
 
     /// The span as it is now, as a wire record (called by the worker).
@@ -324,11 +326,11 @@ impl SpanState {
         let created_at = now_micros();
         let mut data = self.data.lock();
         // A span and its waiting events travel in one batch, so fewer may wait than it holds.
-        let room = Self::WAITING_EVENTS.min(self.run().client.options.batch_size - 1);
+        let room = Self::WAITING_EVENTS.min(self.run().client().options.batch_size - 1);
         if data.queued && data.events.len() < room {
             data.events.push(SpanEvent { id, event_type, created_at, content, attributes });
             drop(data);
-            self.run().client.counters.enqueued.add(1);
+            self.run().client().counters.enqueued.add(1);
             return;
         }
         drop(data);
@@ -376,7 +378,7 @@ impl SpanState {
             a.insert("reasoning_tokens", json!(usage.reasoning_tokens));
         }
         let given = a.get_f64("cost_usd");
-        let computed = a.get_str("model").and_then(|m| self.run().client.prices.cost(m, &usage, None));
+        let computed = a.get_str("model").and_then(|m| self.run().client().prices.cost(m, &usage, None));
         let cost = match (given, computed) {
             (Some(c), _) => Some(c),
             (None, Some(c)) => {

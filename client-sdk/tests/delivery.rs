@@ -299,6 +299,51 @@ async fn events_waiting_in_a_span_are_counted_when_shutdown_gives_up_on_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_made_in_a_delivered_runs_place_carries_nothing_of_it() {
+    let server = RealServer::sqlite().await;
+    let options = fast_options(&server.endpoint, &server.key).batch_size(50).flush_interval(Duration::from_secs(60));
+    let client = Client::new(options).expect("client");
+    let session = client.session();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("user".into(), json!("u-1"));
+    let mut first = session.run_with_metadata("first", metadata);
+    let first_id = first.id().expect("enabled");
+    first.tags(["beta"]);
+    first.record_error_message("Timeout", "took too long");
+    let span = first.span("call", SpanKind::Model);
+    span.set_attribute("model", "gpt-4o-mini");
+    span.record_usage(northstar::Usage { input_tokens: 10, output_tokens: 5, ..Default::default() });
+    drop(span);
+    first.end();
+    drop(first);
+    flush_until_delivered(&client).await;
+    let stored = server.store.get_run(server.project, first_id).await.expect("read").expect("run");
+    let keys: Vec<&String> = stored.metadata.as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys,
+        ["user", "tags", "cost_usd", "total_input_tokens", "total_output_tokens", "latency_ms"],
+        "what the next run must not inherit: {stored:?}"
+    );
+
+    // Nothing holds the first run any more: the worker hands it back to be filled again.
+    let mut second = session.run("second");
+    let second_id = second.id().expect("enabled");
+    second.end();
+    drop(second);
+    flush_until_delivered(&client).await;
+
+    let stored = server.store.get_run(server.project, second_id).await.expect("read").expect("run");
+    assert_eq!((stored.name.as_str(), stored.session_id), ("second", session.id().expect("enabled")));
+    assert_eq!(stored.status, northstar_wire::Status::Ok, "{stored:?}");
+    assert_eq!(stored.error, None, "{stored:?}");
+    let keys: Vec<&String> = stored.metadata.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["latency_ms"], "{stored:?}");
+    assert!(stored.ended_at.is_some_and(|end| end >= stored.started_at), "{stored:?}");
+    let counts = server.store.count_records(server.project).await.expect("count");
+    assert_eq!((counts.runs, counts.spans), (2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_span_made_in_a_delivered_spans_place_carries_nothing_of_it() {
     let server = RealServer::sqlite().await;
     let options = fast_options(&server.endpoint, &server.key).batch_size(50).flush_interval(Duration::from_secs(60));
