@@ -57,17 +57,15 @@ fn with_global<R>(f: impl FnOnce(Option<&Global>) -> R) -> R {
     let mut f = Some(f);
     let done = GLOBAL_COPY
         .try_with(|copy| {
-            if copy.try_borrow().is_ok_and(|c| c.0 != version)
-                && let Ok(mut stale) = copy.try_borrow_mut()
-            {
-                *stale = (version, global());
+            let mut copy = copy.try_borrow_mut().ok()?;
+            if copy.0 != version {
+                *copy = (version, global());
             }
-            let copy = copy.try_borrow().ok().filter(|c| c.0 == version)?;
             f.take().map(|f| f(copy.1.as_ref()))
         })
         .ok()
         .flatten();
-    // Without a usable copy (the thread is ending), from the lock.
+    // Without a usable copy (the thread is ending, or a call from inside `f`), from the lock.
     done.unwrap_or_else(|| f.take().expect("not called yet")(global().as_ref()))
 }
 

@@ -101,26 +101,18 @@ impl Attributes {
         }
     }
 
-    /// The value set for `key`, if any.
-    fn get(&self, key: &str) -> Option<Found<'_>> {
+    fn get_f64(&self, key: &str) -> Option<f64> {
         match self {
-            Self::List { keys, values } => keys.iter().position(|k| k == key).map(|i| Found::Captured(&values[i])),
-            Self::Map(map) => map.get(key).map(Found::Json),
+            Self::List { keys, values } => keys.iter().position(|k| k == key).and_then(|i| values[i].as_f64()),
+            Self::Map(map) => map.get(key).and_then(Value::as_f64),
         }
     }
 
-    fn get_f64(&self, key: &str) -> Option<f64> {
-        self.get(key).and_then(|v| match v {
-            Found::Captured(v) => v.as_f64(),
-            Found::Json(v) => v.as_f64(),
-        })
-    }
-
     fn get_str(&self, key: &str) -> Option<&str> {
-        self.get(key).and_then(|v| match v {
-            Found::Captured(v) => v.as_str(),
-            Found::Json(v) => v.as_str(),
-        })
+        match self {
+            Self::List { keys, values } => keys.iter().position(|k| k == key).and_then(|i| values[i].as_str()),
+            Self::Map(map) => map.get(key).and_then(Value::as_str),
+        }
     }
 
     /// The attributes as a JSON object's map, in the order they were first set.
@@ -132,12 +124,6 @@ impl Attributes {
             Self::Map(map) => map.clone(),
         }
     }
-}
-
-/// An attribute's value as [`Attributes`] holds it.
-enum Found<'a> {
-    Captured(&'a Captured),
-    Json(&'a Value),
 }
 
 struct SpanData {
