@@ -16,14 +16,15 @@ COPY server server
 COPY client-sdk client-sdk
 COPY migrations migrations
 RUN cargo build --release --locked -p northstar-server \
-    && install -D target/release/northstar-server /out/northstar-server
+    && install -D target/release/northstar-server /out/northstar-server \
+    && install -d -m 0700 /out/data
 
-# Run: a small Debian image, a non-root user, nothing but the binary.
-FROM debian:bookworm-slim AS runtime
-RUN groupadd --system --gid 10001 northstar \
-    && useradd --system --uid 10001 --gid northstar --home-dir /var/lib/northstar --create-home northstar
+# Run: distroless (glibc and CA certificates, no shell, no package manager) and the stripped
+# binary (the release profile strips its symbols), as the image's non-root user (uid 65532).
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /out/northstar-server /usr/local/bin/northstar-server
-USER northstar:northstar
+COPY --from=build --chown=65532:65532 /out/data /var/lib/northstar
+USER 65532:65532
 WORKDIR /var/lib/northstar
 ENV NORTHSTAR_BIND=0.0.0.0:8080 \
     NORTHSTAR_DATA_DIR=/var/lib/northstar \

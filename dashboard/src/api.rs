@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::model::{
     Me, NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SessionData, SessionsData,
-    SettingsData, TraceData,
+    SettingsData, TraceData, UserItem,
 };
 
 /// The logged-in user.
@@ -24,6 +24,46 @@ pub async fn list_projects() -> Result<Vec<ProjectItem>, ServerFnError> {
     let user = crate::convert::current_user()?;
     let projects = store.projects_of(&user).await.map_err(crate::convert::fail)?;
     Ok(projects.into_iter().map(|(p, role)| crate::convert::project(p, role)).collect())
+}
+
+/// Every dashboard user (server admins only).
+#[server(prefix = "/api/dashboard", endpoint = "users")]
+pub async fn list_users() -> Result<Vec<UserItem>, ServerFnError> {
+    use northstar_store::Store;
+    crate::convert::server_admin()?;
+    let store = crate::convert::store()?;
+    let users = store.list_users().await.map_err(crate::convert::fail)?;
+    Ok(users.into_iter().map(crate::convert::user_item).collect())
+}
+
+/// Disables (`disabled` = `true`) or enables a user (server admins only); a disabled user's
+/// logins end at once.
+#[server(prefix = "/api/dashboard", endpoint = "user_disabled")]
+pub async fn set_user_disabled(email: String, disabled: bool) -> Result<UserItem, ServerFnError> {
+    use northstar_store::{Store, UserChange};
+    let admin = crate::convert::server_admin()?;
+    let store = crate::convert::store()?;
+    let user = store.update_user(&email, &UserChange::Disabled(disabled)).await.map_err(crate::convert::fail)?;
+    tracing::info!(admin = ?admin.email, user = ?user.email, disabled, "user changed from the dashboard");
+    Ok(crate::convert::user_item(user))
+}
+
+/// Sets a user's password (server admins only); their logins end at once.
+#[server(prefix = "/api/dashboard", endpoint = "user_password")]
+pub async fn set_user_password(email: String, password: String) -> Result<UserItem, ServerFnError> {
+    use northstar_store::{Store, StoreError, UserChange};
+    let admin = crate::convert::server_admin()?;
+    let store = crate::convert::store()?;
+    let hash = use_context::<crate::convert::DashboardConfig>()
+        .map(|c| c.hash_password)
+        .ok_or_else(|| ServerFnError::new("the dashboard cannot hash passwords"))?;
+    let hash = tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|_| ServerFnError::new("hashing the password failed"))?
+        .map_err(|m| crate::convert::fail(StoreError::Invalid(m)))?;
+    let user = store.update_user(&email, &UserChange::Password(hash)).await.map_err(crate::convert::fail)?;
+    tracing::info!(admin = ?admin.email, user = ?user.email, "password set from the dashboard");
+    Ok(crate::convert::user_item(user))
 }
 
 /// A project's key state and retention.

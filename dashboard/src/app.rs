@@ -7,7 +7,7 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::{ErrorBox, ThemeToggle};
 use crate::pages::{
-    OverviewPage, ProjectsPage, RunPage, RunsPage, ScoresPage, SessionPage, SessionsPage, SettingsPage,
+    OverviewPage, ProjectsPage, RunPage, RunsPage, ScoresPage, SessionPage, SessionsPage, SettingsPage, UsersPage,
 };
 
 /// The HTML document around the app.
@@ -37,6 +37,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <main class="main"><ErrorBox message="Page not found".to_owned()/></main> }>
                 <Route path=path!("/") view=ProjectsPage ssr=SsrMode::Async/>
+                <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("/p/:project") view=ProjectLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("sessions") view=SessionsPage ssr=SsrMode::Async/>

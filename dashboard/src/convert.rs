@@ -22,18 +22,34 @@ use crate::model::{
 pub struct DashboardConfig {
     /// The ingest URL to show in empty states; `None` derives it from the request's `Host`.
     pub public_url: Option<String>,
+    /// The server's password hashing (argon2id; slow, so it is run on the blocking pool), for
+    /// a server admin setting someone's password. The server owns the scheme.
+    pub hash_password: fn(&str) -> Result<String, String>,
 }
 
 pub(crate) fn store() -> Result<AnyStore, ServerFnError> {
     use_context::<AnyStore>().ok_or_else(|| ServerFnError::new("the dashboard has no store"))
 }
 
-/// A store error as the page shows it: what the person can act on, never database text.
+/// A store error as the page shows it: what the person can act on, never database text, with
+/// the HTTP status that says whose fault it is (404 and 400 are the person's, never a 500).
 pub(crate) fn fail(err: StoreError) -> ServerFnError {
+    use axum::http::StatusCode;
     match err {
-        StoreError::NotFound(m) => ServerFnError::new(m),
-        StoreError::Invalid(m) => ServerFnError::new(m),
+        StoreError::NotFound(m) => {
+            set_status(StatusCode::NOT_FOUND);
+            ServerFnError::new(m)
+        }
+        StoreError::Invalid(m) => {
+            set_status(StatusCode::BAD_REQUEST);
+            ServerFnError::new(m)
+        }
+        StoreError::InvalidData(_) | StoreError::InvalidReference(_) => {
+            set_status(StatusCode::BAD_REQUEST);
+            ServerFnError::new("a value cannot be stored")
+        }
         StoreError::Unavailable(_) => {
+            set_status(StatusCode::SERVICE_UNAVAILABLE);
             tracing::warn!(error = %err, "dashboard query: database unavailable");
             ServerFnError::new("the database is unavailable; try again shortly")
         }
@@ -86,6 +102,20 @@ pub(crate) async fn open_project(store: &AnyStore, id: &str) -> Result<(Project,
 pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
     let (p, role) = open_project(store, id).await?;
     Ok((p.id, project(p, role)))
+}
+
+/// The current user, if a server admin; otherwise 403.
+pub(crate) fn server_admin() -> Result<User, ServerFnError> {
+    let user = current_user()?;
+    if !user.is_admin {
+        set_status(axum::http::StatusCode::FORBIDDEN);
+        return Err(ServerFnError::new("only server admins can manage users"));
+    }
+    Ok(user)
+}
+
+pub(crate) fn user_item(u: User) -> crate::model::UserItem {
+    crate::model::UserItem { email: u.email, is_admin: u.is_admin, disabled: u.disabled, created: utc(u.created_at) }
 }
 
 /// The project, if the current user administers it; otherwise 403 (or 404 if they cannot see it).
@@ -512,19 +542,20 @@ pub(crate) fn new_score(
     passed: Option<String>,
     comment: Option<String>,
 ) -> Result<NewScore, ServerFnError> {
-    let data_type = ScoreDataType::parse(data_type)
-        .ok_or_else(|| ServerFnError::new("type must be number, category or pass/fail"))?;
+    let invalid = |m: &str| fail(StoreError::Invalid(m.to_owned()));
+    let data_type =
+        ScoreDataType::parse(data_type).ok_or_else(|| invalid("type must be number, category or pass/fail"))?;
     let value = match data_type {
         ScoreDataType::Numeric => value
             .as_deref()
             .map(str::trim)
             .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| ServerFnError::new("value must be a number"))?,
+            .filter(|v| v.is_finite() && v.abs() <= northstar_wire::MAX_SCORE_VALUE)
+            .ok_or_else(|| invalid("value must be a number"))?,
         ScoreDataType::Boolean => match passed.as_deref() {
             Some("pass") => 1.0,
             Some("fail") => 0.0,
-            _ => return Err(ServerFnError::new("choose pass or fail")),
+            _ => return Err(invalid("choose pass or fail")),
         },
         ScoreDataType::Categorical => 0.0,
     };

@@ -1,5 +1,19 @@
 //! Formatting shared by both sides of hydration (pure functions, no clock, no locale).
 
+/// A bar on a time axis `total_ms` long, as (left, width) in percent of the axis: inside the
+/// axis, at least `min_width` wide, never NaN, whatever the figures (a running item has no
+/// duration yet, an item may start at the very end, an axis may be empty).
+#[must_use]
+pub fn bar(offset_ms: f64, duration_ms: Option<f64>, total_ms: f64, min_width: f64) -> (f64, f64) {
+    let percent = |ms: f64| {
+        let p = ms / total_ms * 100.0;
+        if p.is_finite() { p.clamp(0.0, 100.0) } else { 0.0 }
+    };
+    let left = percent(offset_ms);
+    let width = percent(duration_ms.unwrap_or(0.0)).min(100.0 - left).max(min_width);
+    (left, width)
+}
+
 /// `$0.0123` below a dollar, `$12.34` above, `$0` for nothing.
 #[must_use]
 pub fn cost(usd: f64) -> String {
@@ -81,6 +95,21 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bar_stays_on_its_axis_whatever_the_figures() {
+        assert_eq!(bar(25.0, Some(50.0), 100.0, 0.4), (25.0, 50.0));
+        // A run still running that started at the very end (this panicked in `clamp`).
+        assert_eq!(bar(100.0, None, 100.0, 0.4), (100.0, 0.4));
+        assert_eq!(bar(99.9, Some(5.0), 100.0, 0.4), (99.9, 0.4));
+        for (offset, duration, total) in
+            [(0.0, None, 0.0), (f64::NAN, Some(1.0), 10.0), (1.0, Some(f64::INFINITY), 10.0)]
+        {
+            let (left, width) = bar(offset, duration, total, 0.3);
+            assert!(left.is_finite() && width.is_finite() && (0.0..=100.0).contains(&left), "{left} {width}");
+            assert!(width >= 0.3, "{width}");
+        }
+    }
 
     #[test]
     fn figures_read_like_a_dashboard() {

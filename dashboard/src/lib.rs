@@ -15,6 +15,8 @@ mod pages;
 #[cfg(feature = "ssr")]
 mod convert;
 #[cfg(feature = "ssr")]
+mod panics;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 /// Rows per page in every list.

@@ -12,6 +12,15 @@ pub struct ProjectItem {
     pub role: String,
 }
 
+/// A dashboard user, as a server admin manages them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserItem {
+    pub email: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created: String,
+}
+
 /// Who is logged in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Me {

@@ -16,6 +16,7 @@ pub const OUTPUT_NAME: &str = "dashboard";
 
 /// The dashboard's pages and server functions, reading `store`.
 pub fn router(store: AnyStore, config: DashboardConfig) -> Router {
+    crate::panics::install();
     let options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
     let routes = route_list().to_vec();
     let context = move || {
@@ -28,6 +29,7 @@ pub fn router(store: AnyStore, config: DashboardConfig) -> Router {
             move || crate::app::shell(options.clone())
         })
         .with_state(options)
+        .layer(axum::middleware::from_fn(crate::panics::catch_render_panics))
 }
 
 /// The app's routes, generated once per process. Generating them renders the app with every

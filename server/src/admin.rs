@@ -85,6 +85,42 @@ pub async fn create_user(
     Ok(())
 }
 
+/// `user password --email E --password P`: a new password; the user's logins end.
+///
+/// # Errors
+///
+/// An unknown email, a short password; store errors.
+pub async fn set_password(store: &AnyStore, email: &str, password: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password)).await??;
+    let user = store.update_user(email, &northstar_store::UserChange::Password(hash)).await.map_err(no_user(email))?;
+    writeln!(out, "set the password of {}; their logins have ended", user.email)?;
+    Ok(())
+}
+
+/// `user disable --email E` / `user enable --email E`.
+///
+/// # Errors
+///
+/// An unknown email; store errors.
+pub async fn set_disabled(store: &AnyStore, email: &str, disabled: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let user =
+        store.update_user(email, &northstar_store::UserChange::Disabled(disabled)).await.map_err(no_user(email))?;
+    if disabled {
+        writeln!(out, "disabled {}; their logins have ended", user.email)?;
+    } else {
+        writeln!(out, "enabled {}", user.email)?;
+    }
+    Ok(())
+}
+
+fn no_user(email: &str) -> impl FnOnce(StoreError) -> anyhow::Error + '_ {
+    move |err| match err {
+        StoreError::NotFound(_) => anyhow::anyhow!("no user with email {email}"),
+        other => other.into(),
+    }
+}
+
 /// `user add --email E --project ID --role member|admin`.
 ///
 /// # Errors

@@ -47,6 +47,10 @@ pub struct Settings {
     #[arg(long, env = "NORTHSTAR_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Most records (of all kinds together) one ingest request may carry; more get 413.
+    #[arg(long, env = "NORTHSTAR_MAX_BATCH_RECORDS", default_value_t = northstar_wire::MAX_RECORDS, global = true)]
+    pub max_batch_records: usize,
+
     /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info` or `northstar_server=debug`.
     #[arg(long, env = "NORTHSTAR_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -73,14 +77,29 @@ pub struct Settings {
     #[arg(long, env = "NORTHSTAR_SESSION_HOURS", default_value_t = 12, global = true)]
     pub session_hours: u32,
 
-    /// Ingest requests per second allowed per API key (bursts up to the same number); more get
-    /// 429 with `Retry-After`. 0 turns the limit off.
-    #[arg(long, env = "NORTHSTAR_RATE_LIMIT_PER_SECOND", default_value_t = 50, global = true)]
+    /// A fixed ceiling of ingest requests per second per API key (bursts up to the same
+    /// number); more get 429 with `Retry-After`. 0 (the default): no ceiling, only the
+    /// overload protection of `--ingest-concurrency`.
+    #[arg(long, env = "NORTHSTAR_RATE_LIMIT_PER_SECOND", default_value_t = 0, global = true)]
     pub rate_limit_per_second: u32,
+
+    /// Ingest requests stored at once. When all are busy, a key holding more than its fair
+    /// share gets 429 (`Retry-After: 1`) and the others wait their turn.
+    #[arg(long, env = "NORTHSTAR_INGEST_CONCURRENCY", default_value_t = crate::DEFAULT_INGEST_CONCURRENCY, global = true)]
+    pub ingest_concurrency: usize,
 
     /// Longest an ingest request may take (reading the body and storing it); then 408.
     #[arg(long, env = "NORTHSTAR_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     pub request_timeout_secs: u64,
+
+    /// Most connections open at once; further ones wait until one closes.
+    #[arg(long, env = "NORTHSTAR_MAX_CONNECTIONS", default_value_t = 4096, global = true)]
+    pub max_connections: usize,
+
+    /// Longest wait for a request's headers, and so the longest a keep-alive connection may
+    /// stay idle, in seconds.
+    #[arg(long, env = "NORTHSTAR_HEADER_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub header_timeout_secs: u64,
 
     /// How often the retention task deletes runs older than each project's retention.
     #[arg(long, env = "NORTHSTAR_RETENTION_INTERVAL_SECS", default_value_t = 3600, global = true)]
@@ -89,6 +108,9 @@ pub struct Settings {
 
 /// The smallest JWT secret accepted.
 pub const MIN_JWT_SECRET: usize = 32;
+/// The shortest bootstrap API key accepted on a server reachable from other machines (a
+/// minted key has 35 characters).
+pub const MIN_EXPOSED_KEY: usize = 32;
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +131,59 @@ impl Settings {
         if let Some(url) = self.database_url.as_deref().filter(|u| !u.is_empty()) {
             return Ok(Database::Url(url.to_owned()));
         }
-        std::fs::create_dir_all(&self.data_dir)?;
+        if !self.data_dir.exists() {
+            // The data directory is the owner's alone (the database file is created 0600 too).
+            let mut dir = std::fs::DirBuilder::new();
+            dir.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+            dir.create(&self.data_dir)?;
+        }
         Ok(Database::SqliteFile(self.data_dir.join("northstar.db")))
+    }
+}
+
+impl Settings {
+    /// Refuses a server listening beyond loopback with a secret still at an example value
+    /// (anything containing `change-me` / `change_me`, as `.env.example` has them) or a short
+    /// bootstrap key: those are published, so anyone could log in or send data.
+    ///
+    /// # Errors
+    ///
+    /// One line naming every setting to change.
+    pub fn check_exposed_secrets(&self) -> anyhow::Result<()> {
+        if self.bind.ip().is_loopback() {
+            return Ok(());
+        }
+        let example = |v: &Option<String>| {
+            v.as_deref().is_some_and(|v| {
+                let v = v.to_ascii_lowercase();
+                v.contains("change-me") || v.contains("change_me") || v.contains("changeme")
+            })
+        };
+        let mut bad = Vec::new();
+        for (name, value) in [
+            ("NORTHSTAR_JWT_SECRET", &self.jwt_secret),
+            ("NORTHSTAR_ADMIN_PASSWORD", &self.admin_password),
+            ("NORTHSTAR_BOOTSTRAP_API_KEY", &self.bootstrap_api_key),
+        ] {
+            if example(value) {
+                bad.push(format!("{name} (still the example value)"));
+            }
+        }
+        if let Some(key) = self.bootstrap_api_key.as_deref().filter(|k| !k.is_empty())
+            && key.chars().count() < MIN_EXPOSED_KEY
+            && !example(&self.bootstrap_api_key)
+        {
+            bad.push(format!("NORTHSTAR_BOOTSTRAP_API_KEY (shorter than {MIN_EXPOSED_KEY} characters)"));
+        }
+        anyhow::ensure!(
+            bad.is_empty(),
+            "refusing to listen on {} with published secrets: set {} (or listen on 127.0.0.1 only)",
+            self.bind,
+            bad.join(", ")
+        );
+        Ok(())
     }
 }
 
@@ -156,6 +229,24 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Set a user's password; every login they have ends.
+    Password {
+        #[arg(long)]
+        email: String,
+        /// The new password (or set NORTHSTAR_USER_PASSWORD, which keeps it out of the process list).
+        #[arg(long, env = "NORTHSTAR_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Disable a user: they cannot log in, and every login they have ends.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Let a disabled user log in again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
     /// Give a user a role in a project.
     Add {
         #[arg(long)]
@@ -195,4 +286,49 @@ pub enum KeyCommand {
         #[arg(long)]
         project: Uuid,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    fn settings(args: &[&str]) -> super::Settings {
+        let mut all = vec!["northstar-server"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("arguments").settings
+    }
+
+    #[test]
+    fn published_secrets_are_refused_beyond_loopback_only() {
+        let example = [
+            "--jwt-secret",
+            "change-me-to-a-long-random-secret-of-at-least-32-chars",
+            "--admin-password",
+            "change-me-admin-password",
+            "--bootstrap-api-key",
+            "ns_change_me_bootstrap_key",
+        ];
+        assert!(settings(&example).check_exposed_secrets().is_ok(), "127.0.0.1 by default");
+        let mut exposed = vec!["--bind", "0.0.0.0:8080"];
+        exposed.extend_from_slice(&example);
+        let err = settings(&exposed).check_exposed_secrets().expect_err("refused").to_string();
+        for name in ["NORTHSTAR_JWT_SECRET", "NORTHSTAR_ADMIN_PASSWORD", "NORTHSTAR_BOOTSTRAP_API_KEY"] {
+            assert!(err.contains(name), "{err}");
+        }
+        assert!(!err.contains('\n'), "one line: {err}");
+
+        let short = settings(&["--bind", "0.0.0.0:8080", "--bootstrap-api-key", "ns_short"]);
+        assert!(short.check_exposed_secrets().expect_err("short key").to_string().contains("shorter than 32"));
+        let good = settings(&[
+            "--bind",
+            "0.0.0.0:8080",
+            "--jwt-secret",
+            "Vf8mJ1q3yN0c7cQ5uXk2T9rB6wLhZpEaDsGtRoYi",
+            "--bootstrap-api-key",
+            "ns_Vf8mJ1q3yN0c7cQ5uXk2T9rB6wLhZpEa",
+        ]);
+        assert!(good.check_exposed_secrets().is_ok());
+    }
 }

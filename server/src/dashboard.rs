@@ -24,6 +24,12 @@ pub(crate) fn router(store: AnyStore, public_url: Option<String>) -> Router {
         .route("/pkg/dashboard.css", get(|| async { asset("text/css; charset=utf-8", STYLESHEET.as_bytes()) }))
         .route("/pkg/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/pkg/dashboard_bg.wasm", get(|| async { asset("application/wasm", WASM) }))
-        .merge(northstar_dashboard::server::router(store, DashboardConfig { public_url }))
+        .merge(northstar_dashboard::server::router(
+            store,
+            DashboardConfig {
+                public_url,
+                hash_password: |password| crate::auth::hash_password(password).map_err(|e| e.to_string()),
+            },
+        ))
         .layer(CompressionLayer::new())
 }

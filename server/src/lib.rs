@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod connections;
 mod costs;
 mod dashboard;
 mod ingest;
@@ -20,16 +21,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use northstar_store::{AnyStore, Store};
 use tokio::net::TcpListener;
+
+/// Ingest requests stored at once by default.
+pub const DEFAULT_INGEST_CONCURRENCY: usize = 64;
 
 /// The ingest path of the original's Supabase Edge Function, kept so existing SDKs work.
 pub const INGEST_PATH: &str = "/functions/v1/ingest-traces";
 /// The same endpoint under NorthStar's own API prefix.
 pub const INGEST_PATH_V1: &str = "/api/v1/ingest";
 
-pub use ingest::RateLimit;
+pub use ingest::{Admission, Budget, RateLimit};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -41,11 +46,19 @@ pub struct AppState {
     pub dashboard_store: AnyStore,
     /// Dashboard login tokens.
     pub auth: Arc<auth::AuthConfig>,
+    /// Concurrent password verifications and failures per account and address.
+    pub login_limits: auth::LoginLimits,
     /// Per-key ingest rate limit; `None` for no limit.
     pub rate_limit: Option<RateLimit>,
     /// Longest an ingest request may take.
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Ingest requests stored at once, shared fairly between projects under overload.
+    pub admission: Admission,
+    /// Bytes of ingest bodies decoded and stored at once (see `ingest/budget.rs`).
+    pub ingest_budget: ingest::Budget,
+    /// Most records one ingest request may carry (more: 413).
+    pub max_batch_records: usize,
     /// Prices for model spans that arrive without a cost.
     pub prices: std::sync::Arc<northstar_pricing::PriceTable>,
     /// The base URL people reach this server at, for the ingest URL the dashboard shows;
@@ -60,10 +73,14 @@ impl AppState {
         Self {
             dashboard_store: store.clone(),
             auth: Arc::new(auth::AuthConfig::random(chrono::Duration::hours(12), false)),
+            login_limits: auth::LoginLimits::default(),
             rate_limit: None,
             request_timeout: Duration::from_secs(30),
             store,
+            admission: Admission::new(DEFAULT_INGEST_CONCURRENCY),
+            ingest_budget: ingest::Budget::new(max_body_bytes),
             max_body_bytes,
+            max_batch_records: northstar_wire::MAX_RECORDS,
             prices: std::sync::Arc::new(northstar_pricing::PriceTable::bundled()),
             public_url: None,
         }
@@ -72,8 +89,12 @@ impl AppState {
 
 /// The whole HTTP application: ingest, operations endpoints, and the dashboard behind login.
 pub fn app(state: AppState) -> Router {
-    let auth_state =
-        auth::AuthState::new(state.dashboard_store.clone(), state.auth.clone(), state.public_url.as_deref());
+    let auth_state = auth::AuthState::new(
+        state.dashboard_store.clone(),
+        state.auth.clone(),
+        state.public_url.as_deref(),
+        state.login_limits.clone(),
+    );
     let dashboard = Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
@@ -87,16 +108,42 @@ pub fn app(state: AppState) -> Router {
         reason = "TimeoutLayer::new answers 408, which SDKs retry; its replacement needs the status spelled out the same way"
     )]
     let timeout = tower_http::timeout::TimeoutLayer::new(state.request_timeout);
-    Router::new()
+    let body_timeout = state.request_timeout;
+    let routes = Router::new()
         .route(INGEST_PATH, any(ingest::handle))
         .route(INGEST_PATH_V1, any(ingest::handle))
         .layer(timeout)
         .with_state(state)
         .merge(ops)
-        .merge(dashboard)
+        .merge(dashboard);
+    harden(routes, body_timeout)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves, finishing in-flight requests.
+/// The layers every route of the server sits behind: a panic in a handler is a 500 (logged),
+/// and every body, not only ingest's, must arrive within `body_timeout` (a body sent a byte a
+/// second would otherwise hold its connection forever).
+pub fn harden(routes: Router, body_timeout: Duration) -> Router {
+    routes
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+}
+
+/// A panic in a handler becomes a 500 (logged), never a connection left without an answer.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    tracing::error!(panic = %message, "a request handler panicked; answering 500");
+    metrics::counter!("northstar_http_panics_total").increment(1);
+    let body = serde_json::json!({ "error": "Internal server error" }).to_string();
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, [(axum::http::header::CONTENT_TYPE, "application/json")], body)
+        .into_response()
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves, finishing in-flight requests, with
+/// the default connection limits.
 ///
 /// # Errors
 ///
@@ -106,7 +153,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    connections::serve(listener, app(state), connections::Limits::default(), shutdown).await
 }
 
 /// What [`bootstrap`] did on this start.
@@ -209,6 +256,7 @@ pub async fn shutdown_signal() {
 ///
 /// Store, bootstrap or bind failures.
 pub async fn run_server(settings: &config::Settings) -> anyhow::Result<()> {
+    settings.check_exposed_secrets()?;
     let store = open_store(settings).await?;
     match bootstrap(&store, settings.bootstrap_api_key.as_deref()).await? {
         Bootstrap::Existing => {}
@@ -254,8 +302,14 @@ pub async fn run_server(settings: &config::Settings) -> anyhow::Result<()> {
         auth: Arc::new(auth),
         rate_limit: RateLimit::per_second(settings.rate_limit_per_second),
         request_timeout: Duration::from_secs(settings.request_timeout_secs.max(1)),
+        max_batch_records: settings.max_batch_records,
+        admission: Admission::new(settings.ingest_concurrency),
         ..AppState::new(store, settings.max_body_bytes)
     };
-    serve(listener, state, shutdown_signal()).await?;
+    let limits = connections::Limits {
+        max_connections: settings.max_connections,
+        header_timeout: Duration::from_secs(settings.header_timeout_secs.max(1)),
+    };
+    connections::serve(listener, app(state), limits, shutdown_signal()).await?;
     Ok(())
 }

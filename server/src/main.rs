@@ -57,6 +57,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create { email, password, admin }) => {
             admin::create_user(&open_store(&settings).await?, &email, &password, admin, &mut out).await
         }
+        Command::User(UserCommand::Password { email, password }) => {
+            admin::set_password(&open_store(&settings).await?, &email, &password, &mut out).await
+        }
+        Command::User(UserCommand::Disable { email }) => {
+            admin::set_disabled(&open_store(&settings).await?, &email, true, &mut out).await
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            admin::set_disabled(&open_store(&settings).await?, &email, false, &mut out).await
+        }
         Command::User(UserCommand::Add { email, project, role }) => {
             admin::add_member(&open_store(&settings).await?, &email, project, &role, &mut out).await
         }

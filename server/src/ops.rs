@@ -24,8 +24,50 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
         }
+        describe();
+        // Histogram samples collect in the recorder until an upkeep drains them into their
+        // buckets: without a scrape of /metrics they grew with every request, forever.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("northstar-metrics".into()).spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
         handle
     })
+}
+
+/// Describes every metric family and registers its usual series at zero, so that dashboards
+/// and alerts see them before the first event.
+fn describe() {
+    use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, histogram};
+    describe_counter!("northstar_ingest_requests_total", "Ingest requests answered, by HTTP status");
+    describe_counter!("northstar_ingest_records_total", "Records stored by ingest, by type");
+    describe_counter!(
+        "northstar_ingest_rejects_total",
+        "Ingest requests refused (what SDKs see as rejects), by reason"
+    );
+    describe_histogram!("northstar_ingest_request_seconds", Unit::Seconds, "Time to answer an ingest request");
+    describe_gauge!("northstar_db_pool_connections", "Database pool connections, by pool and state");
+    describe_counter!("northstar_retention_deleted_runs_total", "Runs deleted by the retention task");
+    describe_counter!("northstar_login_failures_total", "Dashboard logins with a wrong email or password");
+    describe_counter!("northstar_login_refused_total", "Dashboard logins refused before any check, by reason");
+    describe_counter!("northstar_http_panics_total", "Requests whose handler panicked (answered 500)");
+    counter!("northstar_ingest_requests_total", "status" => "200").absolute(0);
+    for kind in ["session", "run", "span", "event", "score"] {
+        counter!("northstar_ingest_records_total", "type" => kind).absolute(0);
+    }
+    for reason in ["auth", "invalid", "too_large", "encoding", "references", "unavailable", "rate_limited"] {
+        counter!("northstar_ingest_rejects_total", "reason" => reason).absolute(0);
+    }
+    let _ = histogram!("northstar_ingest_request_seconds");
+    counter!("northstar_retention_deleted_runs_total").absolute(0);
+    counter!("northstar_login_failures_total").absolute(0);
+    for reason in ["locked_out", "busy"] {
+        counter!("northstar_login_refused_total", "reason" => reason).absolute(0);
+    }
+    counter!("northstar_http_panics_total").absolute(0);
 }
 
 #[derive(Clone, Debug)]

@@ -222,7 +222,7 @@ async fn users_and_the_first_admin(backend: Backend) {
     drop(server);
     let down = db.command().args(["healthcheck"]).env("NORTHSTAR_BIND", &bind).output().expect("healthcheck");
     assert!(!down.status.success(), "nothing listens any more");
-    let (_server, banner) = Server::start(&db, &[]);
+    let (server, banner) = Server::start(&db, &[]);
     assert!(!banner.contains("dashboard admin"), "only on the first start: {banner}");
 
     let out = db
@@ -255,6 +255,19 @@ async fn users_and_the_first_admin(backend: Backend) {
         db.fails(&["user", "add", "--email", "bo@example.com", "--project", &project, "--role", "owner"])
             .contains("member or admin")
     );
+
+    // A new password, and disabling: the running server sees both at the next login.
+    assert!(server.login("bo@example.com", "bo's long password").await);
+    let set = db.ok(&["user", "password", "--email", "bo@example.com", "--password", "bo's new password"]);
+    assert!(set.contains("set the password of bo@example.com"), "{set}");
+    assert!(!server.login("bo@example.com", "bo's long password").await);
+    assert!(server.login("bo@example.com", "bo's new password").await);
+    assert!(db.ok(&["user", "disable", "--email", "BO@example.com"]).contains("disabled bo@example.com"));
+    assert!(!server.login("bo@example.com", "bo's new password").await, "a disabled user cannot log in");
+    assert!(db.ok(&["user", "enable", "--email", "bo@example.com"]).contains("enabled bo@example.com"));
+    assert!(server.login("bo@example.com", "bo's new password").await);
+    assert!(db.fails(&["user", "disable", "--email", "nobody@example.com"]).contains("no user with email"));
+    assert!(db.fails(&["user", "password", "--email", "bo@example.com", "--password", "short"]).contains("at least 8"));
 }
 
 #[tokio::test]

@@ -117,7 +117,7 @@ fn dockerfile_stages_copy_files_that_exist() {
     let text = std::fs::read_to_string(root().join("Dockerfile")).expect("Dockerfile");
     let stages: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
     assert_eq!(stages.len(), 2, "a build stage and a runtime stage");
-    assert!(stages[0].ends_with(" AS build") && stages[1].contains("debian:bookworm-slim"));
+    assert!(stages[0].ends_with(" AS build") && stages[1].contains("distroless/cc-debian12:nonroot"));
     for line in text.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from=")) {
         let parts: Vec<&str> = line.split_whitespace().skip(1).collect();
         for source in &parts[..parts.len() - 1] {

@@ -18,6 +18,21 @@ pub struct User {
     /// A server admin sees and manages every project.
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
+    /// Login tokens carry this number; ending a user's logins moves it on.
+    pub session_epoch: i64,
+    /// A disabled user cannot log in, and their logins have ended.
+    pub disabled: bool,
+}
+
+/// A change to a user, each of which also ends every login they have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// Only end the logins (logging out).
+    EndSessions,
+    /// A new argon2id PHC string.
+    Password(String),
+    /// Disabled (`true`) or enabled again.
+    Disabled(bool),
 }
 
 /// What a user may do in a project.
@@ -60,11 +75,14 @@ fn user(row: &impl Columns) -> Result<User, StoreError> {
         email: row.text("email")?,
         is_admin: row.i64("is_admin")? != 0,
         created_at: row.ts("created_at")?,
+        session_epoch: row.i64("session_epoch")?,
+        disabled: row.i64("disabled")? != 0,
     })
 }
 
-const USER_COLUMNS: &str =
-    "u.id, u.email, CAST(CASE WHEN u.is_admin THEN 1 ELSE 0 END AS BIGINT) AS is_admin, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.email, CAST(CASE WHEN u.is_admin THEN 1 ELSE 0 END AS BIGINT) AS is_admin, \
+     u.created_at, CAST(u.session_epoch AS BIGINT) AS session_epoch, \
+     CAST(CASE WHEN u.disabled_at IS NULL THEN 0 ELSE 1 END AS BIGINT) AS disabled";
 
 pub(crate) async fn create_user<R: Reader>(
     r: &R,
@@ -87,7 +105,32 @@ pub(crate) async fn create_user<R: Reader>(
     if r.fetch_all(q).await?.is_empty() {
         return Err(StoreError::Invalid(format!("a user with email {email} already exists")));
     }
-    Ok(User { id, email, is_admin, created_at: now })
+    Ok(User { id, email, is_admin, created_at: now, session_epoch: 0, disabled: false })
+}
+
+/// Applies `change` to the user with this email and ends their logins; the user as now stored.
+pub(crate) async fn update_user<R: Reader>(r: &R, email: &str, change: &UserChange) -> Result<User, StoreError> {
+    let mut q = r.sql();
+    let users = q.table("users");
+    q.push(&format!("UPDATE {users} SET session_epoch = session_epoch + 1"));
+    match change {
+        UserChange::EndSessions => {}
+        UserChange::Password(hash) => {
+            q.push(", password_hash = ").arg(Arg::Text(hash.clone()));
+        }
+        UserChange::Disabled(true) => {
+            q.push(", disabled_at = COALESCE(disabled_at, ").arg(Arg::Ts(Utc::now())).push(")");
+        }
+        UserChange::Disabled(false) => {
+            q.push(", disabled_at = NULL");
+        }
+    }
+    q.push(" WHERE email = ").arg(Arg::Text(normalize_email(email))).push(" RETURNING id");
+    let Some(row) = r.fetch_all(q).await?.into_iter().next() else {
+        return Err(StoreError::NotFound("no user with that email"));
+    };
+    let id = row.uuid("id")?;
+    user_by_id(r, id).await?.ok_or(StoreError::NotFound("no user with that email"))
 }
 
 /// The user with this email and their password hash.
@@ -107,6 +150,14 @@ pub(crate) async fn user_by_id<R: Reader>(r: &R, id: Uuid) -> Result<Option<User
     let users = q.table("users");
     q.push(&format!("SELECT {USER_COLUMNS} FROM {users} u WHERE u.id = ")).arg(Arg::Uuid(id));
     r.fetch_all(q).await?.first().map(user).transpose()
+}
+
+/// Every user, by email.
+pub(crate) async fn list_users<R: Reader>(r: &R) -> Result<Vec<User>, StoreError> {
+    let mut q = r.sql();
+    let users = q.table("users");
+    q.push(&format!("SELECT {USER_COLUMNS} FROM {users} u ORDER BY u.email"));
+    r.fetch_all(q).await?.iter().map(user).collect()
 }
 
 pub(crate) async fn count_users<R: Reader>(r: &R) -> Result<i64, StoreError> {

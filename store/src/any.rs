@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     IngestCounts, NewScore, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, ScoreSummary, SessionFilter,
-    SessionRow, SqliteStore, Store, StoreError, TimeRange, User,
+    SessionRow, SqliteStore, Store, StoreError, TimeRange, User, UserChange,
 };
 use chrono::{DateTime, Utc};
 
@@ -138,8 +138,14 @@ impl Store for AnyStore {
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         dispatch!(self, s => s.user_by_id(id))
     }
+    async fn update_user(&self, email: &str, change: &UserChange) -> Result<User, StoreError> {
+        dispatch!(self, s => s.update_user(email, change))
+    }
     async fn count_users(&self) -> Result<i64, StoreError> {
         dispatch!(self, s => s.count_users())
+    }
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        dispatch!(self, s => s.list_users())
     }
     async fn set_member(&self, project: Uuid, user: Uuid, role: Role) -> Result<(), StoreError> {
         dispatch!(self, s => s.set_member(project, user, role))

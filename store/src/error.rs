@@ -7,6 +7,10 @@ pub enum StoreError {
     /// reuses an id owned by another project. The ingest endpoint answers 400 for this.
     #[error("invalid project reference: {0}")]
     InvalidReference(String),
+    /// A value the database refuses (Postgres' data-exception class 22: a string it cannot
+    /// store, a number out of its column's range). The client's data, never a 500.
+    #[error("invalid data: {0}")]
+    InvalidData(String),
     /// The named project does not exist (or has no key).
     #[error("project {0} not found")]
     ProjectNotFound(Uuid),
@@ -40,6 +44,11 @@ impl From<sqlx::Error> for StoreError {
             && db.is_foreign_key_violation()
         {
             return Self::InvalidReference(db.message().to_owned());
+        }
+        if let sqlx::Error::Database(db) = &err
+            && db.code().is_some_and(|c| c.starts_with("22"))
+        {
+            return Self::InvalidData(db.message().to_owned());
         }
         if is_unavailable(&err) {
             return Self::Unavailable(err);

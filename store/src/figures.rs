@@ -31,7 +31,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::query::sql::{Arg, Dialect, Sql};
+use crate::query::sql::{Arg, Dialect, SQLITE_MAX_PARAMS, Sql};
 use crate::refs::IngestTx;
 use crate::rows::Columns;
 
@@ -197,12 +197,51 @@ pub(crate) async fn lock_runs<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<
     if T::DIALECT == Dialect::Postgres {
         // Advisory, not row locks: a run the batch inserts has no row to lock yet.
         let mut q = Sql::new(T::DIALECT);
-        q.push("SELECT pg_advisory_xact_lock(k)::text FROM (SELECT DISTINCT hashtextextended(id::text, 0) AS k FROM unnest(");
-        q.arg(Arg::Uuids(runs.clone())).push("::uuid[]) AS id ORDER BY k) AS keys");
+        let (shared, exclusive) = run_locks(&runs);
+        q.push("SELECT pg_advisory_xact_lock_shared(k)::text FROM unnest(")
+            .arg(Arg::I64s(shared))
+            .push("::int8[]) AS k");
+        q.push(" UNION ALL SELECT pg_advisory_xact_lock(k)::text FROM unnest(").arg(Arg::I64s(exclusive));
+        q.push("::int8[]) AS k");
         tx.fetch_all(q).await?;
     }
     let before = parts(tx, &runs).await?;
     Ok(Locked { runs, before })
+}
+
+/// Advisory lock keys of NorthStar's run locks: `NS` in the high bits, then the level.
+const LOCK_SPACE: i64 = 0x4E53 << 32;
+const COARSE: i64 = LOCK_SPACE | 1 << 24;
+const FINE: i64 = LOCK_SPACE | 2 << 24;
+const COARSE_BUCKETS: u64 = 64;
+const FINE_BUCKETS: u64 = 1 << 20;
+/// The most runs a batch locks one by one; a batch with more locks coarse buckets instead.
+const MOST_FINE_LOCKS: usize = 64;
+
+/// The advisory locks (shared, exclusive) that give a batch the runs `runs`, in the order to
+/// take them, so that no batch takes more than [`MOST_FINE_LOCKS`] + [`COARSE_BUCKETS`] locks
+/// whatever its size (Postgres' lock table is shared by every session of the cluster, and a
+/// lock per run let one batch fill it). Each run hashes to a coarse bucket and a fine one. A
+/// small batch holds its runs' coarse buckets shared and their fine buckets exclusively; a
+/// large one holds its coarse buckets exclusively. So two small batches exclude each other only
+/// on a shared fine bucket, and a large batch excludes everyone touching its coarse buckets.
+/// All coarse keys sort before all fine keys and each list is sorted: one order for everyone.
+fn run_locks(runs: &[Uuid]) -> (Vec<i64>, Vec<i64>) {
+    let hash = |run: &Uuid| {
+        let (high, low) = run.as_u64_pair();
+        high ^ low
+    };
+    let keys = |base: i64, buckets: u64| {
+        let mut keys: Vec<i64> = runs.iter().map(|r| base | (hash(r) % buckets) as i64).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    };
+    if runs.len() <= MOST_FINE_LOCKS {
+        (keys(COARSE, COARSE_BUCKETS), keys(FINE, FINE_BUCKETS))
+    } else {
+        (Vec::new(), keys(COARSE, COARSE_BUCKETS))
+    }
 }
 
 async fn parts<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<HashMap<Uuid, Part>, StoreError> {
@@ -276,10 +315,24 @@ pub(crate) async fn update_sessions<T: IngestTx>(tx: &mut T, batch: &Batch, lock
         refresh_sessions(&mut q, project, Some(recompute.into_iter().map(|(id, _)| id).collect()));
         tx.fetch_all(q).await?;
     }
-    // SQLite has one writer, so one statement for all; Postgres' concurrent batches each
-    // lock their sessions one by one in id order, never two in opposite orders.
-    let chunk = if T::DIALECT == Dialect::Sqlite { add.len().max(1) } else { 1 };
+    // One statement per chunk of sessions (8 parameters each, under SQLite's limit). Postgres'
+    // concurrent batches first lock each chunk's rows in id order (`add` is sorted), so no
+    // two batches ever wait on each other's sessions in opposite orders.
+    let chunk = match T::DIALECT {
+        Dialect::Sqlite => SQLITE_MAX_PARAMS / 8,
+        Dialect::Postgres => 1000,
+    };
     for some in add.chunks(chunk) {
+        if T::DIALECT == Dialect::Postgres {
+            let mut q = Sql::new(T::DIALECT);
+            let sessions = q.table("sessions");
+            q.push(&format!("SELECT id FROM {sessions} WHERE "));
+            q.project_is("project_id", project).push(" AND ").in_ids("id", some.iter().map(|(id, _)| *id).collect());
+            // The lock the UPDATE takes, taken first and in id order. Not `FOR UPDATE`, which
+            // conflicts with the key-share lock a batch's new run takes on its session.
+            q.push(" ORDER BY id FOR NO KEY UPDATE");
+            tx.fetch_all(q).await?;
+        }
         let mut q = Sql::new(T::DIALECT);
         add_to_sessions(&mut q, project, some);
         tx.fetch_all(q).await?;

@@ -41,8 +41,16 @@ impl Pending {
 
 /// What writes the groups.
 pub(crate) trait GroupWriter: Clone + Send + Sync + 'static {
+    /// The right to write, held while a group is formed and written.
+    type Turn: Send + Sync;
+    /// Waits for the right to write.
+    fn turn(&self) -> impl Future<Output = Self::Turn> + Send;
     /// Stores each `(project, batch)` in its project, all in one transaction.
-    fn write(&self, batches: &[(Uuid, &Batch)]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn write(
+        &self,
+        turn: &Self::Turn,
+        batches: &[(Uuid, &Batch)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The queue in front of one writer task, started on the first request (on the caller's tokio
@@ -101,9 +109,12 @@ impl<W: GroupWriter> Groups<W> {
     }
 }
 
-/// The writer task: one group per turn until every sender is gone.
+/// The writer task: one group per turn until every sender is gone. The group is formed once
+/// the turn is ours, so that a request whose caller went away while it queued (its request
+/// timed out and was answered 408, which promises that nothing is stored) is dropped unwritten.
 async fn run<W: GroupWriter>(writer: W, mut queue: mpsc::UnboundedReceiver<Pending>, merged: Arc<AtomicU64>) {
     while let Some(first) = queue.recv().await {
+        let turn = writer.turn().await;
         let mut records = first.batch.len();
         let mut group = vec![first];
         while records < MAX_RECORDS && group.len() < MAX_REQUESTS {
@@ -111,15 +122,18 @@ async fn run<W: GroupWriter>(writer: W, mut queue: mpsc::UnboundedReceiver<Pendi
             records += next.batch.len();
             group.push(next);
         }
-        write(&writer, group, &merged).await;
+        group.retain(|pending| !pending.reply.is_closed());
+        if !group.is_empty() {
+            write(&writer, &turn, group, &merged).await;
+        }
     }
 }
 
-async fn write<W: GroupWriter>(writer: &W, group: Vec<Pending>, merged: &AtomicU64) {
+async fn write<W: GroupWriter>(writer: &W, turn: &W::Turn, group: Vec<Pending>, merged: &AtomicU64) {
     if group.len() > 1 {
         let merged_batches = merge(&group);
         let batches: Vec<(Uuid, &Batch)> = merged_batches.iter().map(|(p, b)| (*p, b)).collect();
-        match writer.write(&batches).await {
+        match writer.write(turn, &batches).await {
             Ok(()) => {
                 merged.fetch_add(group.len() as u64, Relaxed);
                 for pending in group {
@@ -134,7 +148,10 @@ async fn write<W: GroupWriter>(writer: &W, group: Vec<Pending>, merged: &AtomicU
         }
     }
     for pending in group {
-        let result = writer.write(&[(pending.project, &pending.batch)]).await;
+        if pending.reply.is_closed() {
+            continue;
+        }
+        let result = writer.write(turn, &[(pending.project, &pending.batch)]).await;
         let counts = IngestCounts::of(&pending.batch);
         pending.answer(result.map(|()| counts));
     }

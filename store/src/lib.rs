@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
-pub use access::{Role, User, normalize_email};
+pub use access::{Role, User, UserChange, normalize_email};
 pub use any::AnyStore;
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -216,6 +216,10 @@ pub trait Store: Send + Sync {
     fn user_by_email(&self, email: &str) -> impl Future<Output = Result<Option<(User, String)>, StoreError>> + Send;
     fn user_by_id(&self, id: Uuid) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     fn count_users(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Every dashboard user, by email.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
+    /// Applies `change` to the user with `email` and ends every login they have.
+    fn update_user(&self, email: &str, change: &UserChange) -> impl Future<Output = Result<User, StoreError>> + Send;
     /// Gives `user` a role in `project` (replacing an earlier one).
     ///
     /// # Errors
@@ -301,8 +305,14 @@ macro_rules! read_models {
         async fn user_by_id(&self, id: Uuid) -> Result<Option<crate::User>, StoreError> {
             crate::access::user_by_id(self, id).await
         }
+        async fn update_user(&self, email: &str, change: &crate::UserChange) -> Result<crate::User, StoreError> {
+            crate::access::update_user(self, email, change).await
+        }
         async fn count_users(&self) -> Result<i64, StoreError> {
             crate::access::count_users(self).await
+        }
+        async fn list_users(&self) -> Result<Vec<crate::User>, StoreError> {
+            crate::access::list_users(self).await
         }
         async fn set_member(&self, project: Uuid, user: Uuid, role: crate::Role) -> Result<(), StoreError> {
             crate::access::set_member(self, project, user, role).await

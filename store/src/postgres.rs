@@ -294,6 +294,7 @@ fn bound(sql: Sql) -> sqlx::query::Query<'static, Postgres, <Postgres as sqlx::D
             Arg::F64(v) => query.bind(v),
             Arg::I64(v) => query.bind(v),
             Arg::Uuids(v) => query.bind(v),
+            Arg::I64s(v) => query.bind(v),
         };
     }
     query

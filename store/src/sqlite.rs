@@ -18,13 +18,10 @@ use uuid::Uuid;
 
 use crate::group::{GroupWriter, Groups};
 use crate::migrations::Embedded;
-use crate::query::sql::{Arg, Dialect, Reader, Sql};
+use crate::query::sql::{Arg, Dialect, Reader, SQLITE_MAX_PARAMS, Sql};
 use crate::refs::{self, IngestTx, Table};
 use crate::rows::{self, Columns, Listing, select};
 use crate::{IngestCounts, Project, Store, StoreError};
-
-/// SQLite's default limit on bound parameters per statement is 32766.
-const MAX_PARAMS: usize = 32_000;
 
 /// The embedded SQLite store.
 #[derive(Debug, Clone)]
@@ -55,8 +52,14 @@ impl Writer {
 }
 
 impl GroupWriter for Writer {
-    async fn write(&self, batches: &[(Uuid, &Batch)]) -> Result<(), StoreError> {
-        let (_turn, tx) = self.begin().await?;
+    type Turn = tokio::sync::OwnedMutexGuard<()>;
+
+    async fn turn(&self) -> Self::Turn {
+        self.turn.clone().lock_owned().await
+    }
+
+    async fn write(&self, _turn: &Self::Turn, batches: &[(Uuid, &Batch)]) -> Result<(), StoreError> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut tx = LiteTx::new(tx, Uuid::nil());
         for (project, batch) in batches {
             tx.project = project.to_string();
@@ -95,6 +98,7 @@ impl SqliteStore {
     ///
     /// When the file cannot be opened or created.
     pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        private_file(path)?;
         Self::with_options(SqliteConnectOptions::new().filename(path), false).await
     }
 
@@ -125,6 +129,12 @@ impl SqliteStore {
         Ok(Self { pool, groups: std::sync::Arc::new(Groups::new(writer.clone())), writer })
     }
 
+    /// This process's write turn, held until dropped (as a long write would).
+    #[cfg(test)]
+    pub(crate) async fn hold_write_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writer.turn.clone().lock_owned().await
+    }
+
     /// How many ingest requests a merged group write has stored.
     #[cfg(test)]
     pub(crate) fn merged_requests(&self) -> u64 {
@@ -137,6 +147,23 @@ impl SqliteStore {
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Transaction<'static, Sqlite>), StoreError> {
         self.writer.begin().await
     }
+}
+
+/// Creates the database file readable by its owner only, if missing (SQLite gives its WAL and
+/// shared-memory files the database file's permissions): traces are nobody else's to read.
+fn private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(StoreError::Unavailable(sqlx::Error::Io(err))),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Copies the WAL back into the database file after ingest commits, on a connection of its
@@ -201,7 +228,7 @@ impl LiteTx {
         mut push: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &'r T, &str),
     ) -> Result<u64, StoreError> {
         let mut written = 0;
-        for chunk in rows.chunks(MAX_PARAMS / columns) {
+        for chunk in rows.chunks(SQLITE_MAX_PARAMS / columns) {
             let mut qb = QueryBuilder::<Sqlite>::new(head);
             let project = self.project.as_str();
             qb.push_values(chunk, |mut b, row| push(&mut b, row, project));
@@ -461,6 +488,7 @@ fn bound(sql: Sql) -> sqlx::query::Query<'static, Sqlite, <Sqlite as sqlx::Datab
             Arg::F64(v) => query.bind(v),
             Arg::I64(v) => query.bind(v),
             Arg::Uuids(v) => query.bind(serde_json::to_string(&v).expect("ids serialize")),
+            Arg::I64s(v) => query.bind(serde_json::to_string(&v).expect("integers serialize")),
         };
     }
     query
@@ -719,5 +747,22 @@ impl SqliteStore {
         let deleted = crate::access::delete_runs_before(&mut tx, cutoff, limit).await?;
         tx.tx.commit().await?;
         Ok(deleted)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn a_new_database_file_and_its_wal_are_readable_by_their_owner_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("private.db");
+        let store = super::SqliteStore::open(&path).await.expect("open");
+        crate::Store::migrate(&store).await.expect("migrate");
+        for file in [path.clone(), dir.path().join("private.db-wal")] {
+            let mode = std::fs::metadata(&file).expect("the file exists").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
     }
 }

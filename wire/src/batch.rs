@@ -18,6 +18,8 @@ pub enum ContractError {
     UnsupportedSchemaVersion,
     /// One of the six arrays is present, not null, and not an array.
     NotAnArray(&'static str),
+    /// More records than one request may carry (a 413, not a 400: split the batch).
+    TooManyRecords { count: usize, limit: usize },
     /// The first failing record check, with the original's exact message.
     Record(String),
 }
@@ -31,6 +33,9 @@ impl ContractError {
             Self::NotAnObject => "JSON body must be an object".into(),
             Self::UnsupportedSchemaVersion => "Unsupported schema_version (expected 1 or 2)".into(),
             Self::NotAnArray(name) => format!("{name} must be an array"),
+            Self::TooManyRecords { count, limit } => {
+                format!("Batch has {count} records; at most {limit} are accepted per request")
+            }
             Self::Record(message) => message.clone(),
         }
     }
@@ -60,6 +65,41 @@ pub struct Batch {
 
 const ARRAYS: [&str; 6] = ["sessions", "runs", "spans", "events", "prompt_links", "scores"];
 
+/// The most records (of all six kinds) one request may carry unless the caller says otherwise.
+/// Far above what SDKs send (the original's batches hold 50), and low enough that one request
+/// cannot hold a database transaction, its locks and the server's memory for long.
+pub const MAX_RECORDS: usize = 20_000;
+
+/// U+0000 cannot be stored by Postgres (`text` and `jsonb` both refuse it), so it is replaced
+/// by U+FFFD everywhere, keys included, before validation: both stores then keep the same text.
+const NUL_REPLACEMENT: &str = "\u{fffd}";
+
+/// Replaces every NUL in the strings and object keys of `value`.
+fn replace_nul(value: &mut Value) {
+    fn fix(s: &mut String) {
+        if s.contains('\0') {
+            *s = s.replace('\0', NUL_REPLACEMENT);
+        }
+    }
+    match value {
+        Value::String(s) => fix(s),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(mut k, v)| {
+                        fix(&mut k);
+                        (k, v)
+                    })
+                    .collect();
+            }
+            map.values_mut().for_each(replace_nul);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 impl Batch {
     /// Parses and validates a request body.
     ///
@@ -69,8 +109,21 @@ impl Batch {
     /// array types (sessions, runs, spans, events, prompt_links, scores), then each array's
     /// records in that order, first error only.
     pub fn from_json_slice(body: &[u8]) -> Result<Self, ContractError> {
-        let value: Value = serde_json::from_slice(body).map_err(|_| ContractError::InvalidJson)?;
-        Self::from_value(&value)
+        Self::from_json_slice_limited(body, MAX_RECORDS)
+    }
+
+    /// [`Batch::from_json_slice`] with a limit on the records of all kinds together.
+    ///
+    /// # Errors
+    ///
+    /// As [`Batch::from_json_slice`]; [`ContractError::TooManyRecords`] after the array checks.
+    pub fn from_json_slice_limited(body: &[u8], max_records: usize) -> Result<Self, ContractError> {
+        let mut value: Value = serde_json::from_slice(body).map_err(|_| ContractError::InvalidJson)?;
+        // In JSON a NUL can only be written as this escape.
+        if body.windows(6).any(|w| w == b"\\u0000") {
+            replace_nul(&mut value);
+        }
+        Self::validate(value, max_records)
     }
 
     /// Validates an already parsed body. See [`Batch::from_json_slice`].
@@ -79,7 +132,13 @@ impl Batch {
     ///
     /// As [`Batch::from_json_slice`], minus the JSON syntax error.
     pub fn from_value(value: &Value) -> Result<Self, ContractError> {
-        let Value::Object(body) = value else {
+        let mut value = value.clone();
+        replace_nul(&mut value);
+        Self::validate(value, MAX_RECORDS)
+    }
+
+    fn validate(value: Value, max_records: usize) -> Result<Self, ContractError> {
+        let Value::Object(mut body) = value else {
             return Err(ContractError::NotAnObject);
         };
         let version = body.get("schema_version").and_then(Value::as_f64);
@@ -87,18 +146,28 @@ impl Batch {
             return Err(ContractError::UnsupportedSchemaVersion);
         }
 
-        let mut arrays: [&[Value]; 6] = [&[]; 6];
+        let mut arrays: [Vec<Value>; 6] = Default::default();
         for (slot, name) in arrays.iter_mut().zip(ARRAYS) {
-            match body.get(name) {
+            match body.get_mut(name) {
                 None | Some(Value::Null) => {}
-                Some(Value::Array(items)) => *slot = items,
+                Some(Value::Array(items)) => *slot = std::mem::take(items),
                 Some(_) => return Err(ContractError::NotAnArray(name)),
             }
         }
+        drop(body);
+        let count = arrays.iter().map(Vec::len).sum();
+        if count > max_records {
+            return Err(ContractError::TooManyRecords { count, limit: max_records });
+        }
         let [sessions, runs, spans, events, prompt_links, scores] = arrays;
 
-        fn all<T>(items: &[Value], one: fn(usize, &Value) -> Result<T, String>) -> Result<Vec<T>, ContractError> {
-            items.iter().enumerate().map(|(i, v)| one(i, v)).collect::<Result<_, _>>().map_err(ContractError::Record)
+        fn all<T>(items: Vec<Value>, one: fn(usize, Value) -> Result<T, String>) -> Result<Vec<T>, ContractError> {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| one(i, v))
+                .collect::<Result<_, _>>()
+                .map_err(ContractError::Record)
         }
         let sessions = all(sessions, validate::session)?;
         let runs = all(runs, validate::run)?;

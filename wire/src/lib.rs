@@ -32,7 +32,8 @@ mod records;
 mod timestamp;
 mod validate;
 
-pub use batch::{Batch, ContractError};
+pub use batch::{Batch, ContractError, MAX_RECORDS};
 pub use enums::{EventType, ScoreDataType, ScoreSource, SpanKind, Status};
 pub use records::{Event, PromptLink, Run, Score, Session, Span};
 pub use timestamp::{Timestamp, format_timestamp, parse_timestamp};
+pub use validate::{MAX_COST_USD, MAX_SCORE_VALUE, MAX_TOKENS};

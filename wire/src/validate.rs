@@ -12,20 +12,22 @@ use crate::{
 
 type Object = Map<String, Value>;
 
-/// One record under validation: its object and its path (`runs[3]`) for messages.
-struct Rec<'a> {
-    obj: &'a Object,
+/// One record under validation: its object and its path (`runs[3]`) for messages. Values the
+/// record keeps (strings, objects) are moved out of the object, never copied: a batch is held
+/// once, not twice.
+struct Rec {
+    obj: Object,
     path: String,
 }
 
-impl<'a> Rec<'a> {
-    fn new(array: &str, index: usize, value: &'a Value, allowed: &[&str]) -> Result<Self, String> {
+impl Rec {
+    fn new(array: &str, index: usize, value: Value, allowed: &[&str]) -> Result<Self, String> {
         let path = format!("{array}[{index}]");
         let Value::Object(obj) = value else {
             return Err(format!("{path} is not an object"));
         };
         if let Some(key) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(format!("{path}.{key} is not allowed"));
+            return Err(format!("{path}.{} is not allowed", shortened(key)));
         }
         Ok(Self { obj, path })
     }
@@ -35,8 +37,13 @@ impl<'a> Rec<'a> {
     }
 
     /// The value, or `None` when absent or `null`.
-    fn get(&self, field: &str) -> Option<&'a Value> {
+    fn get(&self, field: &str) -> Option<&Value> {
         self.obj.get(field).filter(|v| !v.is_null())
+    }
+
+    /// The value moved out of the record (`Null` when absent).
+    fn take(&mut self, field: &str) -> Value {
+        self.obj.get_mut(field).map(Value::take).unwrap_or(Value::Null)
     }
 
     fn uuid(&self, field: &str) -> Result<Uuid, String> {
@@ -64,10 +71,14 @@ impl<'a> Rec<'a> {
     }
 
     /// A non-empty string (whitespace-only is accepted, as in the original).
-    fn name(&self, field: &str) -> Result<String, String> {
+    fn name(&mut self, field: &str) -> Result<String, String> {
         match self.get(field) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            _ => Err(self.err(field, "is required")),
+            Some(Value::String(s)) if !s.is_empty() => {}
+            _ => return Err(self.err(field, "is required")),
+        }
+        match self.take(field) {
+            Value::String(s) => Ok(s),
+            _ => unreachable!("checked above"),
         }
     }
 
@@ -79,18 +90,62 @@ impl<'a> Rec<'a> {
     }
 
     /// An optional object: `None` when absent, `Some(Null)` for `null`, else the object.
-    fn opt_object(&self, field: &str) -> Result<Option<Value>, String> {
+    fn opt_object(&mut self, field: &str) -> Result<Option<Value>, String> {
         match self.obj.get(field) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(Value::Null)),
-            Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+            Some(Value::Object(_)) => Ok(Some(self.take(field))),
             Some(_) => Err(self.err(field, "must be an object")),
         }
     }
 
     /// An optional object whose absence means `{}`.
-    fn object_or_empty(&self, field: &str) -> Result<Value, String> {
+    fn object_or_empty(&mut self, field: &str) -> Result<Value, String> {
         Ok(self.opt_object(field)?.unwrap_or_else(|| Value::Object(Map::new())))
+    }
+
+    /// The figures of `object` (this record's `field`) that runs and sessions add up must be
+    /// numbers within their bounds when they are numbers at all (other values are not counted).
+    fn figures(&self, field: &str, object: &Value, bounds: &[(&str, f64)]) -> Result<(), String> {
+        for (key, max) in bounds {
+            let Some(value) = object.get(key).filter(|v| v.is_number()) else { continue };
+            if !value.as_f64().is_some_and(|v| (0.0..=*max).contains(&v)) {
+                return Err(self.err(&format!("{field}.{key}"), &format!("must be a number from 0 to {max}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The largest cost in USD one span or run may carry: far above any real call, far below what
+/// could overflow a sum of millions of them.
+pub const MAX_COST_USD: f64 = 1e6;
+/// The largest token count one span or run may carry (same reasoning).
+pub const MAX_TOKENS: f64 = 1e10;
+/// The largest magnitude of a score's value, so averages and sums of scores stay finite.
+pub const MAX_SCORE_VALUE: f64 = 1e15;
+
+/// The figures of a span's `attributes` (summed into its run when it is a `model` span, or
+/// priced by the server).
+const SPAN_FIGURES: [(&str, f64); 6] = [
+    ("cost_usd", MAX_COST_USD),
+    ("input_tokens", MAX_TOKENS),
+    ("output_tokens", MAX_TOKENS),
+    ("cached_input_tokens", MAX_TOKENS),
+    ("cache_write_tokens", MAX_TOKENS),
+    ("reasoning_tokens", MAX_TOKENS),
+];
+/// The figures of a run's `metadata` (the cost rule's fallback).
+const RUN_FIGURES: [(&str, f64); 3] =
+    [("cost_usd", MAX_COST_USD), ("total_input_tokens", MAX_TOKENS), ("total_output_tokens", MAX_TOKENS)];
+
+/// A client's string quoted in an error message, cut to a readable length (an unknown key may
+/// be megabytes long).
+fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX_CHARS: usize = 64;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
     }
 }
 
@@ -111,8 +166,8 @@ pub(crate) fn js_trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-pub(crate) fn session(i: usize, v: &Value) -> Result<Session, String> {
-    let r = Rec::new("sessions", i, v, &["id", "project_id", "created_at", "ended_at", "metadata"])?;
+pub(crate) fn session(i: usize, v: Value) -> Result<Session, String> {
+    let mut r = Rec::new("sessions", i, v, &["id", "project_id", "created_at", "ended_at", "metadata"])?;
     let id = r.uuid("id")?;
     r.project_id()?;
     Ok(Session {
@@ -123,8 +178,8 @@ pub(crate) fn session(i: usize, v: &Value) -> Result<Session, String> {
     })
 }
 
-pub(crate) fn run(i: usize, v: &Value) -> Result<Run, String> {
-    let r = Rec::new(
+pub(crate) fn run(i: usize, v: Value) -> Result<Run, String> {
+    let mut r = Rec::new(
         "runs",
         i,
         v,
@@ -141,12 +196,16 @@ pub(crate) fn run(i: usize, v: &Value) -> Result<Run, String> {
         ended_at: r.opt_timestamp("ended_at")?,
         status: r.status()?,
         error: r.opt_object("error")?,
-        metadata: r.object_or_empty("metadata")?,
+        metadata: {
+            let metadata = r.object_or_empty("metadata")?;
+            r.figures("metadata", &metadata, &RUN_FIGURES)?;
+            metadata
+        },
     })
 }
 
-pub(crate) fn span(i: usize, v: &Value) -> Result<Span, String> {
-    let r = Rec::new(
+pub(crate) fn span(i: usize, v: Value) -> Result<Span, String> {
+    let mut r = Rec::new(
         "spans",
         i,
         v,
@@ -200,12 +259,16 @@ pub(crate) fn span(i: usize, v: &Value) -> Result<Span, String> {
         status,
         error,
         iteration,
-        attributes: r.object_or_empty("attributes")?,
+        attributes: {
+            let attributes = r.object_or_empty("attributes")?;
+            r.figures("attributes", &attributes, &SPAN_FIGURES)?;
+            attributes
+        },
     })
 }
 
-pub(crate) fn event(i: usize, v: &Value) -> Result<crate::Event, String> {
-    let r = Rec::new(
+pub(crate) fn event(i: usize, v: Value) -> Result<crate::Event, String> {
+    let mut r = Rec::new(
         "events",
         i,
         v,
@@ -222,7 +285,7 @@ pub(crate) fn event(i: usize, v: &Value) -> Result<crate::Event, String> {
         .ok_or_else(|| r.err("type", &format!("must be one of: {}", EventType::choices())))?;
     let created_at = r.timestamp("created_at")?;
     // Deliberate fix (a): a missing `content` key is stored as JSON null instead of rejected.
-    let content = r.obj.get("content").cloned().unwrap_or(Value::Null);
+    let content = r.take("content");
     Ok(crate::Event {
         id,
         run_id,
@@ -234,8 +297,8 @@ pub(crate) fn event(i: usize, v: &Value) -> Result<crate::Event, String> {
     })
 }
 
-pub(crate) fn prompt_link(i: usize, v: &Value) -> Result<PromptLink, String> {
-    let r =
+pub(crate) fn prompt_link(i: usize, v: Value) -> Result<PromptLink, String> {
+    let mut r =
         Rec::new("prompt_links", i, v, &["project_id", "trace_id", "span_id", "prompt_version_id", "variable_values"])?;
     r.project_id()?;
     let trace_id = r.uuid("trace_id")?;
@@ -249,8 +312,8 @@ pub(crate) fn prompt_link(i: usize, v: &Value) -> Result<PromptLink, String> {
 /// The original's cap on scores per batch.
 pub(crate) const MAX_SCORES: usize = 500;
 
-pub(crate) fn score(i: usize, v: &Value) -> Result<Score, String> {
-    let r = Rec::new(
+pub(crate) fn score(i: usize, v: Value) -> Result<Score, String> {
+    let mut r = Rec::new(
         "scores",
         i,
         v,
@@ -281,6 +344,9 @@ pub(crate) fn score(i: usize, v: &Value) -> Result<Score, String> {
         .and_then(Value::as_f64)
         .filter(|f| f.is_finite())
         .ok_or_else(|| r.err("value", "must be a finite number"))?;
+    if value.abs() > MAX_SCORE_VALUE {
+        return Err(r.err("value", &format!("must be between -{MAX_SCORE_VALUE} and {MAX_SCORE_VALUE}")));
+    }
     let data_type = r
         .get("data_type")
         .and_then(Value::as_str)
@@ -303,10 +369,10 @@ pub(crate) fn score(i: usize, v: &Value) -> Result<Score, String> {
     if r.obj.get("source").and_then(Value::as_str) != Some("api") {
         return Err(r.err("source", "must be api"));
     }
-    let comment = match r.get("comment") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(r.err("comment", "must be a string")),
+    let comment = match r.take("comment") {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        _ => return Err(r.err("comment", "must be a string")),
     };
     Ok(Score {
         id,

@@ -9,6 +9,7 @@ mod session;
 mod sessions;
 mod settings;
 mod tree;
+mod users;
 
 pub use overview::OverviewPage;
 pub use projects::ProjectsPage;
@@ -18,6 +19,7 @@ pub use scores::ScoresPage;
 pub use session::SessionPage;
 pub use sessions::SessionsPage;
 pub use settings::SettingsPage;
+pub use users::UsersPage;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

@@ -17,6 +17,7 @@ pub fn ProjectsPage() -> impl IntoView {
                 <ThemeToggle/>
             </header>
             <h2>"Projects"</h2>
+            <ManageUsers/>
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     match projects.await {
@@ -47,5 +48,20 @@ pub fn ProjectsPage() -> impl IntoView {
                 })}
             </Suspense>
         </main>
+    }
+}
+
+/// A link to the users page, for server admins.
+#[component]
+fn ManageUsers() -> impl IntoView {
+    let me = Resource::new(|| (), |()| crate::api::current_user());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().filter(|me| me.is_admin).map(|_| view! {
+                    <p class="muted"><A href="/users" attr:id="manage-users">"Manage users"</A>" (disable, set passwords)"</p>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -39,8 +39,7 @@ pub fn SessionPage() -> impl IntoView {
                         <h2>"Runs"</h2>
                         <div class="timeline">
                             {d.runs.clone().into_iter().map(|r| {
-                                let left = (r.offset_ms / span * 100.0).clamp(0.0, 100.0);
-                                let width = (r.duration_ms.unwrap_or(0.0) / span * 100.0).clamp(0.4, 100.0 - left);
+                                let (left, width) = format::bar(r.offset_ms, r.duration_ms, span, 0.4);
                                 let href = format!("/p/{}/runs/{}", project.get(), r.id);
                                 let model = match (&r.model, r.models) {
                                     (Some(m), n) if n > 1 => format!("{m} +{}", n - 1),

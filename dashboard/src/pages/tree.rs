@@ -138,8 +138,7 @@ pub fn TraceTree(
             };
             let (id, is_event) = (n.id.clone(), n.kind == "event");
             let is_selected = move || !is_event && selected.get() == id;
-            let left = (n.start_ms / total_ms * 100.0).clamp(0.0, 100.0);
-            let width = (n.duration_ms.unwrap_or(0.0) / total_ms * 100.0).clamp(0.3, (100.0 - left).max(0.3));
+            let (left, width) = crate::format::bar(n.start_ms, n.duration_ms, total_ms, 0.3);
             let kind_class = match &n.event_type {
                 Some(t) => format!("kind kind-event ev-{t}"),
                 None => format!("kind kind-{}", n.kind),

@@ -6,10 +6,14 @@
 //! records) → 413 / 415 / 400; storage → 400 for reference errors, 500 otherwise; 200.
 //! Authentication happens before the body is read.
 
+mod admission;
 mod body;
+mod budget;
 mod rate_limit;
 mod response;
 
+pub use admission::Admission;
+pub use budget::Budget;
 pub use rate_limit::RateLimit;
 
 use axum::body::Body;
@@ -57,9 +61,18 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
     if let Some(limiter) = &state.rate_limit {
         limiter.check(project)?;
     }
+    let _place = state.admission.admit(project).await.ok_or(IngestError::RateLimited { retry_after_secs: 1 })?;
 
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .map_or(state.max_body_bytes, |n| n.min(state.max_body_bytes));
+    let mut share = state.ingest_budget.share(declared).await;
     let bytes = body::read(headers, body, state.max_body_bytes).await?;
-    let mut batch = Batch::from_json_slice(&bytes).map_err(IngestError::Contract)?;
+    share.grow_to(bytes.len()).await;
+    let parsed = Batch::from_json_slice_limited(&bytes, state.max_batch_records);
+    drop(bytes);
+    let mut batch = parsed.map_err(IngestError::Contract)?;
     crate::costs::fill_missing_costs(&mut batch, &state.prices);
 
     match state.store.ingest(project, &batch).await {
@@ -79,6 +92,10 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
         Err(StoreError::InvalidReference(detail)) => {
             tracing::info!(%project, %detail, "batch rejected: invalid project reference");
             Err(IngestError::InvalidReferences)
+        }
+        Err(StoreError::InvalidData(detail)) => {
+            tracing::info!(%project, %detail, "batch rejected: the database refuses a value");
+            Err(IngestError::InvalidData)
         }
         Err(StoreError::Unavailable(err)) => {
             tracing::warn!(%project, error = %err, "database unavailable; answering 503");

@@ -51,6 +51,8 @@ pub(crate) enum IngestError {
     UnsupportedEncoding,
     InvalidGzip,
     InvalidReferences,
+    /// A value the database refuses (Postgres' data exceptions): the client's data.
+    InvalidData,
     /// The database is unreachable: 503 with `Retry-After`, so clients retry.
     Unavailable,
     /// Over the key's request rate: 429 with `Retry-After` (whole seconds).
@@ -67,10 +69,12 @@ impl IngestError {
         match self {
             Self::MethodNotAllowed => "method",
             Self::MissingAuthorization | Self::InvalidKey => "auth",
+            Self::Contract(ContractError::TooManyRecords { .. }) => "too_large",
             Self::Contract(_) => "invalid",
             Self::PayloadTooLarge { .. } => "too_large",
             Self::UnsupportedEncoding | Self::InvalidGzip => "encoding",
             Self::InvalidReferences => "references",
+            Self::InvalidData => "invalid",
             Self::Unavailable => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal => "internal",
@@ -86,6 +90,9 @@ impl IngestError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
             Self::MissingAuthorization => (StatusCode::UNAUTHORIZED, "Missing or invalid authorization header".into()),
             Self::InvalidKey => (StatusCode::UNAUTHORIZED, "Invalid or revoked API key".into()),
+            Self::Contract(err @ ContractError::TooManyRecords { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, err.message())
+            }
             Self::Contract(err) => (StatusCode::BAD_REQUEST, err.message()),
             Self::PayloadTooLarge { limit } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, format!("Request body exceeds the limit of {limit} bytes"))
@@ -95,6 +102,7 @@ impl IngestError {
             }
             Self::InvalidGzip => (StatusCode::BAD_REQUEST, "Invalid gzip body".into()),
             Self::InvalidReferences => (StatusCode::BAD_REQUEST, "Payload contains invalid project references".into()),
+            Self::InvalidData => (StatusCode::BAD_REQUEST, "Payload contains a value the database cannot store".into()),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable".into()),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into()),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),

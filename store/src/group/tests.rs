@@ -142,3 +142,21 @@ async fn one_group_writes_each_batch_into_its_own_project() {
     let span = store.get_span(first, mine[0].spans[0].id).await.expect("read").expect("span");
     assert_eq!(span.status, northstar_wire::Status::Ok, "the later batch of the same project applied");
 }
+
+#[tokio::test]
+async fn a_request_abandoned_while_it_queued_is_not_written() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, project) = store(&dir, "abandoned.db").await;
+    let batches = three_batches();
+    // Hold the write turn, as a long write would: the request queues behind it.
+    let turn = store.hold_write_turn().await;
+    let abandoned =
+        tokio::time::timeout(std::time::Duration::from_millis(50), store.ingest(project, &batches[0])).await;
+    assert!(abandoned.is_err(), "the request timed out while it queued");
+    drop(turn);
+    // A later request goes through the same writer: the abandoned one was dropped before it.
+    let other = batch(json!({"sessions": [{"id": Uuid::new_v4(), "created_at": T0}]}));
+    store.ingest(project, &other).await.expect("written");
+    let counts = store.count_records(project).await.expect("count");
+    assert_eq!((counts.sessions, counts.runs, counts.spans), (1, 0, 0), "only the later request is stored");
+}

@@ -42,6 +42,9 @@ fn validate(new: &NewScore) -> Result<(String, Option<String>), StoreError> {
     if !new.value.is_finite() {
         return invalid("value must be a finite number");
     }
+    if new.value.abs() > northstar_wire::MAX_SCORE_VALUE {
+        return invalid("value must be between -1e15 and 1e15");
+    }
     let string_value = new.string_value.as_deref().map(str::trim).filter(|s| !s.is_empty());
     match new.data_type {
         ScoreDataType::Categorical if string_value.is_none() => return invalid("a category is required"),

@@ -5,6 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+/// The most bound parameters one SQLite statement is given (its limit is 32766): every
+/// statement with a parameter per row is chunked under it.
+pub(crate) const SQLITE_MAX_PARAMS: usize = 32_000;
+
 /// The SQL dialect a query is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -22,6 +26,8 @@ pub(crate) enum Arg {
     I64(i64),
     /// A set of ids, for [`Sql::in_ids`].
     Uuids(Vec<Uuid>),
+    /// A list of integers (Postgres `int8[]`; SQLite a JSON array).
+    I64s(Vec<i64>),
 }
 
 /// An SQL statement under construction and its arguments, in order.

@@ -375,3 +375,68 @@ fn the_fuzz_corpus_round_trips() {
     }
     assert!(seen >= 5, "the seed corpus is accepted: {seen}");
 }
+
+#[test]
+fn a_nul_anywhere_is_replaced_by_the_replacement_character() {
+    let mut r = run();
+    r["name"] = json!("a\u{0}b");
+    r["metadata"] = json!({"k\u{0}ey": ["x\u{0}", {"deep": "\u{0}"}]});
+    let mut e = event();
+    e["content"] = json!("tool output \u{0}\u{0}");
+    let body = json!({"schema_version": 2, "runs": [r], "events": [e]});
+    let bytes = serde_json::to_vec(&body).expect("json");
+    assert!(bytes.windows(6).any(|w| w == b"\\u0000"), "the body carries NUL escapes");
+    let batch = Batch::from_json_slice(&bytes).expect("accepted");
+    assert_eq!(batch.runs[0].name, "a\u{fffd}b");
+    assert_eq!(batch.runs[0].metadata, json!({"k\u{fffd}ey": ["x\u{fffd}", {"deep": "\u{fffd}"}]}));
+    assert_eq!(batch.events[0].content, json!("tool output \u{fffd}\u{fffd}"));
+    assert_eq!(Batch::from_value(&body).expect("accepted"), batch, "both entry points agree");
+    assert!(!String::from_utf8(batch.to_json()).expect("utf-8").contains("\\u0000"));
+}
+
+#[test]
+fn figures_that_could_overflow_a_sum_are_refused_with_the_field() {
+    let mut sp = span(P1, None);
+    sp["attributes"] = json!({"cost_usd": 1e308});
+    assert_eq!(error_of(batch_with("spans", sp)), "spans[0].attributes.cost_usd must be a number from 0 to 1000000");
+    let mut sp = span(P1, None);
+    sp["attributes"] = json!({"input_tokens": -1});
+    assert_eq!(
+        error_of(batch_with("spans", sp)),
+        "spans[0].attributes.input_tokens must be a number from 0 to 10000000000"
+    );
+    let mut r = run();
+    r["metadata"] = json!({"total_output_tokens": 1.7e308});
+    assert_eq!(
+        error_of(batch_with("runs", r)),
+        "runs[0].metadata.total_output_tokens must be a number from 0 to 10000000000"
+    );
+    let mut s = score();
+    s["value"] = json!(1e300);
+    assert_eq!(
+        error_of(batch_with("scores", s)),
+        "scores[0].value must be between -1000000000000000 and 1000000000000000"
+    );
+    // Real figures, and values that are not numbers (never added up), pass as before.
+    let mut sp = span(P1, None);
+    sp["attributes"] = json!({"cost_usd": 12.5, "input_tokens": 120_000, "output_tokens": "many"});
+    assert!(Batch::from_value(&batch_with("spans", sp)).is_ok());
+}
+
+#[test]
+fn a_batch_over_the_record_limit_is_refused_whole() {
+    let sessions: Vec<Value> = (0..3).map(|_| session()).collect();
+    let body = serde_json::to_vec(&json!({"schema_version": 2, "sessions": sessions, "runs": [run()]})).expect("json");
+    let err = Batch::from_json_slice_limited(&body, 3).expect_err("4 records over a limit of 3");
+    assert_eq!(err, ContractError::TooManyRecords { count: 4, limit: 3 });
+    assert_eq!(err.message(), "Batch has 4 records; at most 3 are accepted per request");
+    assert!(Batch::from_json_slice_limited(&body, 4).is_ok());
+}
+
+#[test]
+fn an_unknown_key_is_quoted_shortened() {
+    let mut s = session();
+    s["k".repeat(100_000)] = json!(1);
+    let message = error_of(batch_with("sessions", s));
+    assert_eq!(message, format!("sessions[0].{}… is not allowed", "k".repeat(64)));
+}

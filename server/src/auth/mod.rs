@@ -3,16 +3,22 @@
 //! server function. State-changing requests must come from the dashboard's own origin
 //! (`Origin`, else `Referer`), which together with SameSite=Lax makes them CSRF-safe.
 
+mod limits;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use limits::{LoginLimits, Refusal};
+
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{Form, Query, Request, State};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use axum::Extension;
+use axum::extract::{ConnectInfo, Form, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use northstar_store::{AnyStore, Store};
+use northstar_store::{AnyStore, Store, User, UserChange};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -56,23 +62,30 @@ impl AuthConfig {
         Self::new(&secret, ttl, secure).expect("48 bytes is long enough")
     }
 
-    /// A signed token for `user`, valid for the configured lifetime.
+    /// A signed token for `user` at their current session epoch, valid for the configured
+    /// lifetime (or until the epoch moves on).
     #[must_use]
-    pub fn issue(&self, user: Uuid) -> String {
+    pub fn issue(&self, user: &User) -> String {
         let now = chrono::Utc::now();
-        let claims = Claims { sub: user.to_string(), iat: now.timestamp(), exp: (now + self.ttl).timestamp() };
+        let claims = Claims {
+            sub: user.id.to_string(),
+            iat: now.timestamp(),
+            exp: (now + self.ttl).timestamp(),
+            ep: user.session_epoch,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail")
     }
 
-    /// The user a token names, when it is ours, unexpired and HS256.
+    /// The user a token names and the session epoch it was issued at, when it is ours,
+    /// unexpired and HS256.
     #[must_use]
-    pub fn verify(&self, token: &str) -> Option<Uuid> {
+    pub fn verify(&self, token: &str) -> Option<(Uuid, i64)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        data.claims.sub.parse().ok()
+        Some((data.claims.sub.parse().ok()?, data.claims.ep))
     }
 
     fn cookie(&self, token: &str) -> String {
@@ -91,6 +104,9 @@ struct Claims {
     sub: String,
     iat: i64,
     exp: i64,
+    /// The user's session epoch when issued (tokens from before epochs existed carry none: 0).
+    #[serde(default)]
+    ep: i64,
 }
 
 /// An argon2id PHC string for `password` (slow on purpose: run it off the async threads).
@@ -109,8 +125,37 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
+/// Argon2's working memory (19 MiB per verification with the default parameters), kept and
+/// reused: at most one buffer per concurrent verification exists, and none is ever freed. Freed,
+/// each 19 MiB buffer raised glibc's mmap threshold, so the next ones came from per-thread heaps
+/// that kept them: a login flood grew the process by hundreds of MiB even with two
+/// verifications at a time.
+static WORKING_MEMORY: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+
 fn password_matches(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    let Ok(params) = argon2::Params::try_from(&parsed) else { return false };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else { return false };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let memory = || WORKING_MEMORY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut blocks = memory().pop().unwrap_or_default();
+    if blocks.len() < params.block_count() {
+        blocks.resize(params.block_count(), argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..params.block_count()])
+        .is_ok();
+    memory().push(blocks);
+    // `Output`'s equality is constant-time.
+    computed && argon2::password_hash::Output::new(&out).is_ok_and(|out| out == expected)
 }
 
 /// A hash nobody's password matches, verified for unknown emails so that both paths cost the same.
@@ -168,12 +213,14 @@ pub struct AuthState {
     pub config: Arc<AuthConfig>,
     /// The host of `NORTHSTAR_PUBLIC_URL`, also accepted as the dashboard's origin.
     pub public_host: Option<String>,
+    /// Concurrent verifications and failures per account and address.
+    pub limits: LoginLimits,
 }
 
 impl AuthState {
     #[must_use]
-    pub fn new(store: AnyStore, config: Arc<AuthConfig>, public_url: Option<&str>) -> Self {
-        Self { store, config, public_host: public_url.and_then(url_host).map(str::to_owned) }
+    pub fn new(store: AnyStore, config: Arc<AuthConfig>, public_url: Option<&str>, limits: LoginLimits) -> Self {
+        Self { store, config, public_host: public_url.and_then(url_host).map(str::to_owned), limits }
     }
 }
 
@@ -189,8 +236,9 @@ pub async fn require_login(State(auth): State<AuthState>, mut req: Request, next
         return next.run(req).await;
     }
     let user = match cookie_value(req.headers(), COOKIE).and_then(|t| auth.config.verify(t)) {
-        Some(id) => match auth.store.user_by_id(id).await {
-            Ok(user) => user,
+        Some((id, epoch)) => match auth.store.user_by_id(id).await {
+            // Logged out, password changed or disabled since the token was issued: no login.
+            Ok(user) => user.filter(|u| !u.disabled && u.session_epoch == epoch),
             Err(err) => return store_failure(&err),
         },
         None => None,
@@ -217,9 +265,13 @@ pub struct LoginQuery {
     error: String,
 }
 
-/// Where to go after logging in: a path on this server, nothing else.
+/// Where to go after logging in: a path on this server, nothing else. Browsers drop tabs and
+/// line breaks from a URL and read `\\` as `/`, so `/\t/evil.example` would leave the server:
+/// only printable ASCII without backslashes is kept (what a request's own path and query are),
+/// and nothing that starts with `//`.
 fn safe_next(next: &str) -> &str {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    let ok =
+        next.starts_with('/') && !next.starts_with("//") && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     if ok { next } else { "/" }
 }
 
@@ -227,15 +279,19 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// The login page's content security policy: its stylesheet, its form posting here, nothing else
+/// (it has no script).
+const LOGIN_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// `GET /login`.
-pub async fn login_page(Query(q): Query<LoginQuery>) -> Html<String> {
+pub async fn login_page(Query(q): Query<LoginQuery>) -> impl IntoResponse {
     let error = if q.error.is_empty() {
         String::new()
     } else {
         r#"<div class="banner error" role="alert">Wrong email or password.</div>"#.to_owned()
     };
     let next = escape(safe_next(&q.next));
-    Html(format!(
+    let page = Html(format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Log in · NorthStar</title><link rel="stylesheet" href="/pkg/dashboard.css"></head>
 <body><main class="main narrow login"><h1>✦ NorthStar</h1>{error}
@@ -245,7 +301,8 @@ pub async fn login_page(Query(q): Query<LoginQuery>) -> Html<String> {
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <button type="submit" id="login">Log in</button>
 </form></main></body></html>"#
-    ))
+    ));
+    ([(header::CONTENT_SECURITY_POLICY, LOGIN_CSP)], page)
 }
 
 #[derive(Deserialize)]
@@ -262,8 +319,37 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-/// `POST /login`: a cookie and the page asked for, or back to the form.
-pub async fn login(State(auth): State<AuthState>, Form(form): Form<LoginForm>) -> Response {
+/// `POST /login`: a cookie and the page asked for, or back to the form. A login locked out
+/// by earlier failures, or one that finds every verification slot busy, gets 429 with
+/// `Retry-After` before its password is looked at.
+pub async fn login(
+    State(auth): State<AuthState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let address = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let email = northstar_store::normalize_email(&form.email);
+    let permit = match auth.limits.admit(&email, address).await {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            let wait = match refusal {
+                Refusal::LockedOut(wait) => wait,
+                Refusal::Busy => std::time::Duration::from_secs(1),
+            };
+            metrics::counter!("northstar_login_refused_total", "reason" => match refusal {
+                Refusal::LockedOut(_) => "locked_out",
+                Refusal::Busy => "busy",
+            })
+            .increment(1);
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, secs.to_string())],
+                format!("Too many login attempts. Try again in {secs} s."),
+            )
+                .into_response();
+        }
+    };
     let found = match auth.store.user_by_email(&form.email).await {
         Ok(found) => found,
         Err(err) => return store_failure(&err),
@@ -273,16 +359,26 @@ pub async fn login(State(auth): State<AuthState>, Form(form): Form<LoginForm>) -
         None => (None, DUMMY_HASH.clone()),
     };
     let password = form.password;
-    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &hash)).await.unwrap_or(false);
+    let matches = tokio::task::spawn_blocking(move || {
+        let matches = password_matches(&password, &hash);
+        drop(permit);
+        matches
+    })
+    .await
+    .unwrap_or(false);
     let next = safe_next(&form.next).to_owned();
-    match user.filter(|_| matches) {
+    let user = user.filter(|u| matches && !u.disabled);
+    auth.limits.record(&email, address, user.is_some());
+    match user {
         Some(user) => {
-            tracing::info!(user = %user.email, "dashboard login");
-            let cookie = auth.config.cookie(&auth.config.issue(user.id));
+            tracing::info!(user = ?user.email, "dashboard login");
+            let cookie = auth.config.cookie(&auth.config.issue(&user));
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
         None => {
-            tracing::warn!(email = %form.email, "failed dashboard login");
+            metrics::counter!("northstar_login_failures_total").increment(1);
+            // Debug formatting: an email with a line break cannot forge a log line.
+            tracing::warn!(email = ?form.email, address = ?address, "failed dashboard login");
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("error", "1")
                 .append_pair("next", &next)
@@ -292,8 +388,14 @@ pub async fn login(State(auth): State<AuthState>, Form(form): Form<LoginForm>) -
     }
 }
 
-/// `POST /logout`.
-pub async fn logout(State(auth): State<AuthState>) -> Response {
+/// `POST /logout`: ends every login of the user (the token stops working on every device), not
+/// only this browser's cookie.
+pub async fn logout(State(auth): State<AuthState>, user: Option<Extension<User>>) -> Response {
+    if let Some(Extension(user)) = user
+        && let Err(err) = auth.store.update_user(&user.email, &UserChange::EndSessions).await
+    {
+        return store_failure(&err);
+    }
     ([(header::SET_COOKIE, auth.config.expired_cookie())], Redirect::to("/login")).into_response()
 }
 
@@ -341,9 +443,37 @@ mod tests {
     }
 
     #[test]
+    fn a_password_matches_its_own_hash_only() {
+        let hash = hash_password("correct horse battery").expect("hash");
+        assert!(password_matches("correct horse battery", &hash));
+        assert!(!password_matches("correct horse batterz", &hash));
+        assert!(!password_matches("correct horse battery", "not a hash"));
+        // A hash made with other parameters (as by another version) verifies with its own.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
+        let params = argon2::Params::new(8 * 1024, 3, 1, None).expect("params");
+        let other = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(b"another password", &salt)
+            .expect("hash")
+            .to_string();
+        assert!(password_matches("another password", &other));
+        assert!(!password_matches("correct horse battery", &other));
+    }
+
+    #[test]
     fn next_stays_on_this_server() {
         assert_eq!(safe_next("/p/1/runs?x=1"), "/p/1/runs?x=1");
-        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "", "javascript:alert(1)"] {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+            "javascript:alert(1)",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/ /evil.example",
+            "/p\r\nSet-Cookie: x=1",
+            "/p/\u{e9}",
+        ] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }
     }

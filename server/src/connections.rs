@@ -1,0 +1,91 @@
+//! Accepting and serving connections, with the limits a server facing the open network needs
+//! and `axum::serve` does not set: a cap on open connections, a deadline for a request's
+//! headers (which also closes a keep-alive connection left idle that long), and graceful
+//! shutdown that lets the requests in flight finish.
+//!
+//! A request's body has its own deadline, set by a layer in [`crate::app`]. What belongs in a
+//! proxy in front (TLS, per-address connection limits, slow-reader protection) is in the README.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// The connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once; the next waits in the kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, counted from the moment the connection is ready
+    /// for a request (so also the longest a keep-alive connection stays idle).
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_connections: 4096, header_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for
+/// the requests in flight. Every request carries its peer's [`ConnectInfo<SocketAddr>`].
+///
+/// # Errors
+///
+/// None so far: failed accepts (a full file table, a reset before accept) are logged and retried.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // EMFILE and friends: back off instead of spinning; the next accept retries.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(Body::new))
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
