@@ -101,10 +101,13 @@ async fn generate(port: u16, pid: u32, seconds: u64, concurrency: usize) -> Load
     };
     let sessions: Vec<Uuid> = (0..=session_of(budget - 1)).map(|_| Uuid::new_v4()).collect();
     let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    let first = json!({"schema_version": 2,
-                       "sessions": sessions.iter().map(|id| json!({"id": id, "created_at": now})).collect::<Vec<_>>()});
-    let ok = client.post(&url).bearer_auth(KEY).body(first.to_string()).send().await.expect("session").status();
-    assert_eq!(ok.as_u16(), 200);
+    // The sessions first, in batches under the server's record limit.
+    for some in sessions.chunks(northstar_wire::MAX_RECORDS) {
+        let first = json!({"schema_version": 2,
+                           "sessions": some.iter().map(|id| json!({"id": id, "created_at": now})).collect::<Vec<_>>()});
+        let ok = client.post(&url).bearer_auth(KEY).body(first.to_string()).send().await.expect("session").status();
+        assert_eq!(ok.as_u16(), 200);
+    }
     let bodies: Arc<Vec<bytes::Bytes>> =
         Arc::new((0..budget).map(|i| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string())).collect());
     let next = Arc::new(AtomicU64::new(0));

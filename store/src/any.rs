@@ -66,6 +66,9 @@ impl Store for AnyStore {
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
         dispatch!(self, s => s.ingest(project, batch))
     }
+    async fn ingest_owned(&self, project: Uuid, batch: Batch) -> Result<IngestCounts, StoreError> {
+        dispatch!(self, s => s.ingest_owned(project, batch))
+    }
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
         dispatch!(self, s => s.create_project(name, key_hash))
     }

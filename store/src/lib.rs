@@ -115,6 +115,16 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Database`] for anything else.
     fn ingest(&self, project: Uuid, batch: &Batch) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
 
+    /// [`Store::ingest`] of a batch the caller no longer needs: a store that queues batches
+    /// (SQLite's group commit) takes it instead of copying it.
+    fn ingest_owned(
+        &self,
+        project: Uuid,
+        batch: Batch,
+    ) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send {
+        async move { self.ingest(project, &batch).await }
+    }
+
     /// Creates a project with its first key.
     ///
     /// # Errors

@@ -121,11 +121,19 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        // Writes (one at a time anyway) go through a connection of their own: always the same
+        // connection thread, whose allocator keeps one batch's worth of memory, rather than
+        // whichever of the readers' threads each batch happened to get.
+        let write_pool = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options.clone()).await?
+        };
         let committed = std::sync::Arc::new(tokio::sync::Notify::new());
         if !in_memory {
             tokio::spawn(checkpoints(options, std::sync::Arc::downgrade(&committed)));
         }
-        let writer = Writer { pool: pool.clone(), turn: std::sync::Arc::new(tokio::sync::Mutex::new(())), committed };
+        let writer = Writer { pool: write_pool, turn: std::sync::Arc::new(tokio::sync::Mutex::new(())), committed };
         Ok(Self { pool, groups: std::sync::Arc::new(Groups::new(writer.clone())), writer })
     }
 
@@ -504,7 +512,7 @@ impl Reader for SqliteStore {
         let query = bound(sql);
         if writes {
             let _turn = self.writer.turn.clone().lock_owned().await;
-            return Ok(query.fetch_all(&self.pool).await?);
+            return Ok(query.fetch_all(&self.writer.pool).await?);
         }
         Ok(query.fetch_all(&self.pool).await?)
     }
@@ -588,6 +596,10 @@ impl Store for SqliteStore {
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
         self.groups.ingest(project, batch.clone()).await
+    }
+
+    async fn ingest_owned(&self, project: Uuid, batch: Batch) -> Result<IngestCounts, StoreError> {
+        self.groups.ingest(project, batch).await
     }
 
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {

@@ -1,6 +1,9 @@
 //! The whole request body: parsing, the top-level checks, and the validated batch.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::fold::{fold, order_spans, parents_outside};
@@ -100,6 +103,36 @@ fn replace_nul(value: &mut Value) {
     }
 }
 
+fn check_version(version: Option<f64>) -> Result<(), ContractError> {
+    if version == Some(1.0) || version == Some(2.0) { Ok(()) } else { Err(ContractError::UnsupportedSchemaVersion) }
+}
+
+/// One record of a body, parsed or not yet.
+enum Item<'a> {
+    Parsed(Value),
+    /// Raw JSON already checked for syntax; `nul`: the body has NUL escapes to replace.
+    Raw {
+        raw: &'a RawValue,
+        nul: bool,
+    },
+}
+
+impl Item<'_> {
+    fn value(self) -> Result<Value, ContractError> {
+        match self {
+            Item::Parsed(value) => Ok(value),
+            Item::Raw { raw, nul } => {
+                // Only a number beyond f64 (`1e400`) passes the syntax check and fails here.
+                let mut value: Value = serde_json::from_str(raw.get()).map_err(|_| ContractError::InvalidJson)?;
+                if nul {
+                    replace_nul(&mut value);
+                }
+                Ok(value)
+            }
+        }
+    }
+}
+
 impl Batch {
     /// Parses and validates a request body.
     ///
@@ -118,12 +151,32 @@ impl Batch {
     ///
     /// As [`Batch::from_json_slice`]; [`ContractError::TooManyRecords`] after the array checks.
     pub fn from_json_slice_limited(body: &[u8], max_records: usize) -> Result<Self, ContractError> {
-        let mut value: Value = serde_json::from_slice(body).map_err(|_| ContractError::InvalidJson)?;
+        // The body is checked whole but held as borrowed raw records, each parsed into a JSON
+        // value only while it is validated: a batch is never in memory as one JSON tree (many
+        // times its size) beside the records made from it.
+        let top: &RawValue = serde_json::from_slice(body).map_err(|_| ContractError::InvalidJson)?;
+        let object: HashMap<String, &RawValue> =
+            serde_json::from_str(top.get()).map_err(|_| ContractError::NotAnObject)?;
         // In JSON a NUL can only be written as this escape.
-        if body.windows(6).any(|w| w == b"\\u0000") {
-            replace_nul(&mut value);
+        let nul = body.windows(6).any(|w| w == b"\\u0000");
+        let version = match object.get("schema_version") {
+            Some(raw) => serde_json::from_str::<Value>(raw.get()).map_err(|_| ContractError::InvalidJson)?.as_f64(),
+            None => None,
+        };
+        check_version(version)?;
+        let mut arrays: [Vec<Item<'_>>; 6] = Default::default();
+        for (slot, name) in arrays.iter_mut().zip(ARRAYS) {
+            match object.get(name) {
+                None => {}
+                Some(raw) if raw.get() == "null" => {}
+                Some(raw) => {
+                    let items: Vec<&RawValue> =
+                        serde_json::from_str(raw.get()).map_err(|_| ContractError::NotAnArray(name))?;
+                    *slot = items.into_iter().map(|raw| Item::Raw { raw, nul }).collect();
+                }
+            }
         }
-        Self::validate(value, max_records)
+        Self::validate(arrays, max_records)
     }
 
     /// Validates an already parsed body. See [`Batch::from_json_slice`].
@@ -134,40 +187,36 @@ impl Batch {
     pub fn from_value(value: &Value) -> Result<Self, ContractError> {
         let mut value = value.clone();
         replace_nul(&mut value);
-        Self::validate(value, MAX_RECORDS)
-    }
-
-    fn validate(value: Value, max_records: usize) -> Result<Self, ContractError> {
         let Value::Object(mut body) = value else {
             return Err(ContractError::NotAnObject);
         };
-        let version = body.get("schema_version").and_then(Value::as_f64);
-        if version != Some(1.0) && version != Some(2.0) {
-            return Err(ContractError::UnsupportedSchemaVersion);
-        }
-
-        let mut arrays: [Vec<Value>; 6] = Default::default();
+        check_version(body.get("schema_version").and_then(Value::as_f64))?;
+        let mut arrays: [Vec<Item<'_>>; 6] = Default::default();
         for (slot, name) in arrays.iter_mut().zip(ARRAYS) {
             match body.get_mut(name) {
                 None | Some(Value::Null) => {}
-                Some(Value::Array(items)) => *slot = std::mem::take(items),
+                Some(Value::Array(items)) => *slot = std::mem::take(items).into_iter().map(Item::Parsed).collect(),
                 Some(_) => return Err(ContractError::NotAnArray(name)),
             }
         }
-        drop(body);
+        Self::validate(arrays, MAX_RECORDS)
+    }
+
+    /// The checks after the body's shape, `schema_version` and the arrays' types: the record
+    /// limit, then each array's records in the original's order.
+    fn validate(arrays: [Vec<Item<'_>>; 6], max_records: usize) -> Result<Self, ContractError> {
         let count = arrays.iter().map(Vec::len).sum();
         if count > max_records {
             return Err(ContractError::TooManyRecords { count, limit: max_records });
         }
         let [sessions, runs, spans, events, prompt_links, scores] = arrays;
 
-        fn all<T>(items: Vec<Value>, one: fn(usize, Value) -> Result<T, String>) -> Result<Vec<T>, ContractError> {
+        fn all<T>(items: Vec<Item<'_>>, one: fn(usize, Value) -> Result<T, String>) -> Result<Vec<T>, ContractError> {
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| one(i, v))
-                .collect::<Result<_, _>>()
-                .map_err(ContractError::Record)
+                .map(|(i, item)| one(i, item.value()?).map_err(ContractError::Record))
+                .collect()
         }
         let sessions = all(sessions, validate::session)?;
         let runs = all(runs, validate::run)?;

@@ -2,9 +2,12 @@
 //! `ingest-traces` function (see `docs/CONTRACT.md`).
 //!
 //! Order of checks (first failure wins): OPTIONS → 204; not POST → 405; bearer header → 401;
-//! key lookup → 500 / 401; body (size, encoding, JSON, object, `schema_version`, arrays,
-//! records) → 413 / 415 / 400; storage → 400 for reference errors, 500 otherwise; 200.
-//! Authentication happens before the body is read.
+//! key lookup → 500 / 401; an operator's fixed rate limit, then a place among the requests
+//! stored at once (`admission`) → 429; body (size, encoding, JSON, object, `schema_version`,
+//! arrays, record count, records) → 413 / 415 / 400; storage → 400 for reference errors and
+//! values the database refuses, 503 while it is away, 500 otherwise; 200. Authentication
+//! happens before the body is read, and a body takes its share of the byte budget (`budget`)
+//! before it is read.
 
 mod admission;
 mod body;
@@ -75,7 +78,8 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
     let mut batch = parsed.map_err(IngestError::Contract)?;
     crate::costs::fill_missing_costs(&mut batch, &state.prices);
 
-    match state.store.ingest(project, &batch).await {
+    let records = batch.len();
+    match state.store.ingest_owned(project, batch).await {
         Ok(counts) => {
             tracing::debug!(%project, ?counts, "batch accepted");
             for (kind, n) in [
@@ -102,7 +106,7 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
             Err(IngestError::Unavailable)
         }
         Err(err) => {
-            tracing::error!(%project, error = %err, records = batch.len(), "storing a batch failed");
+            tracing::error!(%project, error = %err, records, "storing a batch failed");
             Err(IngestError::Internal)
         }
     }

@@ -440,3 +440,21 @@ fn an_unknown_key_is_quoted_shortened() {
     let message = error_of(batch_with("sessions", s));
     assert_eq!(message, format!("sessions[0].{}… is not allowed", "k".repeat(64)));
 }
+
+#[test]
+fn both_entry_points_check_in_the_same_order() {
+    let cases: [(&[u8], &str); 6] = [
+        (b"{not json", "Invalid JSON body"),
+        (b"[1, 2]", "JSON body must be an object"),
+        (br#"{"schema_version": 3, "runs": 5}"#, "Unsupported schema_version (expected 1 or 2)"),
+        (br#"{"schema_version": 2, "runs": 5, "spans": 6}"#, "runs must be an array"),
+        (br#"{"schema_version": 2, "runs": [{"id": 1}], "sessions": [7]}"#, "sessions[0] is not an object"),
+        (br#"{"schema_version": 2, "runs": [{"big": 1e400}]}"#, "Invalid JSON body"),
+    ];
+    for (body, message) in cases {
+        assert_eq!(Batch::from_json_slice(body).expect_err("rejected").message(), message);
+        if let Ok(value) = serde_json::from_slice::<Value>(body) {
+            assert_eq!(Batch::from_value(&value).expect_err("rejected").message(), message);
+        }
+    }
+}
