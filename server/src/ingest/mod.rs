@@ -38,7 +38,7 @@ pub(crate) async fn handle(State(state): State<AppState>, method: Method, header
     }
     let started = std::time::Instant::now();
     let outcome = ingest(&state, method, &headers, body).await;
-    metrics::histogram!("northstar_ingest_request_seconds").record(started.elapsed().as_secs_f64());
+    crate::ops::INGEST_SECONDS.observe(started.elapsed());
     match outcome {
         Ok(()) => {
             metrics::counter!("northstar_ingest_requests_total", "status" => "200").increment(1);
