@@ -154,9 +154,13 @@ impl Batch {
         // The body is checked whole but held as borrowed raw records, each parsed into a JSON
         // value only while it is validated: a batch is never in memory as one JSON tree (many
         // times its size) beside the records made from it.
-        let top: &RawValue = serde_json::from_slice(body).map_err(|_| ContractError::InvalidJson)?;
-        let object: HashMap<String, &RawValue> =
-            serde_json::from_str(top.get()).map_err(|_| ContractError::NotAnObject)?;
+        let object: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|_| {
+            // Only on the way out: is it JSON at all, or JSON that is not an object?
+            match serde_json::from_slice::<&RawValue>(body) {
+                Ok(_) => ContractError::NotAnObject,
+                Err(_) => ContractError::InvalidJson,
+            }
+        })?;
         // In JSON a NUL can only be written as this escape.
         let nul = body.windows(6).any(|w| w == b"\\u0000");
         let version = match object.get("schema_version") {
