@@ -3,6 +3,9 @@
 //! headers (which also closes a keep-alive connection left idle that long), and graceful
 //! shutdown that lets the requests in flight finish.
 //!
+//! Connections speak HTTP/1.1 or, with prior knowledge, cleartext HTTP/2 (what gRPC exporters
+//! send), at most [`MAX_STREAMS`] requests at once on one.
+//!
 //! A request's body has its own deadline, set by a layer in [`crate::app`]. What belongs in a
 //! proxy in front (TLS, per-address connection limits, slow-reader protection) is in the README.
 
@@ -13,11 +16,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// Requests in flight on one HTTP/2 connection.
+const MAX_STREAMS: u32 = 64;
 
 /// The connection limits.
 #[derive(Debug, Clone, Copy)]
@@ -73,10 +79,17 @@ pub async fn serve(
             req.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(req.map(Body::new))
         });
-        let connection = http1::Builder::new()
+        // HTTP/1.1, or HTTP/2 with prior knowledge (OTLP/gRPC exporters speak cleartext h2).
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+        builder
+            .http2()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .max_concurrent_streams(MAX_STREAMS)
+            // A client that stops answering pings (or sends nothing) is cut like an idle one.
+            .keep_alive_interval(Some(limits.header_timeout))
+            .keep_alive_timeout(Duration::from_secs(20));
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {

@@ -4,11 +4,16 @@
 //! the client sent is never changed; an unknown model stays without one.
 
 use northstar_pricing::{PriceTable, Usage};
-use northstar_wire::{Batch, SpanKind};
+use northstar_wire::{Batch, Span, SpanKind};
 use serde_json::{Value, json};
 
 pub(crate) fn fill_missing_costs(batch: &mut Batch, prices: &PriceTable) {
-    for span in batch.spans.iter_mut().filter(|s| s.kind == SpanKind::Model) {
+    fill_missing_costs_of(&mut batch.spans, prices);
+}
+
+/// [`fill_missing_costs`] of some spans.
+pub(crate) fn fill_missing_costs_of(spans: &mut [Span], prices: &PriceTable) {
+    for span in spans.iter_mut().filter(|s| s.kind == SpanKind::Model) {
         let Value::Object(attributes) = &mut span.attributes else { continue };
         if attributes.get("cost_usd").is_some_and(|c| !c.is_null()) {
             continue;

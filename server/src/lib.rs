@@ -11,6 +11,7 @@ mod costs;
 mod dashboard;
 mod ingest;
 pub mod ops;
+pub mod otlp;
 pub mod retention;
 /// API keys (their format and hash are part of the contract): re-exported from the wire crate.
 pub use northstar_wire::keys;
@@ -112,6 +113,9 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route(INGEST_PATH, any(ingest::handle))
         .route(INGEST_PATH_V1, any(ingest::handle))
+        .route(otlp::HTTP_PATH, any(otlp::handle))
+        .route(otlp::LANGFUSE_PATH, any(otlp::handle))
+        .route_service(otlp::grpc::PATH, otlp::grpc::service(state.clone()))
         .layer(timeout)
         .with_state(state)
         .merge(ops)

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::fixtures::agent_trace;
+use common::on_both_stores;
 use common::{AppState, Backend, PASSWORD, TestServer};
 use northstar_server::auth::AuthConfig;
 use northstar_store::{Role, Store};

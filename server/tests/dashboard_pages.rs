@@ -4,6 +4,7 @@
 mod common;
 
 use common::fixtures::{agent_trace, batch, id};
+use common::on_both_stores;
 use common::{Backend, TestServer};
 use serde_json::json;
 

@@ -5,6 +5,7 @@
 mod common;
 
 use common::fixtures::batch;
+use common::on_both_stores;
 use common::{Backend, TestServer, uuid};
 use northstar_store::{
     NewScore, RunFilter, ScoreFilter, SessionFilter, SessionSort, SessionStatus, Store, StoreError, TimeRange,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::fixtures::{T0, batch, id, run, session, span};
+use common::on_both_stores;
 use common::{AppState, Backend, PASSWORD, TestServer};
 use northstar_server::auth::{AuthConfig, LoginLimits};
 use northstar_store::{Store, UserChange};

@@ -4,6 +4,7 @@
 mod common;
 
 use common::fixtures::{agent_trace, batch, id};
+use common::on_both_stores;
 use common::{AppState, Backend, TestServer};
 use northstar_server::RateLimit;
 use northstar_store::{NewScore, Store};

@@ -69,6 +69,9 @@ impl Store for AnyStore {
     async fn ingest_owned(&self, project: Uuid, batch: Batch) -> Result<IngestCounts, StoreError> {
         dispatch!(self, s => s.ingest_owned(project, batch))
     }
+    async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
+        dispatch!(self, s => s.ingest_traces(project, batch))
+    }
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
         dispatch!(self, s => s.create_project(name, key_hash))
     }

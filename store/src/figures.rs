@@ -191,6 +191,11 @@ pub(crate) struct Locked {
 /// (in one order for all batches, so none waits on another in a cycle) and reads their parts.
 pub(crate) async fn lock_runs<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Locked, StoreError> {
     let runs = crate::refs::unique(batch.runs.iter().map(|r| r.id).chain(batch.spans.iter().map(|s| s.run_id)));
+    lock(tx, runs).await
+}
+
+/// [`lock_runs`] of the runs `runs` (sorted, no repeats). A transaction may take them again.
+pub(crate) async fn lock<T: IngestTx>(tx: &mut T, runs: Vec<Uuid>) -> Result<Locked, StoreError> {
     if runs.is_empty() {
         return Ok(Locked { runs, before: HashMap::new() });
     }

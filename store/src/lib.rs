@@ -27,6 +27,7 @@ mod query;
 mod refs;
 mod rows;
 mod sqlite;
+mod traces;
 
 use std::future::Future;
 
@@ -43,6 +44,7 @@ pub use query::{
     SessionRow, SessionSort, SessionStatus, TimeRange,
 };
 pub use sqlite::SqliteStore;
+pub use traces::{RootRun, Trace, TraceBatch, TraceCounts};
 
 /// A project as the admin CLI lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +126,21 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send {
         async move { self.ingest(project, &batch).await }
     }
+
+    /// Writes spans of a tracing protocol (OTLP) for `project` in one transaction, whatever
+    /// order they arrive in (see the `traces` module): a parent not stored yet is waited for,
+    /// a run is created before its root span arrives. Traces whose id is a run of another
+    /// project are refused and counted, the rest stored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidData`] for a value the database refuses; [`StoreError::Database`]
+    /// or [`StoreError::Unavailable`] for anything else. Nothing is stored then.
+    fn ingest_traces(
+        &self,
+        project: Uuid,
+        batch: TraceBatch,
+    ) -> impl Future<Output = Result<TraceCounts, StoreError>> + Send;
 
     /// Creates a project with its first key.
     ///

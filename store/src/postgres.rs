@@ -389,6 +389,14 @@ impl Store for PgStore {
         Ok(counts)
     }
 
+    async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
+        let tx = self.pool.begin_with("BEGIN; SET LOCAL enable_seqscan = off").await?;
+        let mut tx = PgTx { tx, project };
+        let counts = crate::traces::ingest(&mut tx, batch).await?;
+        tx.tx.commit().await?;
+        Ok(counts)
+    }
+
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
         let name = name.trim();
         if name.is_empty() {

@@ -602,6 +602,16 @@ impl Store for SqliteStore {
         self.groups.ingest(project, batch).await
     }
 
+    async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
+        // Not through the group writer: a request of traces is its own transaction, in turn.
+        let (_turn, tx) = self.writer.begin().await?;
+        let mut tx = LiteTx::new(tx, project);
+        let counts = crate::traces::ingest(&mut tx, batch).await?;
+        tx.tx.commit().await?;
+        self.writer.committed.notify_one();
+        Ok(counts)
+    }
+
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
         let name = name.trim();
         if name.is_empty() {

@@ -16,20 +16,20 @@ mod rate_limit;
 mod response;
 
 pub use admission::Admission;
-pub use budget::Budget;
-pub use rate_limit::RateLimit;
-
-use axum::body::Body;
+pub(crate) use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
+pub(crate) use body::read as read_body;
+pub use budget::Budget;
 use northstar_store::{Store, StoreError};
 use northstar_wire::Batch;
+pub use rate_limit::RateLimit;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::keys;
-use response::IngestError;
+pub(crate) use response::IngestError;
 
 /// The handler for every method on the ingest routes.
 pub(crate) async fn handle(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {

@@ -1,0 +1,59 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, served by tonic's
+//! generated service on the server's own port (the accept loop speaks HTTP/2 as well as
+//! HTTP/1.1, see `connections.rs`). gzip in both directions; the same key, admission, size
+//! limit and store path as OTLP/HTTP (tonic decodes a message before the handler runs, so the
+//! byte budget of HTTP bodies does not apply; `max_decoding_message_size` bounds each).
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use tonic::codec::CompressionEncoding;
+
+use super::OtlpError;
+use crate::AppState;
+
+/// The route of the one gRPC method.
+pub const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+#[derive(Debug)]
+pub(crate) struct Traces {
+    state: AppState,
+}
+
+/// The gRPC service, ready to be routed at [`PATH`].
+pub(crate) fn service(state: AppState) -> TraceServiceServer<Traces> {
+    let limit = state.max_body_bytes;
+    TraceServiceServer::new(Traces { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(limit)
+}
+
+impl From<OtlpError> for tonic::Status {
+    fn from(err: OtlpError) -> Self {
+        tonic::Status::new(err.grpc_code(), err.message())
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Traces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let started = std::time::Instant::now();
+        let outcome = async {
+            let headers = request.metadata().clone().into_headers();
+            let project = super::authenticate(&self.state, &headers).await?;
+            let _place = self.state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
+            super::export(&self.state, project, request.into_inner()).await
+        }
+        .await;
+        crate::ops::INGEST_SECONDS.observe(started.elapsed());
+        let code = match &outcome {
+            Ok(_) => "ok".to_owned(),
+            Err(err) => format!("{:?}", err.grpc_code()),
+        };
+        metrics::counter!("northstar_otlp_grpc_requests_total", "code" => code).increment(1);
+        Ok(tonic::Response::new(outcome?))
+    }
+}

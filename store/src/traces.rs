@@ -1,0 +1,357 @@
+//! Spans from a tracing protocol (OTLP): stored whatever order they arrive in.
+//!
+//! Native ingest takes a batch whose every reference is already stored or earlier in the
+//! batch. An OpenTelemetry exporter sends a span when it ends, so children come before their
+//! parents, a trace's spans are spread over many requests and its root (which names the run)
+//! comes last or never. This module writes such spans through the same native path, after
+//! deciding in the same transaction what is known:
+//!
+//! - **The run** (one per trace) is created from the first spans that arrive, as `running`
+//!   under a provisional name; the root span, whenever it comes, gives it its name, times,
+//!   status and error.
+//! - **The session** is the root's, else the stored run's, else the one named by the trace's
+//!   earliest span that names one, else the trace's own. A root that names another session than
+//!   the run's moves the run, and both sessions' figures are recomputed.
+//! - **A parent** not stored and not in the request is left out of the span and written to
+//!   `span_parents_pending`; when it arrives, its waiting children get it.
+//! - A trace whose id is a run of another project is refused whole, the rest stored: the
+//!   caller reports it as a partial success.
+//!
+//! Sessions of such traces have no end of their own: a session ends with its last run when no
+//! run of it is still running, and is open again while one is.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use northstar_wire::{Batch, Event, Run, Score, Session, Span, Status};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::query::sql::{Arg, Dialect, SQLITE_MAX_PARAMS, Sql};
+use crate::refs::{IngestTx, Table, unique};
+use crate::rows::Columns;
+
+/// The spans of a request, by trace, for one project.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceBatch {
+    pub traces: Vec<Trace>,
+}
+
+impl TraceBatch {
+    /// How many spans it carries.
+    #[must_use]
+    pub fn span_count(&self) -> usize {
+        self.traces.iter().map(|t| t.spans.len()).sum()
+    }
+}
+
+/// What one request carries of one trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The run's id (an OTLP trace id is 16 bytes: the run's UUID).
+    pub run_id: Uuid,
+    /// The run as the root span describes it, when the root is in this request.
+    pub root: Option<RootRun>,
+    /// The session named by the earliest span of this request that names one (the root aside).
+    pub session_hint: Option<Uuid>,
+    /// The session of a trace that names none.
+    pub own_session: Uuid,
+    /// The run's name until its root arrives.
+    pub provisional_name: String,
+    /// The earliest start among the spans.
+    pub first_start: DateTime<Utc>,
+    /// Spans with no `parent_span_id` set; the parent each names is in `parents`.
+    pub spans: Vec<Span>,
+    /// Span id → the parent span it names.
+    pub parents: HashMap<Uuid, Uuid>,
+    pub events: Vec<Event>,
+    pub scores: Vec<Score>,
+}
+
+/// The run as its root span describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootRun {
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub status: Status,
+    pub error: Option<Value>,
+    pub metadata: Value,
+    /// The session the root names, if it names one.
+    pub session: Option<Uuid>,
+}
+
+/// What a [`TraceBatch`] write stored and refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceCounts {
+    pub runs: usize,
+    pub spans: usize,
+    pub events: usize,
+    pub scores: usize,
+    /// Spans of traces refused because their id is a run of another project.
+    pub rejected_spans: usize,
+    /// Spans stored without their parent, which has not arrived yet.
+    pub waiting_for_parent: usize,
+}
+
+/// A run as stored, as far as this write needs it.
+struct StoredRun {
+    session: Uuid,
+}
+
+pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
+    let project = tx.project();
+    let mut counts = TraceCounts::default();
+    let run_ids = unique(batch.traces.iter().map(|t| t.run_id));
+    if run_ids.is_empty() {
+        return Ok(counts);
+    }
+    crate::figures::lock(tx, run_ids.clone()).await?;
+
+    let foreign: HashSet<Uuid> = foreign_runs(tx, &run_ids).await?;
+    let stored = stored_runs(tx, &run_ids).await?;
+    let (traces, refused): (Vec<Trace>, Vec<Trace>) =
+        batch.traces.into_iter().partition(|t| !foreign.contains(&t.run_id));
+    counts.rejected_spans = refused.iter().map(|t| t.spans.len()).sum();
+
+    // Runs and their sessions.
+    let mut runs: Vec<Run> = Vec::new();
+    let mut renamed: Vec<(Uuid, String, DateTime<Utc>)> = Vec::new();
+    let mut moved: Vec<(Uuid, Uuid)> = Vec::new();
+    let mut touched_sessions: BTreeSet<Uuid> = BTreeSet::new();
+    let mut session_start: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
+    let mut chosen: HashMap<Uuid, Uuid> = HashMap::new();
+    for trace in &traces {
+        let old = stored.get(&trace.run_id).map(|r| r.session).or_else(|| chosen.get(&trace.run_id).copied());
+        let session =
+            trace.root.as_ref().and_then(|r| r.session).or(old).or(trace.session_hint).unwrap_or(trace.own_session);
+        chosen.insert(trace.run_id, session);
+        touched_sessions.insert(session);
+        let start = session_start.entry(session).or_insert(trace.first_start);
+        *start = (*start).min(trace.first_start);
+        if let Some(old) = stored.get(&trace.run_id).map(|r| r.session)
+            && old != session
+        {
+            moved.push((trace.run_id, session));
+            touched_sessions.insert(old);
+        }
+        match &trace.root {
+            Some(root) => {
+                runs.push(Run {
+                    id: trace.run_id,
+                    session_id: session,
+                    name: root.name.clone(),
+                    started_at: root.started_at,
+                    ended_at: root.ended_at,
+                    status: root.status,
+                    error: root.error.clone(),
+                    metadata: root.metadata.clone(),
+                });
+                renamed.push((trace.run_id, root.name.clone(), root.started_at));
+            }
+            None if !stored.contains_key(&trace.run_id) => runs.push(Run {
+                id: trace.run_id,
+                session_id: session,
+                name: trace.provisional_name.clone(),
+                started_at: trace.first_start,
+                ended_at: None,
+                status: Status::Running,
+                error: None,
+                metadata: Value::Object(serde_json::Map::new()),
+            }),
+            None => {}
+        }
+    }
+
+    // Sessions that do not exist yet, then runs that change session (both before the native
+    // write, which requires the sessions and reads each run's session before and after).
+    let wanted: Vec<Uuid> = session_start.keys().copied().collect();
+    let existing: HashSet<Uuid> = tx.ids_in_project(Table::Sessions, &wanted).await?.into_iter().collect();
+    let new_sessions: Vec<Session> = session_start
+        .iter()
+        .filter(|(id, _)| !existing.contains(id))
+        .map(|(id, start)| Session {
+            id: *id,
+            created_at: *start,
+            ended_at: None,
+            metadata: Value::Object(serde_json::Map::new()),
+        })
+        .collect();
+    if !new_sessions.is_empty() {
+        // Ids derived from the project cannot belong to another; a row that a concurrent
+        // request of the same project created meanwhile is left as it is.
+        tx.upsert_sessions(&new_sessions).await?;
+    }
+    for (run, session) in &moved {
+        let mut q = Sql::new(T::DIALECT);
+        let table = q.table("runs");
+        q.push(&format!("UPDATE {table} SET session_id = ")).arg(Arg::Uuid(*session));
+        q.push(" WHERE id = ").arg(Arg::Uuid(*run)).push(" AND project_id = ").arg(Arg::Uuid(project));
+        tx.fetch_all(q).await?;
+    }
+
+    // Spans: a parent in the request or stored is set; any other waits.
+    let mut spans: Vec<Span> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    let mut scores: Vec<Score> = Vec::new();
+    let mut parents: HashMap<Uuid, Uuid> = HashMap::new();
+    for trace in traces {
+        spans.extend(trace.spans);
+        parents.extend(trace.parents);
+        events.extend(trace.events);
+        scores.extend(trace.scores);
+    }
+    let in_request: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
+    let outside = unique(parents.values().copied().filter(|p| !in_request.contains(p)));
+    let stored_parents: HashSet<Uuid> = if outside.is_empty() {
+        HashSet::new()
+    } else {
+        tx.ids_in_project(Table::Spans, &outside).await?.into_iter().collect()
+    };
+    for span in &mut spans {
+        if let Some(parent) = parents.get(&span.id)
+            && (in_request.contains(parent) || stored_parents.contains(parent))
+            && *parent != span.id
+        {
+            span.parent_span_id = Some(*parent);
+        }
+    }
+    let mut native = Batch::merge([Batch { runs, spans, events, scores, ..Batch::default() }]);
+    // A parent cycle inside the request: the spans that close it keep no parent.
+    let mut placed = HashSet::with_capacity(native.spans.len());
+    for span in &mut native.spans {
+        if let Some(parent) = span.parent_span_id
+            && in_request.contains(&parent)
+            && !placed.contains(&parent)
+        {
+            span.parent_span_id = None;
+        }
+        placed.insert(span.id);
+    }
+    let waiting: Vec<(Uuid, Uuid)> = native
+        .spans
+        .iter()
+        .filter(|s| s.parent_span_id.is_none())
+        .filter_map(|s| parents.get(&s.id).map(|p| (s.id, *p)))
+        .filter(|(_, p)| !in_request.contains(p) && !stored_parents.contains(p))
+        .collect();
+    counts.waiting_for_parent = waiting.len();
+    let stored_counts = crate::refs::ingest(tx, &native).await?;
+    counts.runs = stored_counts.runs;
+    counts.spans = stored_counts.spans;
+    counts.events = stored_counts.events;
+    counts.scores = stored_counts.scores;
+
+    // The root's name and start, which the native upsert keeps from the first write.
+    for (run, name, started_at) in renamed {
+        let mut q = Sql::new(T::DIALECT);
+        let table = q.table("runs");
+        q.push(&format!("UPDATE {table} SET name = ")).arg(Arg::Text(name));
+        q.push(", started_at = ").arg(Arg::Ts(started_at));
+        q.push(" WHERE id = ").arg(Arg::Uuid(run)).push(" AND project_id = ").arg(Arg::Uuid(project));
+        tx.fetch_all(q).await?;
+    }
+
+    wait_for_parents(tx, &waiting).await?;
+    adopt_children(tx, in_request.into_iter().collect()).await?;
+    end_sessions(tx, touched_sessions.into_iter().collect()).await?;
+    Ok(counts)
+}
+
+/// Of `runs`, those stored under another project.
+async fn foreign_runs<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+    let mut q = Sql::new(T::DIALECT);
+    let table = q.table("runs");
+    q.push(&format!("SELECT id FROM {table} WHERE "));
+    q.in_ids("id", runs.to_vec()).push(" AND project_id <> ").arg(Arg::Uuid(tx.project()));
+    let mut out = HashSet::new();
+    for row in tx.fetch_all(q).await? {
+        out.insert(row.uuid("id")?);
+    }
+    Ok(out)
+}
+
+async fn stored_runs<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<HashMap<Uuid, StoredRun>, StoreError> {
+    let mut q = Sql::new(T::DIALECT);
+    let table = q.table("runs");
+    q.push(&format!("SELECT id, session_id FROM {table} WHERE "));
+    q.project_is("project_id", tx.project()).push(" AND ").in_ids("id", runs.to_vec());
+    let mut out = HashMap::new();
+    for row in tx.fetch_all(q).await? {
+        out.insert(row.uuid("id")?, StoredRun { session: row.uuid("session_id")? });
+    }
+    Ok(out)
+}
+
+/// Records the parent each of `waiting` (span, parent) names.
+async fn wait_for_parents<T: IngestTx>(tx: &mut T, waiting: &[(Uuid, Uuid)]) -> Result<(), StoreError> {
+    let chunk = match T::DIALECT {
+        Dialect::Sqlite => SQLITE_MAX_PARAMS / 3,
+        Dialect::Postgres => 1000,
+    };
+    for some in waiting.chunks(chunk) {
+        let mut q = Sql::new(T::DIALECT);
+        let table = q.table("span_parents_pending");
+        q.push(&format!("INSERT INTO {table} (span_id, parent_span_id, project_id) VALUES "));
+        for (i, (span, parent)) in some.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.arg(Arg::Uuid(*span)).push(", ").arg(Arg::Uuid(*parent)).push(", ").arg(Arg::Uuid(tx.project()));
+            q.push(")");
+        }
+        q.push(" ON CONFLICT (span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id");
+        tx.fetch_all(q).await?;
+    }
+    Ok(())
+}
+
+/// Gives every span waiting for one of `arrived` its parent.
+async fn adopt_children<T: IngestTx>(tx: &mut T, arrived: Vec<Uuid>) -> Result<(), StoreError> {
+    if arrived.is_empty() {
+        return Ok(());
+    }
+    let project = tx.project();
+    let mut q = Sql::new(T::DIALECT);
+    let table = q.table("span_parents_pending");
+    q.push(&format!("SELECT span_id, parent_span_id FROM {table} WHERE "));
+    q.in_ids("parent_span_id", arrived).push(" AND project_id = ").arg(Arg::Uuid(project));
+    let mut children: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for row in tx.fetch_all(q).await? {
+        children.entry(row.uuid("parent_span_id")?).or_default().push(row.uuid("span_id")?);
+    }
+    for (parent, kids) in children {
+        let mut q = Sql::new(T::DIALECT);
+        let spans = q.table("spans");
+        q.push(&format!("UPDATE {spans} SET parent_span_id = ")).arg(Arg::Uuid(parent));
+        q.push(" WHERE ").in_ids("id", kids.clone()).push(" AND project_id = ").arg(Arg::Uuid(project));
+        tx.fetch_all(q).await?;
+        let mut q = Sql::new(T::DIALECT);
+        let table = q.table("span_parents_pending");
+        q.push(&format!("DELETE FROM {table} WHERE ")).in_ids("span_id", kids);
+        tx.fetch_all(q).await?;
+    }
+    Ok(())
+}
+
+/// A session of traces ends with its last run once none of its runs is running; then every
+/// figure of the touched sessions is recomputed from their runs (a run may have moved).
+async fn end_sessions<T: IngestTx>(tx: &mut T, sessions: Vec<Uuid>) -> Result<(), StoreError> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let project = tx.project();
+    let mut q = Sql::new(T::DIALECT);
+    let (table, runs) = (q.table("sessions"), q.table("runs"));
+    q.push(&format!(
+        "UPDATE {table} SET ended_at = CASE
+             WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {table}.id AND r.status = 'running') THEN NULL
+             ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {table}.id) END
+         WHERE "
+    ));
+    q.project_is("project_id", project).push(" AND ").in_ids("id", sessions.clone());
+    tx.fetch_all(q).await?;
+    let mut q = Sql::new(T::DIALECT);
+    crate::figures::refresh_sessions(&mut q, project, Some(sessions));
+    tx.fetch_all(q).await?;
+    Ok(())
+}

@@ -1,0 +1,520 @@
+//! OTLP ingest against the real server on both stores: the Rust OpenTelemetry SDK's own
+//! exporters (HTTP protobuf, HTTP JSON, gRPC) and `tracing-opentelemetry`, then the order and
+//! retry cases an exporter produces (requests built from the generated OTLP types, sent over
+//! HTTP as an exporter sends them), then the transport's answers.
+
+use std::io::Write;
+use std::time::Duration;
+
+use northstar_store::Store;
+use northstar_test_support::{Backend, TestServer, on_both_stores};
+use northstar_wire::{EventType, SpanKind, Status};
+use opentelemetry::KeyValue as OtelKv;
+use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span as OtlpSpan, Status as OtlpStatus, status,
+};
+use prost::Message;
+use serde_json::json;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// The Rust SDK's exporters.
+
+#[derive(Debug, Clone, Copy)]
+enum Transport {
+    HttpProtobuf,
+    HttpJson,
+    Grpc,
+}
+
+/// A tracer provider exporting to `server` over `transport`, with the project's key.
+fn provider(server: &TestServer, transport: Transport) -> opentelemetry_sdk::trace::SdkTracerProvider {
+    let auth = format!("Bearer {}", server.key);
+    let exporter = match transport {
+        Transport::HttpProtobuf | Transport::HttpJson => {
+            let protocol =
+                if matches!(transport, Transport::HttpJson) { Protocol::HttpJson } else { Protocol::HttpBinary };
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(protocol)
+                .with_endpoint(format!("{}/v1/traces", server.base))
+                .with_headers([("authorization".to_owned(), auth)].into())
+                .with_timeout(Duration::from_secs(10))
+                .build()
+                .expect("http exporter")
+        }
+        Transport::Grpc => {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            metadata.insert("authorization", auth.parse().expect("metadata value"));
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(server.base.clone())
+                .with_metadata(metadata)
+                .with_compression(opentelemetry_otlp::Compression::Gzip)
+                .with_timeout(Duration::from_secs(10))
+                .build()
+                .expect("grpc exporter")
+        }
+    };
+    opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(opentelemetry_sdk::Resource::builder().with_service_name("rust-agent").build())
+        .build()
+}
+
+/// An agent run as a GenAI-instrumented Rust program records it: an agent span, a model call
+/// with its messages and usage, a tool call. Returns the trace id.
+fn record_agent_run(provider: &opentelemetry_sdk::trace::SdkTracerProvider, session: &str) -> [u8; 16] {
+    let tracer = provider.tracer("agent");
+    let root = tracer
+        .span_builder("invoke_agent planner")
+        .with_attributes([
+            OtelKv::new("gen_ai.operation.name", "invoke_agent"),
+            OtelKv::new("session.id", session.to_owned()),
+            OtelKv::new("user.id", "u-42"),
+        ])
+        .start(&tracer);
+    let trace_id = root.span_context().trace_id().to_bytes();
+    let cx = opentelemetry::Context::current_with_span(root);
+    {
+        let mut chat = tracer
+            .span_builder("chat gpt-4o")
+            .with_attributes([
+                OtelKv::new("gen_ai.operation.name", "chat"),
+                OtelKv::new("gen_ai.request.model", "gpt-4o"),
+                OtelKv::new("gen_ai.usage.input_tokens", 1000_i64),
+                OtelKv::new("gen_ai.usage.output_tokens", 200_i64),
+                OtelKv::new(
+                    "gen_ai.input.messages",
+                    json!([{"role": "user", "parts": [{"type": "text", "content": "Plan my trip"}]}]).to_string(),
+                ),
+                OtelKv::new(
+                    "gen_ai.output.messages",
+                    json!([{"role": "assistant", "parts": [
+                        {"type": "tool_call", "id": "call_1", "name": "search", "arguments": {"q": "flights"}}
+                    ]}])
+                    .to_string(),
+                ),
+            ])
+            .start_with_context(&tracer, &cx);
+        chat.end();
+        let mut tool = tracer
+            .span_builder("execute_tool search")
+            .with_attributes([
+                OtelKv::new("gen_ai.operation.name", "execute_tool"),
+                OtelKv::new("gen_ai.tool.name", "search"),
+                OtelKv::new("gen_ai.tool.call.id", "call_1"),
+                OtelKv::new("gen_ai.tool.call.arguments", r#"{"q": "flights"}"#),
+                OtelKv::new("gen_ai.tool.call.result", r#"{"hits": 3}"#),
+            ])
+            .start_with_context(&tracer, &cx);
+        tool.end();
+    }
+    cx.span().end();
+    trace_id
+}
+
+/// Flushes `provider` off the async runtime (its batch processor exports from its own thread).
+async fn flush(provider: opentelemetry_sdk::trace::SdkTracerProvider) {
+    tokio::task::spawn_blocking(move || {
+        provider.force_flush().expect("flush");
+        provider.shutdown().expect("shutdown");
+    })
+    .await
+    .expect("flush thread");
+}
+
+async fn rust_sdk_delivers_a_whole_agent_run(server: &TestServer, transport: Transport) {
+    let provider = provider(server, transport);
+    let trace_id = record_agent_run(&provider, "conversation-7");
+    flush(provider).await;
+
+    let run_id = Uuid::from_bytes(trace_id);
+    let store = &server.store;
+    let run = store.get_run(server.project, run_id).await.expect("read").expect("the trace is a run");
+    assert_eq!((run.name.as_str(), run.status), ("invoke_agent planner", Status::Ok));
+    assert_eq!(run.metadata["service.name"], json!("rust-agent"));
+    assert_eq!(run.metadata["user.id"], json!("u-42"));
+    let spans = store.list_spans(server.project, run_id).await.expect("spans");
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("span {n}"));
+    let root = by_name("invoke_agent planner");
+    let chat = by_name("chat gpt-4o");
+    let tool = by_name("execute_tool search");
+    assert_eq!((root.kind, chat.kind, tool.kind), (SpanKind::Agent, SpanKind::Model, SpanKind::Tool));
+    assert_eq!(root.parent_span_id, None);
+    assert_eq!((chat.parent_span_id, tool.parent_span_id), (Some(root.id), Some(root.id)));
+    assert_eq!(chat.attributes["input_tokens"], json!(1000));
+    assert_eq!(chat.attributes["model"], json!("gpt-4o"));
+    // Priced from the bundled table, as a native span without a cost.
+    assert_eq!(chat.attributes["pricing_source"], json!("northstar-server"));
+
+    let events = store.list_events(server.project, run_id).await.expect("events");
+    let of = |span: Uuid| events.iter().filter(|e| e.span_id == Some(span)).map(|e| e.event_type).collect::<Vec<_>>();
+    assert_eq!(of(chat.id), [EventType::UserInput, EventType::ToolArguments]);
+    // A fast tool's start and end can fall in one microsecond: compare without order.
+    let mut tool_events = of(tool.id);
+    tool_events.sort_by_key(|t| t.as_str());
+    assert_eq!(tool_events, [EventType::ToolArguments, EventType::ToolResult]);
+    let result = events.iter().find(|e| e.event_type == EventType::ToolResult).expect("tool result");
+    assert_eq!(result.content, json!({"hits": 3}));
+
+    let row = store.run_row(server.project, run_id).await.expect("row").expect("run row");
+    assert_eq!((row.input_tokens, row.output_tokens, row.spans, row.tool_calls), (1000, 200, 3, 1));
+    assert!(row.cost_usd > 0.0, "gpt-4o is priced: {}", row.cost_usd);
+    let session = store.session_row(server.project, run.session_id).await.expect("session").expect("session row");
+    assert_eq!((session.runs, session.input_tokens), (1, 1000));
+    assert!(session.ended_at.is_some(), "a session of finished runs has ended");
+}
+
+async fn rust_sdk_over_http_protobuf_delivers_a_whole_agent_run(server: &TestServer) {
+    rust_sdk_delivers_a_whole_agent_run(server, Transport::HttpProtobuf).await;
+}
+
+async fn rust_sdk_over_http_json_delivers_a_whole_agent_run(server: &TestServer) {
+    rust_sdk_delivers_a_whole_agent_run(server, Transport::HttpJson).await;
+}
+
+async fn rust_sdk_over_grpc_delivers_a_whole_agent_run(server: &TestServer) {
+    rust_sdk_delivers_a_whole_agent_run(server, Transport::Grpc).await;
+}
+
+/// `tracing` spans through `tracing-opentelemetry`, as a Rust agent using `tracing` sends them.
+async fn tracing_opentelemetry_spans_arrive_with_their_tree(server: &TestServer) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let provider = provider(server, Transport::HttpProtobuf);
+    let tracer = provider.tracer("tracing");
+    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let trace_id = tracing::subscriber::with_default(subscriber, || {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let root = tracing::info_span!("handle_request", "gen_ai.operation.name" = "invoke_agent");
+        let id = root.context().span().span_context().trace_id().to_bytes();
+        root.in_scope(|| {
+            let _model = tracing::info_span!(
+                "llm",
+                "gen_ai.request.model" = "gpt-4o-mini",
+                "gen_ai.usage.input_tokens" = 12_i64
+            )
+            .entered();
+        });
+        id
+    });
+    flush(provider).await;
+    let run_id = Uuid::from_bytes(trace_id);
+    let spans = server.store.list_spans(server.project, run_id).await.expect("spans");
+    let root = spans.iter().find(|s| s.name == "handle_request").expect("root");
+    let model = spans.iter().find(|s| s.name == "llm").expect("model span");
+    assert_eq!((root.kind, model.kind), (SpanKind::Agent, SpanKind::Model));
+    assert_eq!(model.parent_span_id, Some(root.id));
+    assert_eq!(model.attributes["input_tokens"], json!(12));
+}
+
+on_both_stores!(
+    rust_sdk_over_http_protobuf_delivers_a_whole_agent_run,
+    rust_sdk_over_http_json_delivers_a_whole_agent_run,
+    rust_sdk_over_grpc_delivers_a_whole_agent_run,
+    tracing_opentelemetry_spans_arrive_with_their_tree,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Order and retry, as exporters produce them.
+
+const TRACE: [u8; 16] = [0x5a; 16];
+const T0: u64 = 1_760_000_000_000_000_000;
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        ..KeyValue::default()
+    }
+}
+
+fn otlp_span(trace: [u8; 16], id: u8, parent: Option<u8>, name: &str, attributes: Vec<KeyValue>) -> OtlpSpan {
+    OtlpSpan {
+        trace_id: trace.to_vec(),
+        span_id: vec![id; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: name.into(),
+        start_time_unix_nano: T0 + u64::from(id) * 1_000_000,
+        end_time_unix_nano: T0 + 5_000_000_000,
+        attributes,
+        status: Some(OtlpStatus { code: status::StatusCode::Ok as i32, message: String::new() }),
+        ..OtlpSpan::default()
+    }
+}
+
+fn export(spans: Vec<OtlpSpan>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![kv("service.name", "py-agent")], ..Resource::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+async fn send_with_key(
+    server: &TestServer,
+    key: &str,
+    request: &ExportTraceServiceRequest,
+) -> (u16, ExportTraceServiceResponse) {
+    let response = server
+        .client
+        .post(format!("{}/v1/traces", server.base))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    let body = response.bytes().await.expect("body");
+    let decoded = if status == 200 {
+        ExportTraceServiceResponse::decode(body.as_ref()).expect("an ExportTraceServiceResponse")
+    } else {
+        ExportTraceServiceResponse::default()
+    };
+    (status, decoded)
+}
+
+async fn send(server: &TestServer, request: &ExportTraceServiceRequest) -> ExportTraceServiceResponse {
+    let (status, response) = send_with_key(server, &server.key, request).await;
+    assert_eq!(status, 200);
+    response
+}
+
+fn run_id() -> Uuid {
+    Uuid::from_bytes(TRACE)
+}
+
+async fn children_first_then_the_root_in_a_later_request_give_the_whole_tree(server: &TestServer) {
+    // Request 1: a grandchild and its parent (the root's child); the root is still running.
+    let response = send(
+        server,
+        &export(vec![
+            otlp_span(TRACE, 3, Some(2), "chat", vec![kv("gen_ai.operation.name", "chat")]),
+            otlp_span(TRACE, 2, Some(1), "step", vec![kv("gen_ai.conversation.id", "inner-conv")]),
+        ]),
+    )
+    .await;
+    assert_eq!(response.partial_success, None);
+    let run = server.store.get_run(server.project, run_id()).await.expect("read").expect("a run before its root");
+    assert_eq!((run.status, run.name.as_str()), (Status::Running, "step"));
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    let step = spans.iter().find(|s| s.name == "step").expect("step");
+    let chat = spans.iter().find(|s| s.name == "chat").expect("chat");
+    assert_eq!((step.parent_span_id, chat.parent_span_id), (None, Some(step.id)));
+    let first_session = run.session_id;
+
+    // Request 2: the root, naming its own session.
+    send(server, &export(vec![otlp_span(TRACE, 1, None, "agent", vec![kv("session.id", "root-conv")])])).await;
+    let run = server.store.get_run(server.project, run_id()).await.expect("read").expect("run");
+    assert_eq!((run.status, run.name.as_str()), (Status::Ok, "agent"));
+    assert_ne!(run.session_id, first_session, "the root's session wins over an inner span's");
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    let root = spans.iter().find(|s| s.name == "agent").expect("root");
+    let step = spans.iter().find(|s| s.name == "step").expect("step");
+    assert_eq!(step.parent_span_id, Some(root.id), "the waiting child got its parent");
+    // The session the run left has no run; the one it joined has it, with its figures.
+    let old = server.store.session_row(server.project, first_session).await.expect("read").expect("old session");
+    let new = server.store.session_row(server.project, run.session_id).await.expect("read").expect("new session");
+    assert_eq!((old.runs, new.runs), (0, 1));
+}
+
+async fn a_root_that_never_arrives_leaves_a_running_run_with_its_spans_visible(server: &TestServer) {
+    send(server, &export(vec![otlp_span(TRACE, 2, Some(1), "orphan", vec![])])).await;
+    let run = server.store.get_run(server.project, run_id()).await.expect("read").expect("run");
+    assert_eq!(run.status, Status::Running);
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].parent_span_id, None, "shown at the top until its parent arrives");
+    let row = server.store.run_row(server.project, run_id()).await.expect("row").expect("row");
+    assert_eq!(row.spans, 1);
+}
+
+async fn an_export_sent_twice_is_stored_once(server: &TestServer) {
+    let request = export(vec![
+        otlp_span(
+            TRACE,
+            2,
+            Some(1),
+            "chat",
+            vec![
+                kv("gen_ai.operation.name", "chat"),
+                kv("gen_ai.input.messages", r#"[{"role":"user","parts":[{"type":"text","content":"hi"}]}]"#),
+            ],
+        ),
+        otlp_span(TRACE, 1, None, "agent", vec![]),
+    ]);
+    send(server, &request).await;
+    let once = server.store.count_records(server.project).await.expect("counts");
+    send(server, &request).await;
+    let twice = server.store.count_records(server.project).await.expect("counts");
+    assert_eq!(once, twice);
+    assert_eq!((once.runs, once.spans, once.events), (1, 2, 1));
+    let row = server.store.run_row(server.project, run_id()).await.expect("row").expect("row");
+    assert_eq!(row.spans, 2, "figures are not counted twice");
+}
+
+async fn a_broken_span_is_rejected_beside_good_ones(server: &TestServer) {
+    let mut broken = otlp_span(TRACE, 9, Some(1), "broken", vec![]);
+    broken.span_id = vec![1, 2, 3];
+    let response = send(server, &export(vec![broken, otlp_span(TRACE, 1, None, "agent", vec![])])).await;
+    let partial = response.partial_success.expect("a partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("span_id"), "{}", partial.error_message);
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    assert_eq!(spans.len(), 1);
+}
+
+async fn a_trace_of_another_project_is_rejected_and_the_rest_stored(server: &TestServer) {
+    let (_, other_key) = server.other_project().await;
+    let (status, _) =
+        send_with_key(server, &other_key, &export(vec![otlp_span(TRACE, 1, None, "theirs", vec![])])).await;
+    assert_eq!(status, 200);
+    let mine = [0x11; 16];
+    let response = send(
+        server,
+        &export(vec![otlp_span(TRACE, 2, None, "not mine", vec![]), otlp_span(mine, 1, None, "mine", vec![])]),
+    )
+    .await;
+    assert_eq!(response.partial_success.map(|p| p.rejected_spans), Some(1));
+    assert!(server.store.get_run(server.project, run_id()).await.expect("read").is_none());
+    assert!(server.store.get_run(server.project, Uuid::from_bytes(mine)).await.expect("read").is_some());
+}
+
+async fn an_error_span_with_an_exception_marks_the_run_failed(server: &TestServer) {
+    let mut root = otlp_span(TRACE, 1, None, "agent", vec![]);
+    root.status = Some(OtlpStatus { code: status::StatusCode::Error as i32, message: "tool crashed".into() });
+    root.events.push(opentelemetry_proto::tonic::trace::v1::span::Event {
+        name: "exception".into(),
+        time_unix_nano: T0 + 1,
+        attributes: vec![kv("exception.type", "RuntimeError"), kv("exception.message", "boom")],
+        ..Default::default()
+    });
+    send(server, &export(vec![root])).await;
+    let run = server.store.get_run(server.project, run_id()).await.expect("read").expect("run");
+    assert_eq!(run.status, Status::Error);
+    assert_eq!(run.error, Some(json!({"type": "RuntimeError", "message": "tool crashed"})));
+    let session = server.store.session_row(server.project, run.session_id).await.expect("read").expect("session");
+    assert_eq!(session.errored_runs, 1);
+}
+
+async fn evaluation_events_become_scores(server: &TestServer) {
+    let mut root = otlp_span(TRACE, 1, None, "agent", vec![]);
+    root.events.push(opentelemetry_proto::tonic::trace::v1::span::Event {
+        name: "gen_ai.evaluation.result".into(),
+        time_unix_nano: T0 + 2,
+        attributes: vec![
+            kv("gen_ai.evaluation.name", "relevance"),
+            KeyValue {
+                key: "gen_ai.evaluation.score.value".into(),
+                value: Some(AnyValue { value: Some(any_value::Value::DoubleValue(0.75)) }),
+                ..KeyValue::default()
+            },
+        ],
+        ..Default::default()
+    });
+    send(server, &export(vec![root])).await;
+    let scores = server.store.list_scores(server.project, run_id()).await.expect("scores");
+    assert_eq!(scores.len(), 1);
+    assert_eq!((scores[0].name.as_str(), scores[0].value), ("relevance", 0.75));
+}
+
+on_both_stores!(
+    children_first_then_the_root_in_a_later_request_give_the_whole_tree,
+    a_root_that_never_arrives_leaves_a_running_run_with_its_spans_visible,
+    an_export_sent_twice_is_stored_once,
+    a_broken_span_is_rejected_beside_good_ones,
+    a_trace_of_another_project_is_rejected_and_the_rest_stored,
+    an_error_span_with_an_exception_marks_the_run_failed,
+    evaluation_events_become_scores,
+);
+
+// ---------------------------------------------------------------------------------------------
+// The transport's answers.
+
+async fn the_transport_answers_as_the_otlp_spec_says(server: &TestServer) {
+    let url = format!("{}/v1/traces", server.base);
+    let body = export(vec![otlp_span(TRACE, 1, None, "agent", vec![])]).encode_to_vec();
+    let post = |headers: Vec<(&'static str, String)>, body: Vec<u8>| {
+        let mut request = server.client.post(&url).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let bearer = ("authorization", format!("Bearer {}", server.key));
+    let protobuf = ("content-type", "application/x-protobuf".to_owned());
+
+    // No key, a wrong key: 401.
+    let r = post(vec![protobuf.clone()], body.clone()).await.expect("send");
+    assert_eq!(r.status(), 401);
+    let r =
+        post(vec![protobuf.clone(), ("authorization", "Bearer ns_wrong".into())], body.clone()).await.expect("send");
+    assert_eq!(r.status(), 401);
+    // Undecodable: 400 with a google.rpc.Status.
+    let r = post(vec![protobuf.clone(), bearer.clone()], vec![0xff, 0xff, 0xff]).await.expect("send");
+    assert_eq!(r.status(), 400);
+    // Another content type: 415.
+    let r = post(vec![("content-type", "text/plain".into()), bearer.clone()], body.clone()).await.expect("send");
+    assert_eq!(r.status(), 415);
+    // gzip, with the key as x-api-key.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&body).expect("gzip");
+    let r = post(
+        vec![protobuf.clone(), ("content-encoding", "gzip".into()), ("x-api-key", server.key.clone())],
+        gz.finish().expect("gzip"),
+    )
+    .await
+    .expect("send");
+    assert_eq!(r.status(), 200);
+    // Above the body limit: 413.
+    let r = post(vec![protobuf.clone(), bearer.clone()], vec![0; 11 * 1024 * 1024]).await.expect("send");
+    assert_eq!(r.status(), 413);
+    // OTLP JSON: hex ids, enum numbers, intValue as a string; answered in JSON.
+    let json_body = json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", "spanId": "0202020202020202",
+        "parentSpanId": "0101010101010101", "name": "json child", "kind": 3,
+        "startTimeUnixNano": "1760000000000000000", "endTimeUnixNano": "1760000001000000000",
+        "attributes": [{"key": "gen_ai.usage.input_tokens", "value": {"intValue": "42"}},
+                       {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}}],
+        "status": {"code": 1}
+    }]}]}]});
+    let r = post(vec![("content-type", "application/json".into()), bearer.clone()], json_body.to_string().into_bytes())
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    // Langfuse's path and its Basic authorization (public key : secret key).
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("pk-lf-anything:{}", server.key))
+    };
+    let r = server
+        .client
+        .post(format!("{}/api/public/otel/v1/traces", server.base))
+        .header("authorization", format!("Basic {basic}"))
+        .header("content-type", "application/x-protobuf")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    let child = spans.iter().find(|s| s.name == "json child").expect("the JSON span");
+    assert_eq!(child.attributes["input_tokens"], json!(42));
+    assert_eq!(child.attributes["otel.span_kind"], json!("client"));
+    let root = spans.iter().find(|s| s.name == "agent").expect("root");
+    assert_eq!(child.parent_span_id, Some(root.id));
+}
+
+on_both_stores!(the_transport_answers_as_the_otlp_spec_says);

@@ -1,0 +1,124 @@
+"""An agent traced by the OpenTelemetry Python SDK and real instrumentations, configured only
+through the standard OTEL_* variables. Prints one JSON line: what it recorded.
+
+usage: otel_agent.py sdk|openinference|openai-v2   (OTEL_EXPORTER_OTLP_PROTOCOL picks the exporter)
+"""
+import json
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+def exporter():
+    if os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    return OTLPSpanExporter()
+
+
+def provider():
+    p = TracerProvider(resource=Resource.create({"service.name": "python-agent"}))
+    p.add_span_processor(BatchSpanProcessor(exporter()))
+    trace.set_tracer_provider(p)
+    return p
+
+
+# A local stand-in for the OpenAI API (the one thing we cannot run here): a chat completion,
+# streamed when asked, with usage.
+class FakeOpenAI(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
+                 "prompt_tokens_details": {"cached_tokens": 20}}
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            chunks = [
+                {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Sun"}}]},
+                {"choices": [{"index": 0, "delta": {"content": "ny"}, "finish_reason": "stop"}]},
+                {"choices": [], "usage": usage},
+            ]
+            for c in chunks:
+                c.update({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"})
+                self.wfile.write(f"data: {json.dumps(c)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        answer = {
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "Sunny"}}],
+            "usage": usage,
+        }
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def fake_openai():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/v1"
+
+
+def sdk(tracer):
+    with tracer.start_as_current_span("invoke_agent weather", attributes={
+        "gen_ai.operation.name": "invoke_agent", "session.id": "py-conversation"}) as root:
+        with tracer.start_as_current_span("chat gpt-4o", attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 500, "gen_ai.usage.output_tokens": 50,
+            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}]),
+            "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Rain."}]}]),
+        }):
+            pass
+        with tracer.start_as_current_span("execute_tool lookup", attributes={
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}) as tool:
+            tool.record_exception(ValueError("no such city"))
+            tool.set_status(trace.Status(trace.StatusCode.ERROR, "lookup failed"))
+        return root.get_span_context().trace_id
+
+
+def instrumented(tracer, which):
+    import openai
+    if which == "openinference":
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+    else:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    OpenAIInstrumentor().instrument()
+    client = openai.OpenAI(base_url=fake_openai(), api_key="sk-test")
+    with tracer.start_as_current_span("agent", attributes={"session.id": "py-" + which}) as root:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather?"}])
+        stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                                stream_options={"include_usage": True},
+                                                messages=[{"role": "user", "content": "Again?"}])
+        for _ in stream:
+            pass
+        return root.get_span_context().trace_id
+
+
+def main():
+    which = sys.argv[1]
+    p = provider()
+    tracer = trace.get_tracer("northstar-test")
+    trace_id = sdk(tracer) if which == "sdk" else instrumented(tracer, which)
+    p.force_flush()
+    p.shutdown()
+    print(json.dumps({"trace_id": format(trace_id, "032x")}))
+
+
+if __name__ == "__main__":
+    main()
