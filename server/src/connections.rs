@@ -25,6 +25,33 @@ use tower::ServiceExt;
 /// Requests in flight on one HTTP/2 connection.
 const MAX_STREAMS: u32 = 64;
 
+/// What an HTTP/2 client with prior knowledge sends first.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether `stream` sends enough to tell its protocol (an HTTP/1 request's first byte, or the
+/// whole HTTP/2 preface) within `limit`. An idle or trickling connection is cut here, as the
+/// HTTP/1 header deadline cuts one that stalls later.
+async fn first_bytes_within(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => return false,
+        };
+        if n == 0 {
+            return false;
+        }
+        if n == H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] {
+            return true;
+        }
+        // Part of the preface: peek returns at once until more arrives.
+        if tokio::time::timeout_at(deadline, tokio::time::sleep(Duration::from_millis(10))).await.is_err() {
+            return false;
+        }
+    }
+}
+
 /// The connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -89,11 +116,14 @@ pub async fn serve(
             // A client that stops answering pings (or sends nothing) is cut like an idle one.
             .keep_alive_interval(Some(limits.header_timeout))
             .keep_alive_timeout(Duration::from_secs(20));
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            // Telling HTTP/1 from HTTP/2 waits for the first bytes, with no deadline of its own.
+            if first_bytes_within(&stream, limits.header_timeout).await {
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                if let Err(err) = watcher.watch(connection).await {
+                    tracing::debug!(error = %err, %peer, "connection ended with an error");
+                }
             }
             drop(permit);
         });

@@ -66,6 +66,7 @@ async fn empty_project_shows_how_to_send_a_trace(server: &TestServer) {
     let host = server.base.trim_start_matches("http://");
     assert!(html.contains("No traces yet"));
     assert!(html.contains(&format!("http://{host}/functions/v1/ingest-traces")), "the endpoint is filled in");
+    assert!(html.contains(&format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{host}\n")), "and the OTLP endpoint");
 }
 
 async fn unknown_project_and_run_are_404(server: &TestServer) {

@@ -196,6 +196,14 @@ pub fn FirstTrace(ingest_url: String) -> impl IntoView {
     let curl = format!(
         "curl -s {ingest_url} -H \"Authorization: Bearer $NORTHSTAR_API_KEY\" -d '{{\"schema_version\": 2,\n  \"sessions\": [{{\"id\": \"11111111-0000-4000-8000-000000000001\", \"created_at\": \"2025-05-01T10:00:00Z\"}}],\n  \"runs\": [{{\"id\": \"22222222-0000-4000-8000-000000000002\", \"session_id\": \"11111111-0000-4000-8000-000000000001\",\n            \"name\": \"my-agent\", \"started_at\": \"2025-05-01T10:00:00Z\", \"status\": \"ok\"}}]}}'"
     );
+    // OTLP is served at the server's root (`/v1/traces`, gRPC on the same port).
+    let base = ingest_url.strip_suffix("/functions/v1/ingest-traces").unwrap_or(&ingest_url).to_owned();
+    let otel_env = format!(
+        "export OTEL_EXPORTER_OTLP_ENDPOINT={base}\nexport OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer ns_…\"\nexport OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf   # or grpc, same port"
+    );
+    let python = "# pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http openinference-instrumentation-openai\nfrom opentelemetry import trace\nfrom opentelemetry.sdk.trace import TracerProvider\nfrom opentelemetry.sdk.trace.export import BatchSpanProcessor\nfrom opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter\nfrom openinference.instrumentation.openai import OpenAIInstrumentor\n\nprovider = TracerProvider()\nprovider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # reads OTEL_*\ntrace.set_tracer_provider(provider)\nOpenAIInstrumentor().instrument()";
+    let typescript = "// npm install @opentelemetry/sdk-node @opentelemetry/exporter-trace-otlp-proto\nimport { NodeSDK } from \"@opentelemetry/sdk-node\";\nimport { OTLPTraceExporter } from \"@opentelemetry/exporter-trace-otlp-proto\";\n\nnew NodeSDK({ traceExporter: new OTLPTraceExporter() }).start(); // reads OTEL_*";
+    let rust_otel = "// opentelemetry-otlp (http-proto), opentelemetry_sdk\nlet exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build()?; // reads OTEL_*\nlet provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()\n    .with_batch_exporter(exporter)\n    .build();";
     view! {
         <div class="empty">
             <h2>"No traces yet"</h2>
@@ -204,6 +212,14 @@ pub fn FirstTrace(ingest_url: String) -> impl IntoView {
             <pre class="code">{env}</pre>
             <h3>"2. Trace (Rust, crate " <code>"northstar"</code> ")"</h3>
             <pre class="code">{rust}</pre>
+            <h3>"Or export OpenTelemetry (any language, OTLP/HTTP or gRPC)"</h3>
+            <pre class="code">{otel_env}</pre>
+            <h3>"Python"</h3>
+            <pre class="code">{python}</pre>
+            <h3>"TypeScript"</h3>
+            <pre class="code">{typescript}</pre>
+            <h3>"Rust"</h3>
+            <pre class="code">{rust_otel}</pre>
             <h3>"Or send a batch by hand"</h3>
             <pre class="code">{curl}</pre>
         </div>
