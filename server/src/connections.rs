@@ -82,6 +82,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (closing, _) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -117,9 +118,15 @@ pub async fn serve(
             .keep_alive_interval(Some(limits.header_timeout))
             .keep_alive_timeout(Duration::from_secs(20));
         let watcher = graceful.watcher();
+        let mut closing = closing.subscribe();
         tokio::spawn(async move {
-            // Telling HTTP/1 from HTTP/2 waits for the first bytes, with no deadline of its own.
-            if first_bytes_within(&stream, limits.header_timeout).await {
+            // Telling HTTP/1 from HTTP/2 waits for the first bytes, with no deadline of its own;
+            // a shutdown does not wait for a connection that has sent nothing yet.
+            let ready = tokio::select! {
+                ready = first_bytes_within(&stream, limits.header_timeout) => ready,
+                _ = closing.changed() => false,
+            };
+            if ready {
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 if let Err(err) = watcher.watch(connection).await {
                     tracing::debug!(error = %err, %peer, "connection ended with an error");
@@ -129,6 +136,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    let _ = closing.send(true);
     graceful.shutdown().await;
     Ok(())
 }

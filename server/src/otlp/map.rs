@@ -354,17 +354,27 @@ impl SpanIn {
             a.insert("otel.links".into(), Value::Array(links));
         }
 
+        // Events are read back by time: a span's messages share its start (or end), so each
+        // comes at least a microsecond after the one before, keeping the conversation's order.
+        let mut last: Option<DateTime<Utc>> = None;
         let events = messages
             .into_iter()
             .enumerate()
-            .map(|(i, m)| northstar_wire::Event {
-                id: derived(&[id.as_bytes(), b"event", &(i as u64).to_le_bytes()]),
-                run_id,
-                span_id: Some(id),
-                event_type: m.event_type,
-                created_at: m.at,
-                content: m.content,
-                attributes: Value::Object(m.attributes),
+            .map(|(i, m)| {
+                let at = match last {
+                    Some(before) if m.at <= before => before + chrono::Duration::microseconds(1),
+                    _ => m.at,
+                };
+                last = Some(at);
+                northstar_wire::Event {
+                    id: derived(&[id.as_bytes(), b"event", &(i as u64).to_le_bytes()]),
+                    run_id,
+                    span_id: Some(id),
+                    event_type: m.event_type,
+                    created_at: at,
+                    content: m.content,
+                    attributes: Value::Object(m.attributes),
+                }
             })
             .collect();
         Ok(Self {

@@ -166,3 +166,15 @@ fn langfuse_usage_and_cost_details_are_figures() {
     assert_eq!((a["input_tokens"].clone(), a["output_tokens"].clone()), (json!(10), json!(5)));
     assert!((a["cost_usd"].as_f64().unwrap_or_default() - 0.003).abs() < 1e-12);
 }
+
+#[test]
+fn messages_sharing_a_time_keep_their_order_a_microsecond_apart() {
+    let messages = r#"[{"role":"system","parts":[{"type":"text","content":"a"}]},
+                       {"role":"user","parts":[{"type":"text","content":"b"}]},
+                       {"role":"user","parts":[{"type":"text","content":"c"}]}]"#;
+    let mapped = map(Uuid::nil(), request(vec![span(1, None, "chat", vec![s("gen_ai.input.messages", messages)])]));
+    let events = &mapped.batch.traces[0].events;
+    let times: Vec<_> = events.iter().map(|e| e.created_at).collect();
+    assert_eq!(events.iter().map(|e| e.content.clone()).collect::<Vec<_>>(), [json!("a"), json!("b"), json!("c")]);
+    assert!(times.windows(2).all(|w| w[1] == w[0] + chrono::Duration::microseconds(1)), "{times:?}");
+}
