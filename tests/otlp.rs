@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use northstar_store::Store;
+use northstar_store::{SessionStatus, Store};
 use northstar_test_support::{Backend, TestServer, on_both_stores};
 use northstar_wire::{EventType, SpanKind, Status};
 use opentelemetry::KeyValue as OtelKv;
@@ -167,6 +167,7 @@ async fn rust_sdk_delivers_a_whole_agent_run(server: &TestServer, transport: Tra
     let session = store.session_row(server.project, run.session_id).await.expect("session").expect("session row");
     assert_eq!((session.runs, session.input_tokens), (1, 1000));
     assert!(session.ended_at.is_some(), "a session of finished runs has ended");
+    assert_eq!(session.status, SessionStatus::Completed);
 }
 
 async fn rust_sdk_over_http_protobuf_delivers_a_whole_agent_run(server: &TestServer) {
@@ -211,7 +212,25 @@ async fn tracing_opentelemetry_spans_arrive_with_their_tree(server: &TestServer)
     assert_eq!(model.attributes["input_tokens"], json!(12));
 }
 
+/// The dashboard shows an OTLP run as it shows a native one: in the runs list with its figures,
+/// and on the run page with its tree and messages.
+async fn an_otlp_run_renders_in_the_dashboard_like_a_native_one(server: &TestServer) {
+    let provider = provider(server, Transport::HttpProtobuf);
+    let run_id = Uuid::from_bytes(record_agent_run(&provider, "dashboard-conv"));
+    flush(provider).await;
+    let cookie = server.admin_cookie().await;
+    let (status, list) = server.get_as(&cookie, &format!("/p/{}/runs", server.project)).await;
+    assert_eq!(status, 200);
+    assert!(list.contains("invoke_agent planner"), "the run is listed");
+    let (status, html) = server.get_as(&cookie, &format!("/p/{}/runs/{run_id}", server.project)).await;
+    assert_eq!(status, 200);
+    for text in ["invoke_agent planner", "chat gpt-4o", "execute_tool search", "Plan my trip", "gpt-4o"] {
+        assert!(html.contains(text), "the run page shows {text:?}");
+    }
+}
+
 on_both_stores!(
+    an_otlp_run_renders_in_the_dashboard_like_a_native_one,
     rust_sdk_over_http_protobuf_delivers_a_whole_agent_run,
     rust_sdk_over_http_json_delivers_a_whole_agent_run,
     rust_sdk_over_grpc_delivers_a_whole_agent_run,
@@ -334,6 +353,8 @@ async fn a_root_that_never_arrives_leaves_a_running_run_with_its_spans_visible(s
     assert_eq!(spans[0].parent_span_id, None, "shown at the top until its parent arrives");
     let row = server.store.run_row(server.project, run_id()).await.expect("row").expect("row");
     assert_eq!(row.spans, 1);
+    let session = server.store.session_row(server.project, run.session_id).await.expect("read").expect("session");
+    assert_eq!((session.status, session.ended_at), (SessionStatus::Active, None), "a running run keeps it open");
 }
 
 async fn an_export_sent_twice_is_stored_once(server: &TestServer) {

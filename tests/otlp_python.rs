@@ -3,8 +3,12 @@
 //! stand-in for the OpenAI API) export to the real server, configured only with the standard
 //! variables `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_EXPORTER_OTLP_HEADERS`.
 //!
-//! The Python comes from the venv `scripts/test` creates (`tests/python/requirements.txt`,
-//! pinned) and names in `NORTHSTAR_TEST_PYTHON`. Without it these tests fail, saying so.
+//! OpenLLMetry (`traceloop-sdk`) around the same client sends the legacy indexed
+//! `gen_ai.prompt.N` / `gen_ai.completion.N` shape.
+//!
+//! The Python comes from the venvs `scripts/test` creates (`tests/python/requirements*.txt`,
+//! pinned) and names in `NORTHSTAR_TEST_PYTHON` and `NORTHSTAR_TEST_PYTHON_TRACELOOP`. Without
+//! them these tests fail, saying so.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,18 +19,20 @@ use northstar_wire::{EventType, SpanKind, Status};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("NORTHSTAR_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("NORTHSTAR_TEST_PYTHON is not set: run the tests through scripts/test, which creates the Python venv")
+/// The python of a venv `scripts/test` made, named by the variable `var`.
+fn python(var: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{var} is not set: run the tests through scripts/test, which creates the Python venvs")
     });
-    assert!(path.exists(), "NORTHSTAR_TEST_PYTHON={} does not exist", path.display());
+    assert!(path.exists(), "{var}={} does not exist", path.display());
     path
 }
 
 /// Runs `tests/python/otel_agent.py <which>` against `server`; the trace id it recorded.
 async fn run_agent(server: &TestServer, which: &str, protocol: &str) -> Uuid {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/otel_agent.py");
-    let mut command = Command::new(python());
+    let venv = if which == "traceloop" { "NORTHSTAR_TEST_PYTHON_TRACELOOP" } else { "NORTHSTAR_TEST_PYTHON" };
+    let mut command = Command::new(python(venv));
     command
         .arg(script)
         .arg(which)
@@ -35,6 +41,7 @@ async fn run_agent(server: &TestServer, which: &str, protocol: &str) -> Uuid {
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         // The official instrumentation records message content only when asked.
         .env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+        .env("TRACELOOP_TELEMETRY", "false")
         .env_remove("HTTP_PROXY")
         .env_remove("HTTPS_PROXY")
         .env("NO_PROXY", "127.0.0.1");
@@ -140,7 +147,40 @@ async fn official_openai_v2_instrumentation_delivers_model_calls(server: &TestSe
     openai_instrumentation_delivers_model_calls(server, "openai-v2").await;
 }
 
+/// OpenLLMetry: a workflow span with its input and output, and the model call in the legacy
+/// indexed shape, with the older token names and cached tokens.
+async fn openllmetry_delivers_the_legacy_indexed_shape(server: &TestServer) {
+    let run_id = run_agent(server, "traceloop", "http/protobuf").await;
+    let store = &server.store;
+    let run = store.get_run(server.project, run_id).await.expect("read").expect("run");
+    assert_eq!((run.name.as_str(), run.status), ("support_flow.workflow", Status::Ok));
+    let spans = store.list_spans(server.project, run_id).await.expect("spans");
+    let root = spans.iter().find(|s| s.name == "support_flow.workflow").expect("the workflow span");
+    let chat = spans.iter().find(|s| s.name == "openai.chat").expect("the model span");
+    assert_eq!((root.kind, chat.kind), (SpanKind::Workflow, SpanKind::Model));
+    assert_eq!(chat.parent_span_id, Some(root.id));
+    let a = &chat.attributes;
+    assert_eq!((a["input_tokens"].clone(), a["output_tokens"].clone()), (json!(120), json!(30)));
+    assert_eq!(a["cached_input_tokens"], json!(20));
+    assert!(a.get("gen_ai.prompt.0.content").is_none(), "message attributes became events");
+    let events = store.list_events(server.project, run_id).await.expect("events");
+    let of = |span: Uuid| {
+        events.iter().filter(|e| e.span_id == Some(span)).map(|e| (e.event_type, e.content.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of(chat.id),
+        [
+            (EventType::SystemMessage, json!("Be brief.")),
+            (EventType::UserInput, json!("Weather?")),
+            (EventType::AssistantMessage, json!("Sunny")),
+        ]
+    );
+    let root_types: Vec<_> = of(root.id).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(root_types, [EventType::UserInput, EventType::FinalResponse]);
+}
+
 on_both_stores!(
+    openllmetry_delivers_the_legacy_indexed_shape,
     python_sdk_over_http_protobuf_delivers_an_agent_run,
     python_sdk_over_grpc_delivers_an_agent_run,
     openinference_openai_instrumentation_delivers_model_calls,

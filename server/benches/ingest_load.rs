@@ -157,74 +157,6 @@ fn rows(batches: u64, session: Uuid) -> Vec<Value> {
     (0..batches).map(|_| batch(session)).collect()
 }
 
-async fn copy_postgres(url: &str, project: Uuid, session: Uuid, batches: &[Value]) -> f64 {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-    let text = |v: &Value| v.to_string().replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n");
-    let mut runs = String::new();
-    let mut spans = String::new();
-    let mut events = String::new();
-    for b in batches {
-        for r in b["runs"].as_array().into_iter().flatten() {
-            runs.push_str(&format!(
-                "{}\t{session}\t{project}\t{}\t{}\t{}\tok\t{}\n",
-                r["id"].as_str().unwrap_or_default(),
-                r["name"].as_str().unwrap_or_default(),
-                r["started_at"].as_str().unwrap_or_default(),
-                r["ended_at"].as_str().unwrap_or_default(),
-                text(&r["metadata"])
-            ));
-        }
-        for s in b["spans"].as_array().into_iter().flatten() {
-            spans.push_str(&format!(
-                "{}\t{}\t{project}\t{}\t{}\t{}\t{}\t{}\tok\t{}\n",
-                s["id"].as_str().unwrap_or_default(),
-                s["run_id"].as_str().unwrap_or_default(),
-                s["parent_span_id"].as_str().unwrap_or("\\N"),
-                s["kind"].as_str().unwrap_or_default(),
-                s["name"].as_str().unwrap_or_default(),
-                s["started_at"].as_str().unwrap_or_default(),
-                s["ended_at"].as_str().unwrap_or_default(),
-                text(&s["attributes"])
-            ));
-        }
-        for e in b["events"].as_array().into_iter().flatten() {
-            events.push_str(&format!(
-                "{}\t{}\t{}\t{project}\t{}\t{}\t{}\t{}\n",
-                e["id"].as_str().unwrap_or_default(),
-                e["run_id"].as_str().unwrap_or_default(),
-                e["span_id"].as_str().unwrap_or_default(),
-                e["type"].as_str().unwrap_or_default(),
-                e["created_at"].as_str().unwrap_or_default(),
-                text(&e["content"]),
-                text(&e["attributes"])
-            ));
-        }
-    }
-    let started = Instant::now();
-    let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
-    for (sql, data) in [
-        (
-            "COPY private.runs (id, session_id, project_id, name, started_at, ended_at, status, metadata) FROM STDIN",
-            runs,
-        ),
-        (
-            "COPY private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes) FROM STDIN",
-            spans,
-        ),
-        (
-            "COPY private.events (id, run_id, span_id, project_id, type, created_at, content, attributes) FROM STDIN",
-            events,
-        ),
-    ] {
-        let mut copy = tx.copy_in_raw(sql).await.expect("copy");
-        copy.send(data.into_bytes()).await.expect("copy data");
-        copy.finish().await.expect("copy finish");
-    }
-    tx.commit().await.expect("commit");
-    (batches.len() as u64 * (RECORDS_PER_BATCH)) as f64 / started.elapsed().as_secs_f64()
-}
-
 async fn insert_sqlite(url: &str, project: Uuid, session: Uuid, batches: &[Value]) -> f64 {
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
@@ -278,20 +210,6 @@ async fn insert_sqlite(url: &str, project: Uuid, session: Uuid, batches: &[Value
     }
     tx.commit().await.expect("commit");
     (batches.len() as u64 * RECORDS_PER_BATCH) as f64 / started.elapsed().as_secs_f64()
-}
-
-/// A migrated store with one project and one session, for the direct-write reference.
-async fn reference_store(url: &str) -> (Uuid, Uuid) {
-    use northstar_store::{AnyStore, Store};
-    let store = AnyStore::connect(url).await.expect("store");
-    store.migrate().await.expect("migrate");
-    let project = store.create_project("reference", "0000").await.expect("project").id;
-    let session = Uuid::new_v4();
-    let batch = northstar_wire::Batch::from_value(&json!({"schema_version": 2,
-        "sessions": [{"id": session, "created_at": Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}]}))
-    .expect("valid");
-    store.ingest(project, &batch).await.expect("session");
-    (project, session)
 }
 
 fn print(label: &str, load: &Load, reference: f64, what: &str) {
@@ -353,8 +271,10 @@ fn load_postgres(
     let _ = child.wait();
     let copy = runtime.block_on(async {
         let url = format!("{base}/{direct}");
-        let (project, session) = reference_store(&url).await;
-        copy_postgres(&url, project, session, &rows(load.records / RECORDS_PER_BATCH, session)).await
+        let (project, session) = support::reference_store(&url).await;
+        let batches = load.records / RECORDS_PER_BATCH;
+        let took = support::copy_postgres(&url, project, session, &rows(batches, session)).await;
+        (batches * RECORDS_PER_BATCH) as f64 / took.as_secs_f64()
     });
     print("Postgres", &load, copy, "COPY");
     admin_sql(format!("DROP DATABASE {served} WITH (FORCE)"));
@@ -370,7 +290,7 @@ fn load_sqlite(runtime: &tokio::runtime::Runtime, seconds: u64, concurrency: usi
     let reference_dir = tempfile::tempdir().expect("temp dir");
     let insert = runtime.block_on(async {
         let url = format!("sqlite://{}/reference.db", reference_dir.path().display());
-        let (project, session) = reference_store(&url).await;
+        let (project, session) = support::reference_store(&url).await;
         insert_sqlite(&url, project, session, &rows(load.records / RECORDS_PER_BATCH, session)).await
     });
     print("SQLite", &load, insert, "multi-row INSERT, one transaction");

@@ -189,29 +189,32 @@ pub(crate) struct Locked {
 
 /// Before anything is written: takes the lock of every run the batch writes or adds spans to
 /// (in one order for all batches, so none waits on another in a cycle) and reads their parts.
-pub(crate) async fn lock_runs<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<Locked, StoreError> {
+pub(crate) async fn lock_runs<T: IngestTx>(tx: &mut T, batch: &Batch, locks_taken: bool) -> Result<Locked, StoreError> {
     let runs = crate::refs::unique(batch.runs.iter().map(|r| r.id).chain(batch.spans.iter().map(|s| s.run_id)));
-    lock(tx, runs).await
-}
-
-/// [`lock_runs`] of the runs `runs` (sorted, no repeats). A transaction may take them again.
-pub(crate) async fn lock<T: IngestTx>(tx: &mut T, runs: Vec<Uuid>) -> Result<Locked, StoreError> {
     if runs.is_empty() {
         return Ok(Locked { runs, before: HashMap::new() });
     }
-    if T::DIALECT == Dialect::Postgres {
-        // Advisory, not row locks: a run the batch inserts has no row to lock yet.
-        let mut q = Sql::new(T::DIALECT);
-        let (shared, exclusive) = run_locks(&runs);
-        q.push("SELECT pg_advisory_xact_lock_shared(k)::text FROM unnest(")
-            .arg(Arg::I64s(shared))
-            .push("::int8[]) AS k");
-        q.push(" UNION ALL SELECT pg_advisory_xact_lock(k)::text FROM unnest(").arg(Arg::I64s(exclusive));
-        q.push("::int8[]) AS k");
-        tx.fetch_all(q).await?;
+    if !locks_taken {
+        take_locks(tx, &runs).await?;
     }
     let before = parts(tx, &runs).await?;
     Ok(Locked { runs, before })
+}
+
+/// The run locks of [`lock_runs`] alone, for a caller that must hold them before it builds its
+/// batch (OTLP ingest reads the runs it is about to change).
+pub(crate) async fn take_locks<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<(), StoreError> {
+    if runs.is_empty() || T::DIALECT != Dialect::Postgres {
+        return Ok(());
+    }
+    // Advisory, not row locks: a run the batch inserts has no row to lock yet.
+    let mut q = Sql::new(T::DIALECT);
+    let (shared, exclusive) = run_locks(runs);
+    q.push("SELECT pg_advisory_xact_lock_shared(k)::text FROM unnest(").arg(Arg::I64s(shared)).push("::int8[]) AS k");
+    q.push(" UNION ALL SELECT pg_advisory_xact_lock(k)::text FROM unnest(").arg(Arg::I64s(exclusive));
+    q.push("::int8[]) AS k");
+    tx.fetch_all(q).await?;
+    Ok(())
 }
 
 /// Advisory lock keys of NorthStar's run locks: `NS` in the high bits, then the level.

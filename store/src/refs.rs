@@ -121,7 +121,17 @@ fn unknown(refs: impl IntoIterator<Item = Uuid>, known: &HashSet<Uuid>) -> Vec<U
 }
 
 pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: &Batch) -> Result<IngestCounts, StoreError> {
-    let locked = crate::figures::lock_runs(tx, batch).await?;
+    ingest_locked(tx, batch, false).await
+}
+
+/// [`ingest`], by a caller that holds the locks of the batch's runs already
+/// (`figures::take_locks`) when `locks_taken`.
+pub(crate) async fn ingest_locked<T: IngestTx>(
+    tx: &mut T,
+    batch: &Batch,
+    locks_taken: bool,
+) -> Result<IngestCounts, StoreError> {
+    let locked = crate::figures::lock_runs(tx, batch, locks_taken).await?;
     // Ids stored in this project as of this point of the batch: written and owned, or checked.
     let mut sessions: HashSet<Uuid> = HashSet::new();
     let mut runs: HashSet<Uuid> = HashSet::new();

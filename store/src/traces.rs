@@ -107,10 +107,9 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     if run_ids.is_empty() {
         return Ok(counts);
     }
-    crate::figures::lock(tx, run_ids.clone()).await?;
+    crate::figures::take_locks(tx, &run_ids).await?;
 
-    let foreign: HashSet<Uuid> = foreign_runs(tx, &run_ids).await?;
-    let stored = stored_runs(tx, &run_ids).await?;
+    let (stored, foreign) = stored_runs(tx, &run_ids).await?;
     let (traces, refused): (Vec<Trace>, Vec<Trace>) =
         batch.traces.into_iter().partition(|t| !foreign.contains(&t.run_id));
     counts.rejected_spans = refused.iter().map(|t| t.spans.len()).sum();
@@ -120,6 +119,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     let mut renamed: Vec<(Uuid, String, DateTime<Utc>)> = Vec::new();
     let mut moved: Vec<(Uuid, Uuid)> = Vec::new();
     let mut touched_sessions: BTreeSet<Uuid> = BTreeSet::new();
+    // The sessions a run leaves or joins: their figures are recomputed from their runs.
+    let mut moved_from: BTreeSet<Uuid> = BTreeSet::new();
     let mut session_start: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
     let mut chosen: HashMap<Uuid, Uuid> = HashMap::new();
     for trace in &traces {
@@ -135,6 +136,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         {
             moved.push((trace.run_id, session));
             touched_sessions.insert(old);
+            moved_from.insert(old);
+            moved_from.insert(session);
         }
         match &trace.root {
             Some(root) => {
@@ -148,7 +151,9 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
                     error: root.error.clone(),
                     metadata: root.metadata.clone(),
                 });
-                renamed.push((trace.run_id, root.name.clone(), root.started_at));
+                if stored.contains_key(&trace.run_id) {
+                    renamed.push((trace.run_id, root.name.clone(), root.started_at));
+                }
             }
             None if !stored.contains_key(&trace.run_id) => runs.push(Run {
                 id: trace.run_id,
@@ -164,13 +169,12 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         }
     }
 
-    // Sessions that do not exist yet, then runs that change session (both before the native
-    // write, which requires the sessions and reads each run's session before and after).
-    let wanted: Vec<Uuid> = session_start.keys().copied().collect();
-    let existing: HashSet<Uuid> = tx.ids_in_project(Table::Sessions, &wanted).await?.into_iter().collect();
-    let new_sessions: Vec<Session> = session_start
+    // The sessions go into the native batch: their ids are derived from the project and their
+    // metadata is always empty, so the upsert of one that exists changes nothing. A run that
+    // changes session needs its new session first, and moves before the native write, which
+    // reads each run's session before and after.
+    let sessions: Vec<Session> = session_start
         .iter()
-        .filter(|(id, _)| !existing.contains(id))
         .map(|(id, start)| Session {
             id: *id,
             created_at: *start,
@@ -178,10 +182,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
             metadata: Value::Object(serde_json::Map::new()),
         })
         .collect();
-    if !new_sessions.is_empty() {
-        // Ids derived from the project cannot belong to another; a row that a concurrent
-        // request of the same project created meanwhile is left as it is.
-        tx.upsert_sessions(&new_sessions).await?;
+    if !moved.is_empty() {
+        tx.upsert_sessions(&sessions).await?;
     }
     for (run, session) in &moved {
         let mut q = Sql::new(T::DIALECT);
@@ -217,7 +219,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
             span.parent_span_id = Some(*parent);
         }
     }
-    let mut native = Batch::merge([Batch { runs, spans, events, scores, ..Batch::default() }]);
+    let mut native = Batch::merge([Batch { sessions, runs, spans, events, scores, ..Batch::default() }]);
     // A parent cycle inside the request: the spans that close it keep no parent.
     let mut placed = HashSet::with_capacity(native.spans.len());
     for span in &mut native.spans {
@@ -237,13 +239,14 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         .filter(|(_, p)| !in_request.contains(p) && !stored_parents.contains(p))
         .collect();
     counts.waiting_for_parent = waiting.len();
-    let stored_counts = crate::refs::ingest(tx, &native).await?;
+    let stored_counts = crate::refs::ingest_locked(tx, &native, true).await?;
     counts.runs = stored_counts.runs;
     counts.spans = stored_counts.spans;
     counts.events = stored_counts.events;
     counts.scores = stored_counts.scores;
 
-    // The root's name and start, which the native upsert keeps from the first write.
+    // The root's name and start over a run stored before it (the native upsert keeps a stored
+    // run's name and start).
     for (run, name, started_at) in renamed {
         let mut q = Sql::new(T::DIALECT);
         let table = q.table("runs");
@@ -255,33 +258,30 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
 
     wait_for_parents(tx, &waiting).await?;
     adopt_children(tx, in_request.into_iter().collect()).await?;
-    end_sessions(tx, touched_sessions.into_iter().collect()).await?;
+    let moved_from: Vec<Uuid> = moved_from.into_iter().collect();
+    end_sessions(tx, touched_sessions.into_iter().collect(), moved_from).await?;
     Ok(counts)
 }
 
-/// Of `runs`, those stored under another project.
-async fn foreign_runs<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+/// Of `runs`, those stored in this project (with their session) and those of another project.
+async fn stored_runs<T: IngestTx>(
+    tx: &mut T,
+    runs: &[Uuid],
+) -> Result<(HashMap<Uuid, StoredRun>, HashSet<Uuid>), StoreError> {
+    let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
     let table = q.table("runs");
-    q.push(&format!("SELECT id FROM {table} WHERE "));
-    q.in_ids("id", runs.to_vec()).push(" AND project_id <> ").arg(Arg::Uuid(tx.project()));
-    let mut out = HashSet::new();
+    q.push(&format!("SELECT id, session_id, project_id FROM {table} WHERE ")).in_ids("id", runs.to_vec());
+    let (mut mine, mut foreign) = (HashMap::new(), HashSet::new());
     for row in tx.fetch_all(q).await? {
-        out.insert(row.uuid("id")?);
+        let id = row.uuid("id")?;
+        if row.uuid("project_id")? == project {
+            mine.insert(id, StoredRun { session: row.uuid("session_id")? });
+        } else {
+            foreign.insert(id);
+        }
     }
-    Ok(out)
-}
-
-async fn stored_runs<T: IngestTx>(tx: &mut T, runs: &[Uuid]) -> Result<HashMap<Uuid, StoredRun>, StoreError> {
-    let mut q = Sql::new(T::DIALECT);
-    let table = q.table("runs");
-    q.push(&format!("SELECT id, session_id FROM {table} WHERE "));
-    q.project_is("project_id", tx.project()).push(" AND ").in_ids("id", runs.to_vec());
-    let mut out = HashMap::new();
-    for row in tx.fetch_all(q).await? {
-        out.insert(row.uuid("id")?, StoredRun { session: row.uuid("session_id")? });
-    }
-    Ok(out)
+    Ok((mine, foreign))
 }
 
 /// Records the parent each of `waiting` (span, parent) names.
@@ -333,25 +333,34 @@ async fn adopt_children<T: IngestTx>(tx: &mut T, arrived: Vec<Uuid>) -> Result<(
     Ok(())
 }
 
-/// A session of traces ends with its last run once none of its runs is running; then every
-/// figure of the touched sessions is recomputed from their runs (a run may have moved).
-async fn end_sessions<T: IngestTx>(tx: &mut T, sessions: Vec<Uuid>) -> Result<(), StoreError> {
+/// A session of traces ends with its last run once none of its runs is running (and is open
+/// again while one is); its status and duration follow. The native write kept every other
+/// figure current, except in the sessions a run left or joined (`moved`), which are recomputed
+/// from their runs.
+async fn end_sessions<T: IngestTx>(tx: &mut T, sessions: Vec<Uuid>, moved: Vec<Uuid>) -> Result<(), StoreError> {
     if sessions.is_empty() {
         return Ok(());
     }
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
     let (table, runs) = (q.table("sessions"), q.table("runs"));
+    let ended = format!(
+        "(CASE WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {table}.id AND r.status = 'running') THEN NULL
+              ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {table}.id) END)"
+    );
+    let duration = q.millis("created_at", &format!("COALESCE({ended}, last_at)"));
     q.push(&format!(
-        "UPDATE {table} SET ended_at = CASE
-             WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {table}.id AND r.status = 'running') THEN NULL
-             ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {table}.id) END
+        "UPDATE {table} SET ended_at = {ended},
+                status = CASE WHEN errored_runs > 0 THEN 'errored' WHEN {ended} IS NULL THEN 'active' ELSE 'completed' END,
+                duration_ms = COALESCE({duration}, 0)
          WHERE "
     ));
-    q.project_is("project_id", project).push(" AND ").in_ids("id", sessions.clone());
+    q.project_is("project_id", project).push(" AND ").in_ids("id", sessions);
     tx.fetch_all(q).await?;
-    let mut q = Sql::new(T::DIALECT);
-    crate::figures::refresh_sessions(&mut q, project, Some(sessions));
-    tx.fetch_all(q).await?;
+    if !moved.is_empty() {
+        let mut q = Sql::new(T::DIALECT);
+        crate::figures::refresh_sessions(&mut q, project, Some(moved));
+        tx.fetch_all(q).await?;
+    }
     Ok(())
 }

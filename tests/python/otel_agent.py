@@ -1,7 +1,7 @@
 """An agent traced by the OpenTelemetry Python SDK and real instrumentations, configured only
 through the standard OTEL_* variables. Prints one JSON line: what it recorded.
 
-usage: otel_agent.py sdk|openinference|openai-v2   (OTEL_EXPORTER_OTLP_PROTOCOL picks the exporter)
+usage: otel_agent.py sdk|openinference|openai-v2|traceloop   (OTEL_EXPORTER_OTLP_PROTOCOL picks the exporter)
 """
 import json
 import os
@@ -110,8 +110,32 @@ def instrumented(tracer, which):
         return root.get_span_context().trace_id
 
 
+def traceloop():
+    """OpenLLMetry (traceloop-sdk): its own init and its openai instrumentation, which writes the
+    legacy indexed gen_ai.prompt.N / gen_ai.completion.N attributes."""
+    import openai
+    from traceloop.sdk import Traceloop
+    from traceloop.sdk.decorators import workflow
+
+    Traceloop.init(app_name="traceloop-agent", exporter=exporter(), disable_batch=True,
+                   telemetry_enabled=False)
+    client = openai.OpenAI(base_url=fake_openai(), api_key="sk-test")
+
+    @workflow(name="support_flow")
+    def flow():
+        client.chat.completions.create(model="gpt-4o-mini", messages=[
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather?"}])
+        return trace.get_current_span().get_span_context().trace_id
+
+    trace_id = flow()
+    trace.get_tracer_provider().force_flush()
+    print(json.dumps({"trace_id": format(trace_id, "032x")}))
+
+
 def main():
     which = sys.argv[1]
+    if which == "traceloop":
+        return traceloop()
     p = provider()
     tracer = trace.get_tracer("northstar-test")
     trace_id = sdk(tracer) if which == "sdk" else instrumented(tracer, which)

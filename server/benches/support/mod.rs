@@ -5,6 +5,10 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
 const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
 
 fn free_port() -> u16 {
@@ -46,4 +50,88 @@ pub fn status_kib(pid: u32, field: &str) -> u64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
+}
+
+/// Writes the runs, spans and events of native `batches` with Postgres `COPY` in one
+/// transaction (the write path's physical limit); the time it took.
+pub async fn copy_postgres(url: &str, project: Uuid, session: Uuid, batches: &[Value]) -> Duration {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    let text = |v: &Value| v.to_string().replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n");
+    let mut runs = String::new();
+    let mut spans = String::new();
+    let mut events = String::new();
+    for b in batches {
+        for r in b["runs"].as_array().into_iter().flatten() {
+            runs.push_str(&format!(
+                "{}\t{session}\t{project}\t{}\t{}\t{}\tok\t{}\n",
+                r["id"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default(),
+                r["started_at"].as_str().unwrap_or_default(),
+                r["ended_at"].as_str().unwrap_or_default(),
+                text(&r["metadata"])
+            ));
+        }
+        for s in b["spans"].as_array().into_iter().flatten() {
+            spans.push_str(&format!(
+                "{}\t{}\t{project}\t{}\t{}\t{}\t{}\t{}\tok\t{}\n",
+                s["id"].as_str().unwrap_or_default(),
+                s["run_id"].as_str().unwrap_or_default(),
+                s["parent_span_id"].as_str().unwrap_or("\\N"),
+                s["kind"].as_str().unwrap_or_default(),
+                s["name"].as_str().unwrap_or_default(),
+                s["started_at"].as_str().unwrap_or_default(),
+                s["ended_at"].as_str().unwrap_or_default(),
+                text(&s["attributes"])
+            ));
+        }
+        for e in b["events"].as_array().into_iter().flatten() {
+            events.push_str(&format!(
+                "{}\t{}\t{}\t{project}\t{}\t{}\t{}\t{}\n",
+                e["id"].as_str().unwrap_or_default(),
+                e["run_id"].as_str().unwrap_or_default(),
+                e["span_id"].as_str().unwrap_or_default(),
+                e["type"].as_str().unwrap_or_default(),
+                e["created_at"].as_str().unwrap_or_default(),
+                text(&e["content"]),
+                text(&e["attributes"])
+            ));
+        }
+    }
+    let started = Instant::now();
+    let mut tx = sqlx::Connection::begin(&mut conn).await.expect("begin");
+    for (sql, data) in [
+        (
+            "COPY private.runs (id, session_id, project_id, name, started_at, ended_at, status, metadata) FROM STDIN",
+            runs,
+        ),
+        (
+            "COPY private.spans (id, run_id, project_id, parent_span_id, kind, name, started_at, ended_at, status, attributes) FROM STDIN",
+            spans,
+        ),
+        (
+            "COPY private.events (id, run_id, span_id, project_id, type, created_at, content, attributes) FROM STDIN",
+            events,
+        ),
+    ] {
+        let mut copy = tx.copy_in_raw(sql).await.expect("copy");
+        copy.send(data.into_bytes()).await.expect("copy data");
+        copy.finish().await.expect("copy finish");
+    }
+    tx.commit().await.expect("commit");
+    started.elapsed()
+}
+
+/// A migrated store with one project and one session, for the direct-write reference.
+pub async fn reference_store(url: &str) -> (Uuid, Uuid) {
+    use northstar_store::{AnyStore, Store};
+    let store = AnyStore::connect(url).await.expect("store");
+    store.migrate().await.expect("migrate");
+    let project = store.create_project("reference", "0000").await.expect("project").id;
+    let session = Uuid::new_v4();
+    let batch = northstar_wire::Batch::from_value(&json!({"schema_version": 2,
+        "sessions": [{"id": session, "created_at": Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()}]}))
+    .expect("valid");
+    store.ingest(project, &batch).await.expect("session");
+    (project, session)
 }

@@ -1,0 +1,433 @@
+//! OTLP ingest throughput (issue 23): a load generator exporting realistic agent traces over
+//! OTLP/HTTP protobuf to the real server binary (one trace per export: an `invoke_agent` root,
+//! four `chat` model calls with their messages and usage, four `execute_tool` calls with their
+//! arguments and results: 9 spans, which the mapping stores as 9 spans and 16 events) for a
+//! fixed time, reporting spans persisted per second (a 200 means committed), request latency
+//! p50/p99, server CPU and peak RSS. Beside it, in the same run: native ingest of the same
+//! records (the batch the mapping makes of one export, posted to `/functions/v1/ingest-traces`),
+//! and on Postgres raw `COPY` of those rows. With `PHOENIX_PYTHON` (the python of a venv with
+//! `arize-phoenix`), Arize Phoenix gets the same exports at the same concurrency, and its spans
+//! persisted per second (counted in its database until the count stops growing) and peak RSS
+//! are printed beside ours.
+//!
+//! `cargo bench -p northstar-server --bench otlp_load`. Environment: `LOAD_SECONDS` (default
+//! 10), `LOAD_CONCURRENCY` (default 4), `LOAD_STORES` (default `postgres,sqlite`),
+//! `PHOENIX_PYTHON`. Under `cargo test`: a 1-second smoke pass of our server only.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use prost::Message;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const KEY: &str = "ns_otlp_load_generator";
+const SPANS_PER_EXPORT: u64 = 9;
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..KeyValue::default() }
+}
+
+fn text(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.into()))
+}
+
+fn int(key: &str, value: i64) -> KeyValue {
+    kv(key, any_value::Value::IntValue(value))
+}
+
+/// One agent trace as one export, with fresh ids.
+fn export() -> ExportTraceServiceRequest {
+    let trace = *Uuid::new_v4().as_bytes();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as u64;
+    let span_id =
+        |i: u64| (u64::from_le_bytes(trace[..8].try_into().expect("8 bytes")) ^ (i + 1)).to_le_bytes().to_vec();
+    let ok = Some(Status { code: status::StatusCode::Ok as i32, message: String::new() });
+    let mut spans = Vec::new();
+    for i in 1..=8u64 {
+        let (name, attributes) = if i % 2 == 1 {
+            (
+                "chat gpt-4o-mini",
+                vec![
+                    text("gen_ai.operation.name", "chat"),
+                    text("gen_ai.request.model", "gpt-4o-mini"),
+                    int("gen_ai.usage.input_tokens", 812),
+                    int("gen_ai.usage.output_tokens", 64),
+                    text(
+                        "gen_ai.input.messages",
+                        r#"[{"role":"system","parts":[{"type":"text","content":"You are a support agent. Answer from the knowledge base."}]},{"role":"user","parts":[{"type":"text","content":"How do refunds work for annual plans?"}]}]"#,
+                    ),
+                    text(
+                        "gen_ai.output.messages",
+                        r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"search_docs","arguments":{"query":"refunds annual plan"}}],"finish_reason":"tool_calls"}]"#,
+                    ),
+                ],
+            )
+        } else {
+            (
+                "execute_tool search_docs",
+                vec![
+                    text("gen_ai.operation.name", "execute_tool"),
+                    text("gen_ai.tool.name", "search_docs"),
+                    text("gen_ai.tool.call.id", "call_1"),
+                    text("gen_ai.tool.call.arguments", r#"{"query":"refunds annual plan"}"#),
+                    text("gen_ai.tool.call.result", r#"{"hits":[{"doc":"kb/refunds.md","score":0.92}]}"#),
+                ],
+            )
+        };
+        spans.push(Span {
+            trace_id: trace.to_vec(),
+            span_id: span_id(i),
+            parent_span_id: span_id(0),
+            name: name.into(),
+            kind: 3,
+            start_time_unix_nano: now + i * 1_000_000,
+            end_time_unix_nano: now + i * 1_000_000 + 500_000,
+            attributes,
+            status: ok.clone(),
+            ..Span::default()
+        });
+    }
+    // The root ends last, so exporters send it last.
+    spans.push(Span {
+        trace_id: trace.to_vec(),
+        span_id: span_id(0),
+        name: "invoke_agent support".into(),
+        kind: 1,
+        start_time_unix_nano: now,
+        end_time_unix_nano: now + 10_000_000,
+        attributes: vec![
+            text("gen_ai.operation.name", "invoke_agent"),
+            text("session.id", &Uuid::new_v4().to_string()),
+        ],
+        status: ok,
+        ..Span::default()
+    });
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![text("service.name", "support-agent")], ..Resource::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+/// What the mapping stores of one export, as a native batch: a session, the run, 9 spans, 16
+/// events (2 per model call, 2 per tool call).
+fn native(session: Uuid) -> Value {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let run = Uuid::new_v4();
+    let root = Uuid::new_v4();
+    let mut spans = vec![json!({"id": root, "run_id": run, "kind": "agent", "name": "invoke_agent support",
+        "started_at": now, "ended_at": now, "status": "ok", "attributes": {"gen_ai.operation.name": "invoke_agent"}})];
+    let mut events = Vec::new();
+    for i in 1..=8 {
+        let id = Uuid::new_v4();
+        let model = i % 2 == 1;
+        spans.push(json!({"id": id, "run_id": run, "parent_span_id": root, "kind": if model { "model" } else { "tool" },
+            "name": if model { "chat gpt-4o-mini" } else { "execute_tool search_docs" }, "started_at": now, "ended_at": now,
+            "status": "ok", "attributes": if model {
+                json!({"gen_ai.operation.name": "chat", "model": "gpt-4o-mini", "input_tokens": 812, "output_tokens": 64})
+            } else { json!({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search_docs"}) }}));
+        let pair = if model {
+            [
+                ("user_input", json!("How do refunds work for annual plans?")),
+                (
+                    "tool_arguments",
+                    json!({"id": "call_1", "name": "search_docs", "arguments": {"query": "refunds annual plan"}}),
+                ),
+            ]
+        } else {
+            [
+                (
+                    "tool_arguments",
+                    json!({"id": "call_1", "name": "search_docs", "arguments": {"query": "refunds annual plan"}}),
+                ),
+                ("tool_result", json!({"hits": [{"doc": "kb/refunds.md", "score": 0.92}]})),
+            ]
+        };
+        for (kind, content) in pair {
+            events.push(json!({"id": Uuid::new_v4(), "run_id": run, "span_id": id, "type": kind, "created_at": now,
+                               "content": content, "attributes": {}}));
+        }
+    }
+    json!({"schema_version": 2, "sessions": [{"id": session, "created_at": now}], "prompt_links": [], "scores": [],
+           "runs": [{"id": run, "session_id": session, "name": "invoke_agent support", "started_at": now, "ended_at": now,
+                     "status": "ok", "metadata": {"source": "otlp"}}],
+           "spans": spans, "events": events})
+}
+
+/// Figures of one load.
+struct Load {
+    spans_per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_cores: f64,
+    rss_mib: f64,
+    spans: u64,
+}
+
+/// Posts the prepared `bodies` to `url` from `concurrency` clients for `seconds`.
+async fn drive(
+    url: String,
+    content_type: &'static str,
+    bodies: Vec<bytes::Bytes>,
+    seconds: u64,
+    concurrency: usize,
+    key: Option<&'static str>,
+) -> (u64, f64, Vec<Duration>) {
+    let client = reqwest::Client::new();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, bodies, next, sent) =
+            (client.clone(), url.clone(), bodies.clone(), next.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Relaxed) as usize;
+                let Some(body) = bodies.get(i).cloned() else { break };
+                let at = Instant::now();
+                let mut request = client.post(&url).header("content-type", content_type).body(body);
+                if let Some(key) = key {
+                    request = request.bearer_auth(key);
+                }
+                let response = request.send().await.expect("request");
+                assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
+                latencies.push(at.elapsed());
+                sent.fetch_add(1, Relaxed);
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("task"));
+    }
+    (sent.load(Relaxed), started.elapsed().as_secs_f64(), latencies)
+}
+
+fn load_of(
+    requests: u64,
+    spans_per_request: u64,
+    elapsed: f64,
+    mut latencies: Vec<Duration>,
+    pid: u32,
+    cpu: f64,
+) -> Load {
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))];
+    Load {
+        spans_per_s: (requests * spans_per_request) as f64 / elapsed,
+        p50: at(0.5),
+        p99: at(0.99),
+        cpu_cores: cpu / elapsed,
+        rss_mib: support::status_kib(pid, "VmHWM:") as f64 / 1024.0,
+        spans: requests * spans_per_request,
+    }
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn print(label: &str, load: &Load) {
+    println!(
+        "{label}: {:.0} spans/s (p50 {:.1} ms, p99 {:.1} ms, server CPU {:.2} cores, peak RSS {:.0} MiB, {} spans)",
+        load.spans_per_s,
+        load.p50.as_secs_f64() * 1e3,
+        load.p99.as_secs_f64() * 1e3,
+        load.cpu_cores,
+        load.rss_mib,
+        load.spans
+    );
+}
+
+/// OTLP, then native ingest of the same records, against one fresh server each.
+fn ours(
+    runtime: &tokio::runtime::Runtime,
+    store: &str,
+    env: &dyn Fn() -> Vec<(&'static str, String)>,
+    seconds: u64,
+    concurrency: usize,
+) -> (Load, Load) {
+    let budget = (seconds as usize * 1_500).max(300);
+    let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export().encode_to_vec())).collect();
+    let (mut child, port, _) = support::spawn_server(&env(), KEY);
+    let cpu = cpu_seconds(child.id());
+    let (requests, elapsed, latencies) = runtime.block_on(drive(
+        format!("http://127.0.0.1:{port}/v1/traces"),
+        "application/x-protobuf",
+        exports,
+        seconds,
+        concurrency,
+        Some(KEY),
+    ));
+    let otlp = load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), cpu_seconds(child.id()) - cpu);
+    let _ = child.kill();
+    let _ = child.wait();
+    print(&format!("{store} OTLP/HTTP protobuf"), &otlp);
+
+    let batches: Vec<bytes::Bytes> =
+        (0..budget).map(|_| bytes::Bytes::from(native(Uuid::new_v4()).to_string())).collect();
+    let (mut child, port, _) = support::spawn_server(&env(), KEY);
+    let cpu = cpu_seconds(child.id());
+    let (requests, elapsed, latencies) = runtime.block_on(drive(
+        format!("http://127.0.0.1:{port}/functions/v1/ingest-traces"),
+        "application/json",
+        batches,
+        seconds,
+        concurrency,
+        Some(KEY),
+    ));
+    let native_load =
+        load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), cpu_seconds(child.id()) - cpu);
+    let _ = child.kill();
+    let _ = child.wait();
+    print(&format!("{store} native ingest, same records"), &native_load);
+    (otlp, native_load)
+}
+
+/// Arize Phoenix from `python`, fed the same exports: its spans persisted per second (counted in
+/// its database until the count stops growing) and its peak RSS.
+fn phoenix(runtime: &tokio::runtime::Runtime, python: &str, seconds: u64, concurrency: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut child: Child = Command::new(python)
+        .args(["-m", "phoenix.server.main", "serve"])
+        .env("PHOENIX_WORKING_DIR", dir.path())
+        .env("PHOENIX_PORT", port.to_string())
+        .env("PHOENIX_GRPC_PORT", (port + 1).to_string())
+        .env("PHOENIX_HOST", "127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("phoenix starts");
+    let ready = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(ready.elapsed() < Duration::from_secs(120), "Phoenix did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let budget = (seconds as usize * 200).max(100);
+    let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export().encode_to_vec())).collect();
+    let started = Instant::now();
+    let (requests, _, latencies) = runtime.block_on(drive(
+        format!("http://127.0.0.1:{port}/v1/traces"),
+        "application/x-protobuf",
+        exports,
+        seconds,
+        concurrency,
+        None,
+    ));
+    let sent = requests * SPANS_PER_EXPORT;
+    // Phoenix answers before it writes: count what its database holds until it stops growing.
+    let db = format!("sqlite://{}/phoenix.db?mode=ro", dir.path().display());
+    let (mut count, mut last_growth) = (0_i64, started.elapsed());
+    let mut stable_since = Instant::now();
+    while stable_since.elapsed() < Duration::from_secs(5) && started.elapsed() < Duration::from_secs(seconds + 300) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now: i64 = runtime.block_on(async {
+            use sqlx::Connection;
+            let Ok(mut conn) = sqlx::SqliteConnection::connect(&db).await else { return 0 };
+            sqlx::query_scalar("SELECT COUNT(*) FROM spans").fetch_one(&mut conn).await.unwrap_or(0)
+        });
+        if now > count {
+            count = now;
+            last_growth = started.elapsed();
+            stable_since = Instant::now();
+        }
+        if count as u64 >= sent {
+            break;
+        }
+    }
+    let rss = support::status_kib(child.id(), "VmHWM:") as f64 / 1024.0;
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut latencies = latencies;
+    latencies.sort_unstable();
+    let p50 = latencies.get(latencies.len() / 2).copied().unwrap_or_default();
+    println!(
+        "Phoenix OTLP/HTTP protobuf: {:.0} spans persisted/s ({count} of {sent} sent spans stored in {:.1} s; request p50 {:.1} ms; peak RSS {rss:.0} MiB)",
+        count as f64 / last_growth.as_secs_f64(),
+        last_growth.as_secs_f64(),
+        p50.as_secs_f64() * 1e3,
+    );
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let env_num = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let seconds = if full { env_num("LOAD_SECONDS", 10) } else { 1 };
+    let concurrency = if full { env_num("LOAD_CONCURRENCY", 4) as usize } else { 2 };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let admin = std::env::var("NORTHSTAR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (base, _) = admin.rsplit_once('/').expect("admin URL");
+    let admin_sql = |sql: String| {
+        runtime.block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("Postgres (run through scripts/test)");
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.expect("admin SQL");
+        });
+    };
+    let stores = std::env::var("LOAD_STORES").unwrap_or_else(|_| "postgres,sqlite".into());
+    let load_store = |name: &str| stores.split(',').any(|s| s.trim() == name);
+    println!("OTLP load: {seconds} s, concurrency {concurrency}, {SPANS_PER_EXPORT} spans per export");
+    if load_store("postgres") {
+        let databases: Vec<String> = (0..3).map(|_| format!("ns_otlp_{}", Uuid::new_v4().simple())).collect();
+        for db in &databases {
+            admin_sql(format!("CREATE DATABASE {db}"));
+        }
+        let next = std::cell::Cell::new(0);
+        let env = || {
+            let db = &databases[next.get()];
+            next.set(next.get() + 1);
+            vec![("DATABASE_URL", format!("{base}/{db}"))]
+        };
+        let (otlp, _) = ours(&runtime, "Postgres", &env, seconds, concurrency);
+        let copy = runtime.block_on(async {
+            let url = format!("{base}/{}", databases[2]);
+            let (project, session) = support::reference_store(&url).await;
+            let exports = otlp.spans / SPANS_PER_EXPORT;
+            let batches: Vec<Value> = (0..exports).map(|_| native(session)).collect();
+            let took = support::copy_postgres(&url, project, session, &batches).await;
+            (exports * SPANS_PER_EXPORT) as f64 / took.as_secs_f64()
+        });
+        println!(
+            "Postgres COPY of the same rows: {copy:.0} spans/s (with their run and events) | OTLP / COPY {:.2}",
+            otlp.spans_per_s / copy
+        );
+        for db in &databases {
+            admin_sql(format!("DROP DATABASE {db} WITH (FORCE)"));
+        }
+    }
+    if load_store("sqlite") {
+        let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+        let next = std::cell::Cell::new(0);
+        let env = || {
+            let dir = &dirs[next.get()];
+            next.set(next.get() + 1);
+            vec![("NORTHSTAR_DATA_DIR", dir.path().display().to_string())]
+        };
+        ours(&runtime, "SQLite", &env, seconds, concurrency);
+    }
+    if full && let Ok(python) = std::env::var("PHOENIX_PYTHON") {
+        phoenix(&runtime, &python, seconds, concurrency);
+    }
+}
