@@ -1,4 +1,5 @@
-//! The OpenTelemetry Python SDK and real instrumentations (OpenInference's and the official
+//! The OpenTelemetry Python SDK (its OTLP exporters: HTTP protobuf, HTTP JSON, gRPC) and real
+//! instrumentations (OpenInference's and the official
 //! `opentelemetry-instrumentation-openai-v2`, around the real `openai` client against a local
 //! stand-in for the OpenAI API) export to the real server, configured only with the standard
 //! variables `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_EXPORTER_OTLP_HEADERS`.
@@ -88,6 +89,10 @@ async fn python_sdk_delivers_an_agent_run(server: &TestServer, protocol: &str) {
 
 async fn python_sdk_over_http_protobuf_delivers_an_agent_run(server: &TestServer) {
     python_sdk_delivers_an_agent_run(server, "http/protobuf").await;
+}
+
+async fn python_sdk_over_http_json_delivers_an_agent_run(server: &TestServer) {
+    python_sdk_delivers_an_agent_run(server, "http/json").await;
 }
 
 async fn python_sdk_over_grpc_delivers_an_agent_run(server: &TestServer) {
@@ -182,6 +187,7 @@ async fn openllmetry_delivers_the_legacy_indexed_shape(server: &TestServer) {
 on_both_stores!(
     openllmetry_delivers_the_legacy_indexed_shape,
     python_sdk_over_http_protobuf_delivers_an_agent_run,
+    python_sdk_over_http_json_delivers_an_agent_run,
     python_sdk_over_grpc_delivers_an_agent_run,
     openinference_openai_instrumentation_delivers_model_calls,
     official_openai_v2_instrumentation_delivers_model_calls,
