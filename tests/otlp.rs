@@ -12,8 +12,10 @@ use northstar_wire::{EventType, SpanKind, Status};
 use opentelemetry::KeyValue as OtelKv;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span as OtlpSpan, Status as OtlpStatus, status,
@@ -446,7 +448,62 @@ async fn evaluation_events_become_scores(server: &TestServer) {
     assert_eq!((scores[0].name.as_str(), scores[0].value), ("relevance", 0.75));
 }
 
+/// GenAI events sent as log records (as the official instrumentations send chat messages)
+/// before the span they belong to: they wait for it; a record that is not such an event is
+/// rejected on its own.
+async fn genai_log_events_before_their_span_wait_for_it(server: &TestServer) {
+    let record = |event: &str, body: AnyValue, at: u64| LogRecord {
+        time_unix_nano: at,
+        event_name: event.into(),
+        body: Some(body),
+        trace_id: TRACE.to_vec(),
+        span_id: vec![2; 8],
+        ..LogRecord::default()
+    };
+    let kvlist = |pairs: Vec<KeyValue>| AnyValue {
+        value: Some(any_value::Value::KvlistValue(opentelemetry_proto::tonic::common::v1::KeyValueList {
+            values: pairs,
+        })),
+    };
+    let logs = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    record("gen_ai.user.message", kvlist(vec![kv("content", "Weather?")]), T0 + 10),
+                    record("app.started", kvlist(vec![kv("msg", "hello")]), T0 + 11),
+                ],
+                ..ScopeLogs::default()
+            }],
+            ..ResourceLogs::default()
+        }],
+    };
+    let response = server
+        .client
+        .post(format!("{}/v1/logs", server.base))
+        .bearer_auth(&server.key)
+        .header("content-type", "application/x-protobuf")
+        .body(logs.encode_to_vec())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    let response = ExportLogsServiceResponse::decode(response.bytes().await.expect("body").as_ref()).expect("decode");
+    let partial = response.partial_success.expect("the application log is rejected");
+    assert_eq!(partial.rejected_log_records, 1);
+    assert!(partial.error_message.contains("app.started"), "{}", partial.error_message);
+    let events = server.store.list_events(server.project, run_id()).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].event_type, events[0].span_id), (EventType::UserInput, None), "waiting for its span");
+
+    send(server, &export(vec![otlp_span(TRACE, 2, Some(1), "chat", vec![kv("gen_ai.operation.name", "chat")])])).await;
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    let events = server.store.list_events(server.project, run_id()).await.expect("events");
+    assert_eq!(events[0].span_id, Some(spans[0].id), "the event got its span");
+    assert_eq!(events[0].content, json!("Weather?"));
+}
+
 on_both_stores!(
+    genai_log_events_before_their_span_wait_for_it,
     children_first_then_the_root_in_a_later_request_give_the_whole_tree,
     a_root_that_never_arrives_leaves_a_running_run_with_its_spans_visible,
     an_export_sent_twice_is_stored_once,

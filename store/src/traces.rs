@@ -13,7 +13,9 @@
 //!   earliest span that names one, else the trace's own. A root that names another session than
 //!   the run's moves the run, and both sessions' figures are recomputed.
 //! - **A parent** not stored and not in the request is left out of the span and written to
-//!   `span_parents_pending`; when it arrives, its waiting children get it.
+//!   `span_parents_pending`; when it arrives, its waiting children get it. An event of a span
+//!   not stored yet (a GenAI event sent as a log record) waits the same way, in
+//!   `event_spans_pending`.
 //! - A trace whose id is a run of another project is refused whole, the rest stored: the
 //!   caller reports it as a partial success.
 //!
@@ -91,6 +93,8 @@ pub struct TraceCounts {
     pub scores: usize,
     /// Spans of traces refused because their id is a run of another project.
     pub rejected_spans: usize,
+    /// Events of those traces.
+    pub rejected_events: usize,
     /// Spans stored without their parent, which has not arrived yet.
     pub waiting_for_parent: usize,
 }
@@ -113,6 +117,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     let (traces, refused): (Vec<Trace>, Vec<Trace>) =
         batch.traces.into_iter().partition(|t| !foreign.contains(&t.run_id));
     counts.rejected_spans = refused.iter().map(|t| t.spans.len()).sum();
+    counts.rejected_events = refused.iter().map(|t| t.events.len()).sum();
 
     // Runs and their sessions.
     let mut runs: Vec<Run> = Vec::new();
@@ -205,7 +210,10 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         scores.extend(trace.scores);
     }
     let in_request: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
-    let outside = unique(parents.values().copied().filter(|p| !in_request.contains(p)));
+    // Spans named from outside the request: parents, and the spans of events from log records.
+    let outside = unique(
+        parents.values().copied().chain(events.iter().filter_map(|e| e.span_id)).filter(|p| !in_request.contains(p)),
+    );
     let stored_parents: HashSet<Uuid> = if outside.is_empty() {
         HashSet::new()
     } else {
@@ -217,6 +225,17 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
             && *parent != span.id
         {
             span.parent_span_id = Some(*parent);
+        }
+    }
+    // An event whose span is neither in the request nor stored waits for it without one.
+    let mut events_waiting: Vec<(Uuid, Uuid)> = Vec::new();
+    for event in &mut events {
+        if let Some(span) = event.span_id
+            && !in_request.contains(&span)
+            && !stored_parents.contains(&span)
+        {
+            events_waiting.push((event.id, span));
+            event.span_id = None;
         }
     }
     let mut native = Batch::merge([Batch { sessions, runs, spans, events, scores, ..Batch::default() }]);
@@ -256,8 +275,11 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         tx.fetch_all(q).await?;
     }
 
-    wait_for_parents(tx, &waiting).await?;
-    adopt_children(tx, in_request.into_iter().collect()).await?;
+    wait_for(tx, Waiting::Parents, &waiting).await?;
+    wait_for(tx, Waiting::EventSpans, &events_waiting).await?;
+    let arrived: Vec<Uuid> = in_request.into_iter().collect();
+    adopt(tx, Waiting::Parents, arrived.clone()).await?;
+    adopt(tx, Waiting::EventSpans, arrived).await?;
     let moved_from: Vec<Uuid> = moved_from.into_iter().collect();
     end_sessions(tx, touched_sessions.into_iter().collect(), moved_from).await?;
     Ok(counts)
@@ -284,50 +306,70 @@ async fn stored_runs<T: IngestTx>(
     Ok((mine, foreign))
 }
 
-/// Records the parent each of `waiting` (span, parent) names.
-async fn wait_for_parents<T: IngestTx>(tx: &mut T, waiting: &[(Uuid, Uuid)]) -> Result<(), StoreError> {
+/// What waits for a span to arrive: a child span for its parent, or an event for its span.
+#[derive(Debug, Clone, Copy)]
+enum Waiting {
+    Parents,
+    EventSpans,
+}
+
+impl Waiting {
+    /// (table, waiting row's id column, the awaited span's column, the table it updates, the
+    /// column set there).
+    const fn names(self) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Waiting::Parents => ("span_parents_pending", "span_id", "parent_span_id", "spans", "parent_span_id"),
+            Waiting::EventSpans => ("event_spans_pending", "event_id", "span_id", "events", "span_id"),
+        }
+    }
+}
+
+/// Records the span each of `waiting` (row, awaited span) waits for.
+async fn wait_for<T: IngestTx>(tx: &mut T, what: Waiting, waiting: &[(Uuid, Uuid)]) -> Result<(), StoreError> {
+    let (table, row, awaited, _, _) = what.names();
     let chunk = match T::DIALECT {
         Dialect::Sqlite => SQLITE_MAX_PARAMS / 3,
         Dialect::Postgres => 1000,
     };
     for some in waiting.chunks(chunk) {
         let mut q = Sql::new(T::DIALECT);
-        let table = q.table("span_parents_pending");
-        q.push(&format!("INSERT INTO {table} (span_id, parent_span_id, project_id) VALUES "));
-        for (i, (span, parent)) in some.iter().enumerate() {
+        let table = q.table(table);
+        q.push(&format!("INSERT INTO {table} ({row}, {awaited}, project_id) VALUES "));
+        for (i, (id, span)) in some.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" });
-            q.arg(Arg::Uuid(*span)).push(", ").arg(Arg::Uuid(*parent)).push(", ").arg(Arg::Uuid(tx.project()));
+            q.arg(Arg::Uuid(*id)).push(", ").arg(Arg::Uuid(*span)).push(", ").arg(Arg::Uuid(tx.project()));
             q.push(")");
         }
-        q.push(" ON CONFLICT (span_id) DO UPDATE SET parent_span_id = excluded.parent_span_id");
+        q.push(&format!(" ON CONFLICT ({row}) DO UPDATE SET {awaited} = excluded.{awaited}"));
         tx.fetch_all(q).await?;
     }
     Ok(())
 }
 
-/// Gives every span waiting for one of `arrived` its parent.
-async fn adopt_children<T: IngestTx>(tx: &mut T, arrived: Vec<Uuid>) -> Result<(), StoreError> {
+/// Gives every row waiting for one of `arrived` its span.
+async fn adopt<T: IngestTx>(tx: &mut T, what: Waiting, arrived: Vec<Uuid>) -> Result<(), StoreError> {
     if arrived.is_empty() {
         return Ok(());
     }
+    let (pending, row, awaited, target, column) = what.names();
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
-    let table = q.table("span_parents_pending");
-    q.push(&format!("SELECT span_id, parent_span_id FROM {table} WHERE "));
-    q.in_ids("parent_span_id", arrived).push(" AND project_id = ").arg(Arg::Uuid(project));
-    let mut children: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-    for row in tx.fetch_all(q).await? {
-        children.entry(row.uuid("parent_span_id")?).or_default().push(row.uuid("span_id")?);
+    let table = q.table(pending);
+    q.push(&format!("SELECT {row} AS waiting, {awaited} AS awaited FROM {table} WHERE "));
+    q.in_ids(awaited, arrived).push(" AND project_id = ").arg(Arg::Uuid(project));
+    let mut rows: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+    for found in tx.fetch_all(q).await? {
+        rows.entry(found.uuid("awaited")?).or_default().push(found.uuid("waiting")?);
     }
-    for (parent, kids) in children {
+    for (span, ids) in rows {
         let mut q = Sql::new(T::DIALECT);
-        let spans = q.table("spans");
-        q.push(&format!("UPDATE {spans} SET parent_span_id = ")).arg(Arg::Uuid(parent));
-        q.push(" WHERE ").in_ids("id", kids.clone()).push(" AND project_id = ").arg(Arg::Uuid(project));
+        let target = q.table(target);
+        q.push(&format!("UPDATE {target} SET {column} = ")).arg(Arg::Uuid(span));
+        q.push(" WHERE ").in_ids("id", ids.clone()).push(" AND project_id = ").arg(Arg::Uuid(project));
         tx.fetch_all(q).await?;
         let mut q = Sql::new(T::DIALECT);
-        let table = q.table("span_parents_pending");
-        q.push(&format!("DELETE FROM {table} WHERE ")).in_ids("span_id", kids);
+        let table = q.table(pending);
+        q.push(&format!("DELETE FROM {table} WHERE ")).in_ids(row, ids);
         tx.fetch_all(q).await?;
     }
     Ok(())

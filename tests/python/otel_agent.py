@@ -94,13 +94,30 @@ def sdk(tracer):
         return root.get_span_context().trace_id
 
 
+def log_exporter():
+    if os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    return OTLPLogExporter()
+
+
 def instrumented(tracer, which):
     import openai
     if which == "openinference":
         from openinference.instrumentation.openai import OpenAIInstrumentor
+        OpenAIInstrumentor().instrument()
+        logs = None
     else:
+        # The official instrumentation sends chat messages as log records (GenAI events).
+        from opentelemetry._logs import set_logger_provider
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-    OpenAIInstrumentor().instrument()
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        logs = LoggerProvider(resource=Resource.create({"service.name": "python-agent"}))
+        logs.add_log_record_processor(BatchLogRecordProcessor(log_exporter()))
+        set_logger_provider(logs)
+        OpenAIInstrumentor().instrument(logger_provider=logs)
     client = openai.OpenAI(base_url=fake_openai(), api_key="sk-test")
     with tracer.start_as_current_span("agent", attributes={"session.id": "py-" + which}) as root:
         client.chat.completions.create(model="gpt-4o-mini", messages=[
@@ -110,7 +127,11 @@ def instrumented(tracer, which):
                                                 messages=[{"role": "user", "content": "Again?"}])
         for _ in stream:
             pass
-        return root.get_span_context().trace_id
+        trace_id = root.get_span_context().trace_id
+    if logs is not None:
+        logs.force_flush()
+        logs.shutdown()
+    return trace_id
 
 
 def traceloop():

@@ -4,6 +4,8 @@
 //! limit and store path as OTLP/HTTP (tonic decodes a message before the handler runs, so the
 //! byte budget of HTTP bodies does not apply; `max_decoding_message_size` bounds each).
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tonic::codec::CompressionEncoding;
@@ -11,8 +13,10 @@ use tonic::codec::CompressionEncoding;
 use super::OtlpError;
 use crate::AppState;
 
-/// The route of the one gRPC method.
+/// The route of the traces' gRPC method.
 pub const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The route of the logs' gRPC method (GenAI events sent as log records).
+pub const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 #[derive(Debug)]
 pub(crate) struct Traces {
@@ -23,6 +27,15 @@ pub(crate) struct Traces {
 pub(crate) fn service(state: AppState) -> TraceServiceServer<Traces> {
     let limit = state.max_body_bytes;
     TraceServiceServer::new(Traces { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(limit)
+}
+
+/// The logs service, ready to be routed at [`LOGS_PATH`].
+pub(crate) fn logs_service(state: AppState) -> LogsServiceServer<Traces> {
+    let limit = state.max_body_bytes;
+    LogsServiceServer::new(Traces { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit)
@@ -55,5 +68,18 @@ impl TraceService for Traces {
         };
         metrics::counter!("northstar_otlp_grpc_requests_total", "code" => code).increment(1);
         Ok(tonic::Response::new(outcome?))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Traces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let headers = request.metadata().clone().into_headers();
+        let project = super::authenticate(&self.state, &headers).await?;
+        let _place = self.state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
+        Ok(tonic::Response::new(super::export_logs(&self.state, project, request.into_inner()).await?))
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use northstar_store::{RootRun, Trace, TraceBatch};
 use northstar_wire::{MAX_COST_USD, MAX_TOKENS, ScoreDataType, ScoreSource, SpanKind, Status};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{span, status};
@@ -98,6 +99,97 @@ pub(crate) fn map(project: Uuid, request: ExportTraceServiceRequest) -> Mapped {
                 trace.events.extend(one.events);
                 trace.scores.extend(one.scores);
                 trace.spans.push(one.span);
+            }
+        }
+    }
+    mapped.batch = TraceBatch { traces };
+    mapped
+}
+
+/// Maps the log records of `request` that are GenAI events inside a span (`gen_ai.user.message`,
+/// `gen_ai.choice`, …, as the official instrumentations send chat messages) to events of that
+/// span. Any other record is rejected (counted in the partial success): this server keeps
+/// traces, not logs.
+pub(crate) fn map_logs(project: Uuid, request: ExportLogsServiceRequest) -> Mapped {
+    let mut mapped = Mapped::default();
+    let mut traces: Vec<Trace> = Vec::new();
+    let mut index: HashMap<Uuid, usize> = HashMap::new();
+    for resource_logs in request.resource_logs {
+        for scope_logs in resource_logs.scope_logs {
+            for record in scope_logs.log_records {
+                let mut a = attributes(record.attributes);
+                let name = Some(clean(record.event_name))
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| str_of(&a, "event.name"))
+                    .unwrap_or_default();
+                if record.trace_id.len() != 16
+                    || record.trace_id.iter().all(|b| *b == 0)
+                    || record.span_id.len() != 8
+                    || record.span_id.iter().all(|b| *b == 0)
+                {
+                    mapped.reject(format!("log record {name:?}: only GenAI events inside a span are stored"));
+                    continue;
+                }
+                let Some(at) = time(record.time_unix_nano).or_else(|| time(record.observed_time_unix_nano)) else {
+                    mapped.reject(format!("log record {name:?}: no time"));
+                    continue;
+                };
+                let body = record.body.map_or(Value::Null, value);
+                let body_bytes = body.to_string();
+                match body {
+                    Value::Object(fields) => a.extend(fields),
+                    Value::Null => {}
+                    other => {
+                        a.insert("content".into(), other);
+                    }
+                }
+                let found = messages::from_span_event(&name, &a, at);
+                if found.is_empty() {
+                    mapped
+                        .reject(format!("log record {name:?}: not a GenAI event; this server keeps traces, not logs"));
+                    continue;
+                }
+                let run_id = Uuid::from_slice(&record.trace_id).unwrap_or_default();
+                let span = derived(&[&record.trace_id, &record.span_id]);
+                let at_bytes = record.time_unix_nano.to_le_bytes();
+                let key =
+                    [&record.trace_id[..], &record.span_id, b"log", &at_bytes, name.as_bytes(), body_bytes.as_bytes()];
+                let events: Vec<northstar_wire::Event> = found
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let i = (i as u64).to_le_bytes();
+                        let mut parts = key.to_vec();
+                        parts.push(&i);
+                        northstar_wire::Event {
+                            id: derived(&parts),
+                            run_id,
+                            span_id: Some(span),
+                            event_type: m.event_type,
+                            created_at: m.at,
+                            content: m.content,
+                            attributes: Value::Object(m.attributes),
+                        }
+                    })
+                    .collect();
+                let at_index = *index.entry(run_id).or_insert_with(|| {
+                    traces.push(Trace {
+                        run_id,
+                        root: None,
+                        session_hint: None,
+                        own_session: derived(&[project.as_bytes(), b"trace", run_id.as_bytes()]),
+                        provisional_name: "(spans not received yet)".into(),
+                        first_start: at,
+                        spans: Vec::new(),
+                        parents: HashMap::new(),
+                        events: Vec::new(),
+                        scores: Vec::new(),
+                    });
+                    traces.len() - 1
+                });
+                let trace = &mut traces[at_index];
+                trace.first_start = trace.first_start.min(at);
+                trace.events.extend(events);
             }
         }
     }

@@ -19,7 +19,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
+use northstar_store::TraceCounts;
 use northstar_store::{Store, StoreError};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -34,6 +38,8 @@ use crate::keys;
 pub const HTTP_PATH: &str = "/v1/traces";
 /// The same, where Langfuse's OTel-based SDKs send.
 pub const LANGFUSE_PATH: &str = "/api/public/otel/v1/traces";
+/// OTLP/HTTP's path for logs: GenAI events sent as log records.
+pub const LOGS_PATH: &str = "/v1/logs";
 
 /// Why an export failed.
 #[derive(Debug)]
@@ -192,14 +198,51 @@ fn error_response(err: &OtlpError, encoding: Encoding) -> Response {
     response
 }
 
-/// The handler for every method on the OTLP/HTTP routes.
+/// The handler for every method on the OTLP/HTTP trace routes.
 pub(crate) async fn handle(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Response {
+    serve_http(&state, method, &headers, body, export).await
+}
+
+/// The handler for every method on `/v1/logs`: the GenAI events among the records (see
+/// `map::map_logs`).
+pub(crate) async fn handle_logs(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve_http(&state, method, &headers, body, export_logs).await
+}
+
+/// One OTLP/HTTP request of any signal: checks, decoding, `export`, the answer.
+async fn serve_http<Req, Resp, F>(
+    state: &AppState,
+    method: Method,
+    headers: &HeaderMap,
+    body: Body,
+    export: F,
+) -> Response
+where
+    Req: Message + Default + serde::de::DeserializeOwned,
+    Resp: Message + serde::Serialize,
+    F: AsyncFnOnce(&AppState, Uuid, Req) -> Result<Resp, OtlpError>,
+{
     if method == Method::OPTIONS {
         return respond(StatusCode::NO_CONTENT, None, Vec::new());
     }
-    let encoding = Encoding::of(&headers);
+    let encoding = Encoding::of(headers);
     let started = std::time::Instant::now();
-    let outcome = export_http(&state, method, &headers, encoding, body).await;
+    let outcome = async {
+        if method != Method::POST {
+            return Err(OtlpError::MethodNotAllowed);
+        }
+        let project = authenticate(state, headers).await?;
+        let _place = state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
+        let encoding = encoding.ok_or(OtlpError::UnsupportedMediaType)?;
+        let request: Req = read_request(state, headers, body, encoding).await?;
+        export(state, project, request).await
+    }
+    .await;
     crate::ops::INGEST_SECONDS.observe(started.elapsed());
     let encoding = encoding.unwrap_or(Encoding::Json);
     match outcome {
@@ -222,19 +265,16 @@ pub(crate) async fn handle(State(state): State<AppState>, method: Method, header
     }
 }
 
-async fn export_http(
+/// The body under the byte budget and the size limit, decoded.
+async fn read_request<Req>(
     state: &AppState,
-    method: Method,
     headers: &HeaderMap,
-    encoding: Option<Encoding>,
     body: Body,
-) -> Result<ExportTraceServiceResponse, OtlpError> {
-    if method != Method::POST {
-        return Err(OtlpError::MethodNotAllowed);
-    }
-    let project = authenticate(state, headers).await?;
-    let _place = state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
-    let encoding = encoding.ok_or(OtlpError::UnsupportedMediaType)?;
+    encoding: Encoding,
+) -> Result<Req, OtlpError>
+where
+    Req: Message + Default + serde::de::DeserializeOwned,
+{
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
@@ -242,15 +282,14 @@ async fn export_http(
     let mut share = state.ingest_budget.share(declared).await;
     let bytes = crate::ingest::read_body(headers, body, state.max_body_bytes).await?;
     share.grow_to(bytes.len()).await;
-    let request = match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes.as_ref())
-            .map_err(|e| OtlpError::BadRequest(format!("Invalid OTLP protobuf body: {e}")))?,
-        Encoding::Json => {
-            serde_json::from_slice(&bytes).map_err(|e| OtlpError::BadRequest(format!("Invalid OTLP JSON body: {e}")))?
+    match encoding {
+        Encoding::Protobuf => {
+            Req::decode(bytes.as_ref()).map_err(|e| OtlpError::BadRequest(format!("Invalid OTLP protobuf body: {e}")))
         }
-    };
-    drop(bytes);
-    export(state, project, request).await
+        Encoding::Json => {
+            serde_json::from_slice(&bytes).map_err(|e| OtlpError::BadRequest(format!("Invalid OTLP JSON body: {e}")))
+        }
+    }
 }
 
 /// Stores the spans of one export for `project`: HTTP and gRPC both end here.
@@ -270,21 +309,7 @@ pub(crate) async fn export(
     for trace in &mut mapped.batch.traces {
         crate::costs::fill_missing_costs_of(&mut trace.spans, &state.prices);
     }
-    let counts = match state.store.ingest_traces(project, mapped.batch).await {
-        Ok(counts) => counts,
-        Err(StoreError::InvalidData(detail)) => {
-            tracing::info!(%project, %detail, "export rejected: the database refuses a value");
-            return Err(OtlpError::BadRequest("Export contains a value the database cannot store".into()));
-        }
-        Err(StoreError::Unavailable(err)) => {
-            tracing::warn!(%project, error = %err, "database unavailable; answering 503");
-            return Err(OtlpError::Unavailable);
-        }
-        Err(err) => {
-            tracing::error!(%project, error = %err, spans, "storing an export failed");
-            return Err(OtlpError::Internal);
-        }
-    };
+    let counts = store(state, project, &mut mapped).await?;
     metrics::counter!("northstar_ingest_records_total", "type" => "span").increment(counts.spans as u64);
     metrics::counter!("northstar_ingest_records_total", "type" => "event").increment(counts.events as u64);
     let rejected = mapped.rejected + counts.rejected_spans;
@@ -296,6 +321,55 @@ pub(crate) async fn export(
         error_message: format!("{rejected} spans rejected: {}", mapped.reasons.join("; ")),
     });
     Ok(ExportTraceServiceResponse { partial_success })
+}
+
+/// Stores the GenAI events among the log records of one export for `project`.
+pub(crate) async fn export_logs(
+    state: &AppState,
+    project: Uuid,
+    request: ExportLogsServiceRequest,
+) -> Result<ExportLogsServiceResponse, OtlpError> {
+    let records: usize = request.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum();
+    if records > state.max_batch_records {
+        return Err(OtlpError::TooLarge(format!(
+            "Export has {records} log records; at most {} are accepted per request",
+            state.max_batch_records
+        )));
+    }
+    let mut mapped = map::map_logs(project, request);
+    let counts = store(state, project, &mut mapped).await?;
+    metrics::counter!("northstar_ingest_records_total", "type" => "event").increment(counts.events as u64);
+    let refused = counts.rejected_events;
+    if refused > 0 {
+        mapped.reasons.push(format!("{refused} records belong to traces of another project"));
+    }
+    let rejected = mapped.rejected + refused;
+    let partial_success = (rejected > 0).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: i64::try_from(rejected).unwrap_or(i64::MAX),
+        error_message: format!("{rejected} log records rejected: {}", mapped.reasons.join("; ")),
+    });
+    Ok(ExportLogsServiceResponse { partial_success })
+}
+
+/// Writes what a request mapped to, with the store's errors as OTLP answers.
+async fn store(state: &AppState, project: Uuid, mapped: &mut map::Mapped) -> Result<TraceCounts, OtlpError> {
+    let batch = std::mem::take(&mut mapped.batch);
+    let items = batch.span_count();
+    match state.store.ingest_traces(project, batch).await {
+        Ok(counts) => Ok(counts),
+        Err(StoreError::InvalidData(detail)) => {
+            tracing::info!(%project, %detail, "export rejected: the database refuses a value");
+            Err(OtlpError::BadRequest("Export contains a value the database cannot store".into()))
+        }
+        Err(StoreError::Unavailable(err)) => {
+            tracing::warn!(%project, error = %err, "database unavailable; answering 503");
+            Err(OtlpError::Unavailable)
+        }
+        Err(err) => {
+            tracing::error!(%project, error = %err, spans = items, "storing an export failed");
+            Err(OtlpError::Internal)
+        }
+    }
 }
 
 /// The project of the key in `Authorization: Bearer <key>`, `Authorization: Basic
