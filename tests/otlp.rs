@@ -502,7 +502,48 @@ async fn genai_log_events_before_their_span_wait_for_it(server: &TestServer) {
     assert_eq!(events[0].content, json!("Weather?"));
 }
 
+/// Many exporters sending spans of one trace at once (a distributed agent: every process
+/// exports its own spans), the root among them: every span is stored once, under its parent,
+/// and the run's figures count each once.
+async fn concurrent_exports_of_one_trace_build_one_tree(server: &TestServer) {
+    let mut requests = tokio::task::JoinSet::new();
+    for id in 2..=31u8 {
+        let attributes = vec![kv("gen_ai.operation.name", "execute_tool"), kv("gen_ai.tool.name", "search")];
+        let request = export(vec![otlp_span(TRACE, id, Some(1), &format!("tool {id}"), attributes)]);
+        let (client, url, key) = (server.client.clone(), format!("{}/v1/traces", server.base), server.key.clone());
+        requests.spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .header("content-type", "application/x-protobuf")
+                .body(request.encode_to_vec())
+                .send()
+                .await
+                .expect("send");
+            r.status().as_u16()
+        });
+        if id == 16 {
+            send(server, &export(vec![otlp_span(TRACE, 1, None, "agent", vec![kv("session.id", "shared")])])).await;
+        }
+    }
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.expect("request task"), 200);
+    }
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    assert_eq!(spans.len(), 31);
+    let root = spans.iter().find(|s| s.name == "agent").expect("root");
+    assert!(
+        spans.iter().filter(|s| s.id != root.id).all(|s| s.parent_span_id == Some(root.id)),
+        "every tool under the root"
+    );
+    let row = server.store.run_row(server.project, run_id()).await.expect("row").expect("row");
+    assert_eq!((row.spans, row.tool_calls, row.status), (31, 30, Status::Ok));
+    let session = server.store.session_row(server.project, row.session_id).await.expect("read").expect("session");
+    assert_eq!((session.runs, session.tool_calls), (1, 30));
+}
+
 on_both_stores!(
+    concurrent_exports_of_one_trace_build_one_tree,
     genai_log_events_before_their_span_wait_for_it,
     children_first_then_the_root_in_a_later_request_give_the_whole_tree,
     a_root_that_never_arrives_leaves_a_running_run_with_its_spans_visible,
