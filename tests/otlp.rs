@@ -606,6 +606,24 @@ async fn the_transport_answers_as_the_otlp_spec_says(server: &TestServer) {
         .expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
+    // Metrics are answered, every point refused with the reason, nothing stored.
+    let metrics_body = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{
+        "name": "agent.requests", "gauge": {"dataPoints": [{"asInt": "3", "timeUnixNano": "1760000000000000000"}]}
+    }]}]}]});
+    let r = server
+        .client
+        .post(format!("{}/v1/metrics", server.base))
+        .bearer_auth(&server.key)
+        .header("content-type", "application/json")
+        .body(metrics_body.to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let answer: serde_json::Value = r.json().await.expect("JSON");
+    let rejected = &answer["partialSuccess"]["rejectedDataPoints"];
+    assert!(rejected == &json!(1) || rejected == &json!("1"), "{answer}");
+    assert!(answer["partialSuccess"]["errorMessage"].as_str().is_some_and(|m| m.contains("not metrics")), "{answer}");
     // Langfuse's path and its Basic authorization (public key : secret key).
     let basic = {
         use base64::Engine;

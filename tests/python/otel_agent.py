@@ -94,6 +94,29 @@ def sdk(tracer):
         return root.get_span_context().trace_id
 
 
+def metric_exporter():
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    elif protocol == "http/json":
+        from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    return OTLPMetricExporter()
+
+
+def record_metrics():
+    """A program configured by the standard variables exports every signal to the same server:
+    the metrics must be answered (not stored) without the exporter reporting a failure."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    reader = PeriodicExportingMetricReader(metric_exporter(), export_interval_millis=60_000)
+    meters = MeterProvider(metric_readers=[reader])
+    meters.get_meter("agent").create_counter("agent.requests").add(3)
+    meters.force_flush()
+    meters.shutdown()
+
+
 def log_exporter():
     if os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -163,6 +186,8 @@ def main():
     p = provider()
     tracer = trace.get_tracer("northstar-test")
     trace_id = sdk(tracer) if which == "sdk" else instrumented(tracer, which)
+    if which == "sdk":
+        record_metrics()
     p.force_flush()
     p.shutdown()
     print(json.dumps({"trace_id": format(trace_id, "032x")}))

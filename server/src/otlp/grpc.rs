@@ -6,6 +6,10 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tonic::codec::CompressionEncoding;
@@ -27,6 +31,18 @@ pub(crate) struct Traces {
 pub(crate) fn service(state: AppState) -> TraceServiceServer<Traces> {
     let limit = state.max_body_bytes;
     TraceServiceServer::new(Traces { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(limit)
+}
+
+/// The route of the metrics' gRPC method (answered, not stored).
+pub const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// The metrics service, ready to be routed at [`METRICS_PATH`].
+pub(crate) fn metrics_service(state: AppState) -> MetricsServiceServer<Traces> {
+    let limit = state.max_body_bytes;
+    MetricsServiceServer::new(Traces { state })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit)
@@ -81,5 +97,17 @@ impl LogsService for Traces {
         let project = super::authenticate(&self.state, &headers).await?;
         let _place = self.state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
         Ok(tonic::Response::new(super::export_logs(&self.state, project, request.into_inner()).await?))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Traces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let headers = request.metadata().clone().into_headers();
+        let project = super::authenticate(&self.state, &headers).await?;
+        Ok(tonic::Response::new(super::export_metrics(&self.state, project, request.into_inner()).await?))
     }
 }

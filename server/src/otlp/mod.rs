@@ -24,6 +24,9 @@ use northstar_store::{Store, StoreError};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -40,6 +43,8 @@ pub const HTTP_PATH: &str = "/v1/traces";
 pub const LANGFUSE_PATH: &str = "/api/public/otel/v1/traces";
 /// OTLP/HTTP's path for logs: GenAI events sent as log records.
 pub const LOGS_PATH: &str = "/v1/logs";
+/// OTLP/HTTP's path for metrics, which are answered, not stored (see [`export_metrics`]).
+pub const METRICS_PATH: &str = "/v1/metrics";
 
 /// Why an export failed.
 #[derive(Debug)]
@@ -214,6 +219,16 @@ pub(crate) async fn handle_logs(
     serve_http(&state, method, &headers, body, export_logs).await
 }
 
+/// The handler for every method on `/v1/metrics` (see [`export_metrics`]).
+pub(crate) async fn handle_metrics(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve_http(&state, method, &headers, body, export_metrics).await
+}
+
 /// One OTLP/HTTP request of any signal: checks, decoding, `export`, the answer.
 async fn serve_http<Req, Resp, F>(
     state: &AppState,
@@ -349,6 +364,38 @@ pub(crate) async fn export_logs(
         error_message: format!("{rejected} log records rejected: {}", mapped.reasons.join("; ")),
     });
     Ok(ExportLogsServiceResponse { partial_success })
+}
+
+/// Metrics are not stored: an SDK configured with only the standard variables exports every
+/// signal to this server, and a 404 would make it log an error at every interval. The answer
+/// is the OTLP one for data that is refused on purpose: every data point counted in
+/// `partial_success`, with the reason, and nothing is kept.
+pub(crate) async fn export_metrics(
+    _state: &AppState,
+    _project: Uuid,
+    request: ExportMetricsServiceRequest,
+) -> Result<ExportMetricsServiceResponse, OtlpError> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let points: usize = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| match &m.data {
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        })
+        .sum();
+    metrics::counter!("northstar_otlp_metric_points_refused_total").increment(points as u64);
+    let partial_success = (points > 0).then(|| ExportMetricsPartialSuccess {
+        rejected_data_points: i64::try_from(points).unwrap_or(i64::MAX),
+        error_message: format!("{points} data points rejected: this server keeps traces, not metrics"),
+    });
+    Ok(ExportMetricsServiceResponse { partial_success })
 }
 
 /// Writes what a request mapped to, with the store's errors as OTLP answers.
