@@ -277,9 +277,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
 
     wait_for(tx, Waiting::Parents, &waiting).await?;
     wait_for(tx, Waiting::EventSpans, &events_waiting).await?;
-    let arrived: Vec<Uuid> = in_request.into_iter().collect();
-    adopt(tx, Waiting::Parents, arrived.clone()).await?;
-    adopt(tx, Waiting::EventSpans, arrived).await?;
+    adopt(tx, in_request.into_iter().collect()).await?;
     let moved_from: Vec<Uuid> = moved_from.into_iter().collect();
     end_sessions(tx, touched_sessions.into_iter().collect(), moved_from).await?;
     Ok(counts)
@@ -346,22 +344,32 @@ async fn wait_for<T: IngestTx>(tx: &mut T, what: Waiting, waiting: &[(Uuid, Uuid
     Ok(())
 }
 
-/// Gives every row waiting for one of `arrived` its span.
-async fn adopt<T: IngestTx>(tx: &mut T, what: Waiting, arrived: Vec<Uuid>) -> Result<(), StoreError> {
+/// Gives every child span and every event waiting for one of `arrived` its span: one lookup in
+/// both waiting tables, then an update per awaited span.
+async fn adopt<T: IngestTx>(tx: &mut T, arrived: Vec<Uuid>) -> Result<(), StoreError> {
     if arrived.is_empty() {
         return Ok(());
     }
-    let (pending, row, awaited, target, column) = what.names();
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
-    let table = q.table(pending);
-    q.push(&format!("SELECT {row} AS waiting, {awaited} AS awaited FROM {table} WHERE "));
-    q.in_ids(awaited, arrived).push(" AND project_id = ").arg(Arg::Uuid(project));
-    let mut rows: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-    for found in tx.fetch_all(q).await? {
-        rows.entry(found.uuid("awaited")?).or_default().push(found.uuid("waiting")?);
+    for (i, what) in [Waiting::Parents, Waiting::EventSpans].into_iter().enumerate() {
+        let (pending, row, awaited, _, _) = what.names();
+        let table = q.table(pending);
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(&format!(
+            "SELECT CAST({i} AS BIGINT) AS what, {row} AS waiting, {awaited} AS awaited FROM {table} WHERE "
+        ));
+        q.in_ids(awaited, arrived.clone()).push(" AND project_id = ").arg(Arg::Uuid(project));
     }
-    for (span, ids) in rows {
+    let mut rows: BTreeMap<(i64, Uuid), Vec<Uuid>> = BTreeMap::new();
+    for found in tx.fetch_all(q).await? {
+        rows.entry((found.i64("what")?, found.uuid("awaited")?)).or_default().push(found.uuid("waiting")?);
+    }
+    for ((what, span), ids) in rows {
+        let what = if what == 0 { Waiting::Parents } else { Waiting::EventSpans };
+        let (pending, row, _, target, column) = what.names();
         let mut q = Sql::new(T::DIALECT);
         let target = q.table(target);
         q.push(&format!("UPDATE {target} SET {column} = ")).arg(Arg::Uuid(span));
