@@ -13,8 +13,6 @@
 mod support;
 
 use std::process::Child;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -27,25 +25,6 @@ const RECORDS_PER_BATCH: u64 = 50;
 fn start(env: &[(&str, String)]) -> (Child, u16) {
     let (child, port, _) = support::spawn_server(env, KEY);
     (child, port)
-}
-
-/// CPU seconds (user + system) of a process so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0 // utime, stime in USER_HZ (100 on Linux)
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
 }
 
 /// One SDK-shaped batch: a finished run, a root agent span with eight children, forty events.
@@ -108,46 +87,20 @@ async fn generate(port: u16, pid: u32, seconds: u64, concurrency: usize) -> Load
         let ok = client.post(&url).bearer_auth(KEY).body(first.to_string()).send().await.expect("session").status();
         assert_eq!(ok.as_u16(), 200);
     }
-    let bodies: Arc<Vec<bytes::Bytes>> =
-        Arc::new((0..budget).map(|i| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string())).collect());
-    let next = Arc::new(AtomicU64::new(0));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let cpu_before = cpu_seconds(pid);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, accepted, bodies, next) =
-            (client.clone(), url.clone(), accepted.clone(), bodies.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Relaxed) as usize;
-                let Some(body) = bodies.get(i).cloned() else { break };
-                let sent = Instant::now();
-                let response = client.post(&url).bearer_auth(KEY).body(body).send().await.expect("request");
-                assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
-                latencies.push(sent.elapsed());
-                accepted.fetch_add(RECORDS_PER_BATCH, Relaxed);
-            }
-            latencies
-        }));
-    }
-    let mut latencies: Vec<Duration> = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.expect("task"));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid) - cpu_before;
+    let bodies: Vec<bytes::Bytes> =
+        (0..budget).map(|i| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string())).collect();
+    let cpu_before = support::cpu_seconds(pid);
+    let (requests, elapsed, mut latencies) =
+        support::drive(url, "application/json", bodies, seconds, concurrency, Some(KEY)).await;
+    let cpu = support::cpu_seconds(pid) - cpu_before;
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let records = accepted.load(Relaxed);
+    let records = requests * RECORDS_PER_BATCH;
     Load {
         records_per_s: records as f64 / elapsed,
-        p50: at(0.5),
-        p99: at(0.99),
+        p50: support::quantile(&latencies, 0.5),
+        p99: support::quantile(&latencies, 0.99),
         cpu_cores: cpu / elapsed,
-        rss_mib: peak_rss_mib(pid),
+        rss_mib: support::status_kib(pid, "VmHWM:") as f64 / 1024.0,
         records,
     }
 }

@@ -17,8 +17,6 @@
 mod support;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -175,50 +173,6 @@ struct Load {
     spans: u64,
 }
 
-/// Posts the prepared `bodies` to `url` from `concurrency` clients for `seconds`.
-async fn drive(
-    url: String,
-    content_type: &'static str,
-    bodies: Vec<bytes::Bytes>,
-    seconds: u64,
-    concurrency: usize,
-    key: Option<&'static str>,
-) -> (u64, f64, Vec<Duration>) {
-    let client = reqwest::Client::new();
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicU64::new(0));
-    let sent = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, bodies, next, sent) =
-            (client.clone(), url.clone(), bodies.clone(), next.clone(), sent.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let i = next.fetch_add(1, Relaxed) as usize;
-                let Some(body) = bodies.get(i).cloned() else { break };
-                let at = Instant::now();
-                let mut request = client.post(&url).header("content-type", content_type).body(body);
-                if let Some(key) = key {
-                    request = request.bearer_auth(key);
-                }
-                let response = request.send().await.expect("request");
-                assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
-                latencies.push(at.elapsed());
-                sent.fetch_add(1, Relaxed);
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.expect("task"));
-    }
-    (sent.load(Relaxed), started.elapsed().as_secs_f64(), latencies)
-}
-
 fn load_of(
     requests: u64,
     spans_per_request: u64,
@@ -228,23 +182,14 @@ fn load_of(
     cpu: f64,
 ) -> Load {
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))];
     Load {
         spans_per_s: (requests * spans_per_request) as f64 / elapsed,
-        p50: at(0.5),
-        p99: at(0.99),
+        p50: support::quantile(&latencies, 0.5),
+        p99: support::quantile(&latencies, 0.99),
         cpu_cores: cpu / elapsed,
         rss_mib: support::status_kib(pid, "VmHWM:") as f64 / 1024.0,
         spans: requests * spans_per_request,
     }
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn print(label: &str, load: &Load) {
@@ -270,8 +215,8 @@ fn ours(
     let budget = (seconds as usize * 1_500).max(300);
     let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export().encode_to_vec())).collect();
     let (mut child, port, _) = support::spawn_server(&env(), KEY);
-    let cpu = cpu_seconds(child.id());
-    let (requests, elapsed, latencies) = runtime.block_on(drive(
+    let cpu = support::cpu_seconds(child.id());
+    let (requests, elapsed, latencies) = runtime.block_on(support::drive(
         format!("http://127.0.0.1:{port}/v1/traces"),
         "application/x-protobuf",
         exports,
@@ -279,7 +224,8 @@ fn ours(
         concurrency,
         Some(KEY),
     ));
-    let otlp = load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), cpu_seconds(child.id()) - cpu);
+    let otlp =
+        load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), support::cpu_seconds(child.id()) - cpu);
     let _ = child.kill();
     let _ = child.wait();
     print(&format!("{store} OTLP/HTTP protobuf"), &otlp);
@@ -287,8 +233,8 @@ fn ours(
     let batches: Vec<bytes::Bytes> =
         (0..budget).map(|_| bytes::Bytes::from(native(Uuid::new_v4()).to_string())).collect();
     let (mut child, port, _) = support::spawn_server(&env(), KEY);
-    let cpu = cpu_seconds(child.id());
-    let (requests, elapsed, latencies) = runtime.block_on(drive(
+    let cpu = support::cpu_seconds(child.id());
+    let (requests, elapsed, latencies) = runtime.block_on(support::drive(
         format!("http://127.0.0.1:{port}/functions/v1/ingest-traces"),
         "application/json",
         batches,
@@ -297,7 +243,7 @@ fn ours(
         Some(KEY),
     ));
     let native_load =
-        load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), cpu_seconds(child.id()) - cpu);
+        load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), support::cpu_seconds(child.id()) - cpu);
     let _ = child.kill();
     let _ = child.wait();
     print(&format!("{store} native ingest, same records"), &native_load);
@@ -327,7 +273,7 @@ fn phoenix(runtime: &tokio::runtime::Runtime, python: &str, seconds: u64, concur
     let budget = (seconds as usize * 200).max(100);
     let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export().encode_to_vec())).collect();
     let started = Instant::now();
-    let (requests, _, latencies) = runtime.block_on(drive(
+    let (requests, _, latencies) = runtime.block_on(support::drive(
         format!("http://127.0.0.1:{port}/v1/traces"),
         "application/x-protobuf",
         exports,
@@ -361,7 +307,7 @@ fn phoenix(runtime: &tokio::runtime::Runtime, python: &str, seconds: u64, concur
     let _ = child.wait();
     let mut latencies = latencies;
     latencies.sort_unstable();
-    let p50 = latencies.get(latencies.len() / 2).copied().unwrap_or_default();
+    let p50 = support::quantile(&latencies, 0.5);
     println!(
         "Phoenix OTLP/HTTP protobuf: {:.0} spans persisted/s ({count} of {sent} sent spans stored in {:.1} s; request p50 {:.1} ms; peak RSS {rss:.0} MiB)",
         count as f64 / last_growth.as_secs_f64(),

@@ -394,15 +394,16 @@ async fn end_sessions<T: IngestTx>(tx: &mut T, sessions: Vec<Uuid>, moved: Vec<U
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
     let (table, runs) = (q.table("sessions"), q.table("runs"));
-    let ended = format!(
-        "(CASE WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {table}.id AND r.status = 'running') THEN NULL
-              ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {table}.id) END)"
-    );
-    let duration = q.millis("created_at", &format!("COALESCE({ended}, last_at)"));
+    // The end is computed once per session (a row-value update, as `refresh_sessions` does).
+    let duration = q.millis(&format!("{table}.created_at"), &format!("COALESCE(v.ended, {table}.last_at)"));
     q.push(&format!(
-        "UPDATE {table} SET ended_at = {ended},
-                status = CASE WHEN errored_runs > 0 THEN 'errored' WHEN {ended} IS NULL THEN 'active' ELSE 'completed' END,
-                duration_ms = COALESCE({duration}, 0)
+        "UPDATE {table} SET (ended_at, status, duration_ms) =
+           (SELECT v.ended,
+                   CASE WHEN {table}.errored_runs > 0 THEN 'errored' WHEN v.ended IS NULL THEN 'active' ELSE 'completed' END,
+                   COALESCE({duration}, 0)
+            FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {table}.id AND r.status = 'running')
+                              THEN NULL
+                              ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {table}.id) END AS ended) v)
          WHERE "
     ));
     q.project_is("project_id", project).push(" AND ").in_ids("id", sessions);

@@ -3,6 +3,8 @@
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -134,4 +136,63 @@ pub async fn reference_store(url: &str) -> (Uuid, Uuid) {
     .expect("valid");
     store.ingest(project, &batch).await.expect("session");
     (project, session)
+}
+
+/// CPU seconds (user + system) of a process so far.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime in USER_HZ (100 on Linux)
+}
+
+/// The `q` quantile of sorted `latencies` (zero when there are none).
+pub fn quantile(latencies: &[Duration], q: f64) -> Duration {
+    let last = latencies.len().saturating_sub(1);
+    latencies.get(((latencies.len() as f64 * q) as usize).min(last)).copied().unwrap_or_default()
+}
+
+/// Posts the prepared `bodies` to `url` from `concurrency` clients for `seconds`.
+pub async fn drive(
+    url: String,
+    content_type: &'static str,
+    bodies: Vec<bytes::Bytes>,
+    seconds: u64,
+    concurrency: usize,
+    key: Option<&'static str>,
+) -> (u64, f64, Vec<Duration>) {
+    let client = reqwest::Client::new();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, bodies, next, sent) =
+            (client.clone(), url.clone(), bodies.clone(), next.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Relaxed) as usize;
+                let Some(body) = bodies.get(i).cloned() else { break };
+                let at = Instant::now();
+                let mut request = client.post(&url).header("content-type", content_type).body(body);
+                if let Some(key) = key {
+                    request = request.bearer_auth(key);
+                }
+                let response = request.send().await.expect("request");
+                assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
+                latencies.push(at.elapsed());
+                sent.fetch_add(1, Relaxed);
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("task"));
+    }
+    (sent.load(Relaxed), started.elapsed().as_secs_f64(), latencies)
 }

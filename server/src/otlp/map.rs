@@ -54,18 +54,7 @@ pub(crate) fn map(project: Uuid, request: ExportTraceServiceRequest) -> Mapped {
                     }
                 };
                 let at = *index.entry(one.span.run_id).or_insert_with(|| {
-                    traces.push(Trace {
-                        run_id: one.span.run_id,
-                        root: None,
-                        session_hint: None,
-                        own_session: derived(&[project.as_bytes(), b"trace", one.span.run_id.as_bytes()]),
-                        provisional_name: one.span.name.clone(),
-                        first_start: one.span.started_at,
-                        spans: Vec::new(),
-                        parents: HashMap::new(),
-                        events: Vec::new(),
-                        scores: Vec::new(),
-                    });
+                    traces.push(new_trace(project, one.span.run_id, &one.span.name, one.span.started_at));
                     traces.len() - 1
                 });
                 let trace = &mut traces[at];
@@ -173,18 +162,7 @@ pub(crate) fn map_logs(project: Uuid, request: ExportLogsServiceRequest) -> Mapp
                     })
                     .collect();
                 let at_index = *index.entry(run_id).or_insert_with(|| {
-                    traces.push(Trace {
-                        run_id,
-                        root: None,
-                        session_hint: None,
-                        own_session: derived(&[project.as_bytes(), b"trace", run_id.as_bytes()]),
-                        provisional_name: "(spans not received yet)".into(),
-                        first_start: at,
-                        spans: Vec::new(),
-                        parents: HashMap::new(),
-                        events: Vec::new(),
-                        scores: Vec::new(),
-                    });
+                    traces.push(new_trace(project, run_id, "(spans not received yet)", at));
                     traces.len() - 1
                 });
                 let trace = &mut traces[at_index];
@@ -195,6 +173,23 @@ pub(crate) fn map_logs(project: Uuid, request: ExportLogsServiceRequest) -> Mapp
     }
     mapped.batch = TraceBatch { traces };
     mapped
+}
+
+/// What a request carries of trace `run_id` before anything is added: a provisional name and
+/// start, and the session of its own (derived from the project and the trace).
+fn new_trace(project: Uuid, run_id: Uuid, provisional_name: &str, start: DateTime<Utc>) -> Trace {
+    Trace {
+        run_id,
+        root: None,
+        session_hint: None,
+        own_session: derived(&[project.as_bytes(), b"trace", run_id.as_bytes()]),
+        provisional_name: provisional_name.to_owned(),
+        first_start: start,
+        spans: Vec::new(),
+        parents: HashMap::new(),
+        events: Vec::new(),
+        scores: Vec::new(),
+    }
 }
 
 /// A UUID (version 8) derived from `parts`: the same parts give the same id, so a re-sent

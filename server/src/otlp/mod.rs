@@ -314,12 +314,7 @@ pub(crate) async fn export(
     request: ExportTraceServiceRequest,
 ) -> Result<ExportTraceServiceResponse, OtlpError> {
     let spans: usize = request.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
-    if spans > state.max_batch_records {
-        return Err(OtlpError::TooLarge(format!(
-            "Export has {spans} spans; at most {} are accepted per request",
-            state.max_batch_records
-        )));
-    }
+    within_limit(state, spans, "spans")?;
     let mut mapped = map::map(project, request);
     for trace in &mut mapped.batch.traces {
         crate::costs::fill_missing_costs_of(&mut trace.spans, &state.prices);
@@ -345,12 +340,7 @@ pub(crate) async fn export_logs(
     request: ExportLogsServiceRequest,
 ) -> Result<ExportLogsServiceResponse, OtlpError> {
     let records: usize = request.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum();
-    if records > state.max_batch_records {
-        return Err(OtlpError::TooLarge(format!(
-            "Export has {records} log records; at most {} are accepted per request",
-            state.max_batch_records
-        )));
-    }
+    within_limit(state, records, "log records")?;
     let mut mapped = map::map_logs(project, request);
     let counts = store(state, project, &mut mapped).await?;
     metrics::counter!("northstar_ingest_records_total", "type" => "event").increment(counts.events as u64);
@@ -396,6 +386,17 @@ pub(crate) async fn export_metrics(
         error_message: format!("{points} data points rejected: this server keeps traces, not metrics"),
     });
     Ok(ExportMetricsServiceResponse { partial_success })
+}
+
+/// An export carries at most `NORTHSTAR_MAX_BATCH_RECORDS` items (413 above), as a batch does.
+fn within_limit(state: &AppState, count: usize, what: &str) -> Result<(), OtlpError> {
+    if count > state.max_batch_records {
+        return Err(OtlpError::TooLarge(format!(
+            "Export has {count} {what}; at most {} are accepted per request",
+            state.max_batch_records
+        )));
+    }
+    Ok(())
 }
 
 /// Writes what a request mapped to, with the store's errors as OTLP answers.
