@@ -542,7 +542,68 @@ async fn concurrent_exports_of_one_trace_build_one_tree(server: &TestServer) {
     assert_eq!((session.runs, session.tool_calls), (1, 30));
 }
 
+/// Hostile values: NUL in names, keys and values (Postgres stores no NUL), token counts and
+/// costs far out of range, an end before the start, a deep value: stored, never a 5xx.
+async fn hostile_values_are_stored_safely(server: &TestServer) {
+    let int = |key: &str, v: i64| KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::IntValue(v)) }),
+        ..KeyValue::default()
+    };
+    let mut deep = AnyValue { value: Some(any_value::Value::StringValue("bottom".into())) };
+    for _ in 0..30 {
+        deep = AnyValue {
+            value: Some(any_value::Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
+                values: vec![deep],
+            })),
+        };
+    }
+    let mut span = otlp_span(
+        TRACE,
+        1,
+        None,
+        "agent\0run",
+        vec![
+            kv("gen_ai.operation.name", "chat"),
+            kv("gen_ai.request.model", "gpt-4o\0"),
+            kv("key\0", "value\0"),
+            int("gen_ai.usage.input_tokens", i64::MAX),
+            int("gen_ai.usage.output_tokens", -5),
+            kv("llm.cost.total", "-1"),
+            KeyValue { key: "deep".into(), value: Some(deep), ..KeyValue::default() },
+        ],
+    );
+    span.end_time_unix_nano = span.start_time_unix_nano - 1_000_000;
+    let response = send(server, &export(vec![span])).await;
+    assert_eq!(response.partial_success, None);
+    let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
+    let stored = &spans[0];
+    assert_eq!(stored.name, "agent\u{fffd}run");
+    assert_eq!(stored.attributes["key\u{fffd}"], json!("value\u{fffd}"));
+    assert!(stored.attributes.get("input_tokens").is_none() && stored.attributes.get("output_tokens").is_none());
+    assert!(stored.attributes.get("cost_usd").is_none(), "an out-of-range figure is left out");
+    assert_eq!(stored.ended_at, Some(stored.started_at), "an end before the start is the start");
+    let row = server.store.run_row(server.project, run_id()).await.expect("row").expect("row");
+    assert_eq!((row.input_tokens, row.cost_usd), (0, 0.0));
+
+    // Deeper than protobuf decoding allows (100 levels): a 400, nothing stored.
+    let mut deeper = AnyValue { value: Some(any_value::Value::StringValue("bottom".into())) };
+    for _ in 0..80 {
+        deeper = AnyValue {
+            value: Some(any_value::Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
+                values: vec![deeper],
+            })),
+        };
+    }
+    let too_deep = KeyValue { key: "deep".into(), value: Some(deeper), ..KeyValue::default() };
+    let (status, _) =
+        send_with_key(server, &server.key, &export(vec![otlp_span([0x33; 16], 1, None, "deep", vec![too_deep])])).await;
+    assert_eq!(status, 400);
+    assert!(server.store.get_run(server.project, Uuid::from_bytes([0x33; 16])).await.expect("read").is_none());
+}
+
 on_both_stores!(
+    hostile_values_are_stored_safely,
     concurrent_exports_of_one_trace_build_one_tree,
     genai_log_events_before_their_span_wait_for_it,
     children_first_then_the_root_in_a_later_request_give_the_whole_tree,
