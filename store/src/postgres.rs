@@ -60,6 +60,15 @@ impl PgStore {
     }
 }
 
+/// How an ingest transaction begins (one round trip). Every statement of a batch, foreign-key
+/// checks included, looks rows up by key. On a table still growing past its last statistics
+/// the planner prices a sequential scan below N index probes, and a plan cached then scans ever
+/// more rows until the next ANALYZE: no sequential scans. And with them priced out, the
+/// planner judged every generic plan dearer than a custom one and planned each statement
+/// again on every execution (planning took more time than executing the lookups): the
+/// statements are prepared once per connection, so their one generic plan is used.
+const INGEST_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
+
 struct PgTx<'a> {
     tx: Transaction<'a, Postgres>,
     project: Uuid,
@@ -378,11 +387,7 @@ impl Store for PgStore {
     }
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        // Every statement of a batch, foreign-key checks included, looks rows up by key. On a
-        // table still growing past its last statistics the planner prices a sequential scan
-        // below N index probes, and a plan cached then scans ever more rows until the next
-        // ANALYZE (measured: a third of the database's CPU under load). Same round trip.
-        let tx = self.pool.begin_with("BEGIN; SET LOCAL enable_seqscan = off").await?;
+        let tx = self.pool.begin_with(INGEST_BEGIN).await?;
         let mut tx = PgTx { tx, project };
         let counts = refs::ingest(&mut tx, batch).await?;
         tx.tx.commit().await?;
@@ -390,7 +395,7 @@ impl Store for PgStore {
     }
 
     async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
-        let tx = self.pool.begin_with("BEGIN; SET LOCAL enable_seqscan = off").await?;
+        let tx = self.pool.begin_with(INGEST_BEGIN).await?;
         let mut tx = PgTx { tx, project };
         let counts = crate::traces::ingest(&mut tx, batch).await?;
         tx.tx.commit().await?;
