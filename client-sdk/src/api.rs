@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::capture::Captured;
-use crate::client::{Client, ScoreError, ScoreValue, to_value};
+use crate::capture::to_value;
+use crate::client::{Client, ScoreError, ScoreValue};
 use crate::context::{Context, Entered, Entry};
 use crate::options::{ConfigError, Options};
 use crate::run::{RunHandle, SessionHandle};

@@ -9,10 +9,15 @@
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
-use serde_json::Value;
+use serde_json::{Value, json};
 use smallvec::SmallVec;
 
-use crate::client::to_value;
+#[doc(hidden)]
+/// Serializes a user value for capture; a value serde cannot encode becomes a description of
+/// the failure instead of an error in the caller's code.
+pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|err| json!({"northstar_capture_error": err.to_string()}))
+}
 
 /// Bytes a string may have and still live inside its record.
 pub(crate) const INLINE: usize = 16;
@@ -250,7 +255,7 @@ mod tests {
 
     /// The reference is `to_value`: serde_json, with a failure described rather than raised.
     fn same_as_serde_json<T: Serialize>(value: T) {
-        assert_eq!(Captured::of(&value).into_value(), crate::client::to_value(&value));
+        assert_eq!(Captured::of(&value).into_value(), crate::capture::to_value(&value));
     }
 
     #[test]

@@ -61,7 +61,9 @@ extern crate self as northstar;
 mod api;
 mod capture;
 mod client;
+mod clock;
 mod context;
+mod failure;
 #[cfg(feature = "llm-http")]
 pub mod instrument;
 mod llm;
@@ -94,3 +96,6 @@ pub use span::{Key, Name, SpanHandle};
 pub use stats::Stats;
 #[cfg(feature = "tracing")]
 pub use tracing_layer::{NorthstarLayer, tracing_layer};
+#[cfg(feature = "test-util")]
+pub use worker::transport::MemoryTransport;
+pub use worker::transport::{Attempt, Delivery, HttpTransport, Transport};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::worker::transport::{HttpTransport, Transport};
 use northstar_pricing::{Price, PriceTable};
 
 /// A callback that may rewrite any captured payload (inputs, outputs, metadata, attributes,
@@ -65,6 +66,10 @@ pub struct Options {
     pub retry_base_delay: Duration,
     /// Model prices added to or overriding the bundled table.
     pub prices: Vec<(String, Price)>,
+    /// Where batches go instead of the server at `endpoint` (then no key or endpoint is
+    /// needed): a [`crate::Transport`] of your own, or, in tests, a
+    /// `northstar::MemoryTransport` (feature `test-util`).
+    pub transport: Option<Arc<dyn Transport>>,
 }
 
 impl Default for Options {
@@ -88,6 +93,7 @@ impl Default for Options {
             max_attempts: 3,
             retry_base_delay: Duration::from_millis(200),
             prices: Vec::new(),
+            transport: None,
         }
     }
 }
@@ -107,6 +113,7 @@ impl std::fmt::Debug for Options {
             .field("capture_inputs", &self.capture_inputs)
             .field("capture_outputs", &self.capture_outputs)
             .field("redact_keys", &self.redact_keys)
+            .field("transport", &self.transport.as_ref().map(|_| "custom"))
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +156,13 @@ impl Options {
     #[must_use]
     pub fn api_key(mut self, value: impl Into<String>) -> Self {
         self.api_key = Some(value.into());
+        self
+    }
+
+    /// Sends batches through `transport` instead of HTTP to the endpoint.
+    #[must_use]
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
         self
     }
 
@@ -253,6 +267,19 @@ impl Options {
         let key = self.api_key.clone()?;
         let endpoint = self.endpoint.as_deref()?.trim_end_matches('/').to_owned();
         Some((key, endpoint))
+    }
+
+    /// Where the client's batches go: the transport set, else HTTP to the endpoint with the key;
+    /// `None` (a no-op client) when disabled, or when neither is configured.
+    pub(crate) fn delivery(&self) -> Option<Arc<dyn Transport>> {
+        if self.enabled == Some(false) {
+            return None;
+        }
+        if let Some(transport) = &self.transport {
+            return Some(transport.clone());
+        }
+        let (key, endpoint) = self.active()?;
+        Some(Arc::new(HttpTransport::new(endpoint, key, self.request_timeout)))
     }
 
     pub(crate) fn price_table(&self) -> PriceTable {

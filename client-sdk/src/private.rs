@@ -7,12 +7,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::api::{SpanGuard, TraceGuard};
-use crate::client::type_name_of;
 use crate::context::Context;
+use crate::failure::type_name_of;
 use crate::run::RunHandle;
 use crate::span::SpanHandle;
 
-pub use crate::client::to_value;
+pub use crate::capture::to_value;
 pub use crate::context::FutureExt;
 pub use northstar_wire::SpanKind as Kind;
 

@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::client::{
-    Inner, drop_error, end_micros, error_value, latency_ms, lock, new_id, now, now_micros, panic_error, timestamp,
-    to_value, type_name_of,
-};
+use crate::capture::to_value;
+use crate::client::Inner;
+use crate::clock::{end_micros, latency_ms, new_id, now, now_micros, timestamp};
+use crate::failure::{drop_error, error_value, lock, panic_error, type_name_of};
 use crate::span::{Name, SpanHandle};
 use crate::worker::Record;
 
@@ -148,7 +148,7 @@ pub(crate) struct RunState {
     session_id: Uuid,
     /// As a span's: a `&'static str` is kept without copying.
     name: Name,
-    /// Microseconds since the epoch ([`crate::client::now_micros`]).
+    /// Microseconds since the epoch ([`crate::clock::now_micros`]).
     started_at: i64,
     pub(crate) data: Mutex<RunData>,
 }

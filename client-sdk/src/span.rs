@@ -12,10 +12,9 @@ use spin::relax::Yield;
 use uuid::Uuid;
 
 use crate::capture::Captured;
-use crate::client::{
-    drop_error, end_micros, error_value, latency_ms, lock, new_id, now_micros, panic_error, timestamp, type_name_of,
-};
+use crate::clock::{end_micros, latency_ms, new_id, now_micros, timestamp};
 use crate::context::Context;
+use crate::failure::{drop_error, error_value, lock, panic_error, type_name_of};
 use crate::llm::{Message, message_events};
 use crate::run::RunState;
 use crate::worker::Record;
@@ -162,7 +161,7 @@ pub(crate) struct SpanState {
     parent: Option<Uuid>,
     kind: SpanKind,
     name: Name,
-    /// Microseconds since the epoch ([`crate::client::now_micros`]).
+    /// Microseconds since the epoch ([`crate::clock::now_micros`]).
     started_at: i64,
     iteration: Option<i32>,
     /// A spin lock that yields while it waits: a span's lock is taken by its own caller and,

@@ -1,6 +1,8 @@
 //! Configuration from the environment, code winning over it, and the no-op modes, each in a
 //! child process of this test binary with its own environment, against the real server.
 
+#[path = "sdk/common/mod.rs"]
+#[allow(dead_code, reason = "this binary uses one part of the SDK tests' harness")]
 mod common;
 
 use std::process::Command;

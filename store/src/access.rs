@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::query::sql::{Arg, Dialect, Reader, Sql};
-use crate::refs::IngestTx;
+use crate::query::sql::{Arg, Dialect, Reader, Sql, WriteTx};
 use crate::rows::{self, Columns};
 use crate::{Project, StoreError};
 
@@ -102,7 +101,7 @@ pub(crate) async fn create_user<R: Reader>(
     q.push(if is_admin { ", TRUE, " } else { ", FALSE, " })
         .arg(Arg::Ts(now))
         .push(") ON CONFLICT (email) DO NOTHING RETURNING id");
-    if r.fetch_all(q).await?.is_empty() {
+    if r.write(q).await?.is_empty() {
         return Err(StoreError::Invalid(format!("a user with email {email} already exists")));
     }
     Ok(User { id, email, is_admin, created_at: now, session_epoch: 0, disabled: false })
@@ -126,7 +125,7 @@ pub(crate) async fn update_user<R: Reader>(r: &R, email: &str, change: &UserChan
         }
     }
     q.push(" WHERE email = ").arg(Arg::Text(normalize_email(email))).push(" RETURNING id");
-    let Some(row) = r.fetch_all(q).await?.into_iter().next() else {
+    let Some(row) = r.write(q).await?.into_iter().next() else {
         return Err(StoreError::NotFound("no user with that email"));
     };
     let id = row.uuid("id")?;
@@ -176,7 +175,7 @@ pub(crate) async fn set_member<R: Reader>(r: &R, project: Uuid, user: Uuid, role
     q.push(&format!(" FROM {projects} p, {users} u WHERE p.id = ")).arg(Arg::Uuid(project));
     q.push(" AND u.id = ").arg(Arg::Uuid(user));
     q.push(" ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role RETURNING user_id");
-    if r.fetch_all(q).await?.is_empty() {
+    if r.write(q).await?.is_empty() {
         return Err(StoreError::NotFound("no such project or user"));
     }
     Ok(())
@@ -233,7 +232,7 @@ pub(crate) async fn set_retention<R: Reader>(r: &R, project: Uuid, days: Option<
         None => q.push("NULL"),
     };
     q.push(" WHERE id = ").arg(Arg::Uuid(project)).push(" RETURNING id");
-    if r.fetch_all(q).await?.is_empty() {
+    if r.write(q).await?.is_empty() {
         return Err(StoreError::ProjectNotFound(project));
     }
     Ok(())
@@ -243,7 +242,7 @@ pub(crate) async fn set_retention<R: Reader>(r: &R, project: Uuid, days: Option<
 /// spans, events and scores go with them), then the project's sessions created before `cutoff`
 /// that have no run left. Returns how many runs went; call again until it returns less than
 /// `limit`. One transaction: the sessions are never seen counting runs that are gone.
-pub(crate) async fn delete_runs_before<T: IngestTx>(
+pub(crate) async fn delete_runs_before<T: WriteTx>(
     tx: &mut T,
     cutoff: DateTime<Utc>,
     limit: u32,
@@ -273,7 +272,7 @@ pub(crate) async fn delete_runs_before<T: IngestTx>(
             tx.fetch_all(q).await?;
         }
         let mut q = Sql::new(T::DIALECT);
-        crate::figures::refresh_sessions(&mut q, project, Some(sessions));
+        crate::ingest::figures::refresh_sessions(&mut q, project, Some(sessions));
         tx.fetch_all(q).await?;
     }
     if deleted < u64::from(limit) {

@@ -3,9 +3,11 @@
 use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
+use crate::backend::Backend;
 use crate::{
     IngestCounts, NewScore, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, ScoreSummary, SessionFilter,
-    SessionRow, SqliteStore, Store, StoreError, TimeRange, User, UserChange,
+    SessionRow, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User, UserChange, access, query,
+    records,
 };
 use chrono::{DateTime, Utc};
 
@@ -44,6 +46,17 @@ impl AnyStore {
     }
 }
 
+#[cfg(test)]
+impl AnyStore {
+    /// The SQLite store inside, for tests of its group commit.
+    pub(crate) fn sqlite(&self) -> &SqliteStore {
+        match self {
+            Self::Sqlite(store) => store,
+            Self::Postgres(_) => panic!("a SQLite store was expected"),
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
@@ -53,128 +66,130 @@ macro_rules! dispatch {
     };
 }
 
+/// The store API, written once: each operation is one generic function over the backend
+/// (`records`, `access`, `query`, `ingest`), dispatched to the backend the URL chose.
 impl Store for AnyStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.migrate())
+        dispatch!(self, b => records::migrate(b))
     }
     async fn rebuild_figures(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.rebuild_figures())
+        dispatch!(self, b => records::rebuild_figures(b))
     }
     async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
-        dispatch!(self, s => s.resolve_api_key(key_hash))
+        dispatch!(self, b => records::resolve_api_key(b, key_hash))
     }
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        dispatch!(self, s => s.ingest(project, batch))
+        dispatch!(self, b => Backend::ingest(b, project, batch))
     }
     async fn ingest_owned(&self, project: Uuid, batch: Batch) -> Result<IngestCounts, StoreError> {
-        dispatch!(self, s => s.ingest_owned(project, batch))
+        dispatch!(self, b => Backend::ingest_owned(b, project, batch))
     }
-    async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
-        dispatch!(self, s => s.ingest_traces(project, batch))
+    async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
+        dispatch!(self, b => Backend::ingest_traces(b, project, batch))
     }
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
-        dispatch!(self, s => s.create_project(name, key_hash))
+        dispatch!(self, b => records::create_project(b, name, key_hash))
     }
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
-        dispatch!(self, s => s.list_projects())
+        dispatch!(self, b => records::list_projects(b))
     }
     async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
-        dispatch!(self, s => s.rotate_key(project, key_hash))
+        dispatch!(self, b => records::rotate_key(b, project, key_hash))
     }
     async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.revoke_key(project))
+        dispatch!(self, b => records::revoke_key(b, project))
     }
     async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
-        dispatch!(self, s => s.get_session(project, id))
+        dispatch!(self, b => records::get_session(b, project, id))
     }
     async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
-        dispatch!(self, s => s.get_run(project, id))
+        dispatch!(self, b => records::get_run(b, project, id))
     }
     async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
-        dispatch!(self, s => s.get_span(project, id))
+        dispatch!(self, b => records::get_span(b, project, id))
     }
     async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
-        dispatch!(self, s => s.get_event(project, id))
+        dispatch!(self, b => records::get_event(b, project, id))
     }
     async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
-        dispatch!(self, s => s.get_score(project, id))
+        dispatch!(self, b => records::get_score(b, project, id))
     }
     async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
-        dispatch!(self, s => s.list_runs(project, session))
+        dispatch!(self, b => records::list_runs(b, project, session))
     }
     async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
-        dispatch!(self, s => s.list_spans(project, run))
+        dispatch!(self, b => records::list_spans(b, project, run))
     }
     async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
-        dispatch!(self, s => s.list_events(project, run))
+        dispatch!(self, b => records::list_events(b, project, run))
     }
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
-        dispatch!(self, s => s.count_records(project))
+        dispatch!(self, b => records::count_records(b, project))
     }
     async fn overview(&self, project: Uuid, range: TimeRange) -> Result<Overview, StoreError> {
-        dispatch!(self, s => s.overview(project, range))
+        dispatch!(self, b => query::overview(b, project, &range))
     }
     async fn list_session_rows(&self, project: Uuid, filter: &SessionFilter) -> Result<Page<SessionRow>, StoreError> {
-        dispatch!(self, s => s.list_session_rows(project, filter))
+        dispatch!(self, b => query::session_rows(b, project, filter))
     }
     async fn session_row(&self, project: Uuid, id: Uuid) -> Result<Option<SessionRow>, StoreError> {
-        dispatch!(self, s => s.session_row(project, id))
+        dispatch!(self, b => query::session_row(b, project, id))
     }
     async fn list_run_rows(&self, project: Uuid, filter: &RunFilter) -> Result<Page<RunRow>, StoreError> {
-        dispatch!(self, s => s.list_run_rows(project, filter))
+        dispatch!(self, b => query::run_rows(b, project, filter))
     }
     async fn run_row(&self, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {
-        dispatch!(self, s => s.run_row(project, id))
+        dispatch!(self, b => query::run_row(b, project, id))
     }
     async fn list_scores(&self, project: Uuid, run: Uuid) -> Result<Vec<Score>, StoreError> {
-        dispatch!(self, s => s.list_scores(project, run))
+        dispatch!(self, b => query::list_scores(b, project, run))
     }
     async fn add_score(&self, project: Uuid, score: &NewScore) -> Result<Score, StoreError> {
-        dispatch!(self, s => s.add_score(project, score))
+        dispatch!(self, b => query::add_score(b, project, score))
     }
     async fn score_summaries(&self, project: Uuid, range: TimeRange) -> Result<Vec<ScoreSummary>, StoreError> {
-        dispatch!(self, s => s.score_summaries(project, range))
+        dispatch!(self, b => query::score_summaries(b, project, &range))
     }
     async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool) -> Result<User, StoreError> {
-        dispatch!(self, s => s.create_user(email, password_hash, is_admin))
+        dispatch!(self, b => access::create_user(b, email, password_hash, is_admin))
     }
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
-        dispatch!(self, s => s.user_by_email(email))
+        dispatch!(self, b => access::user_by_email(b, email))
     }
     async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        dispatch!(self, s => s.user_by_id(id))
-    }
-    async fn update_user(&self, email: &str, change: &UserChange) -> Result<User, StoreError> {
-        dispatch!(self, s => s.update_user(email, change))
+        dispatch!(self, b => access::user_by_id(b, id))
     }
     async fn count_users(&self) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.count_users())
+        dispatch!(self, b => access::count_users(b))
     }
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        dispatch!(self, s => s.list_users())
+        dispatch!(self, b => access::list_users(b))
+    }
+    async fn update_user(&self, email: &str, change: &UserChange) -> Result<User, StoreError> {
+        dispatch!(self, b => access::update_user(b, email, change))
     }
     async fn set_member(&self, project: Uuid, user: Uuid, role: Role) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_member(project, user, role))
+        dispatch!(self, b => access::set_member(b, project, user, role))
     }
     async fn projects_of(&self, user: &User) -> Result<Vec<(Project, Role)>, StoreError> {
-        dispatch!(self, s => s.projects_of(user))
+        dispatch!(self, b => access::projects_of(b, user))
     }
     async fn project_for(&self, user: &User, project: Uuid) -> Result<Option<(Project, Role)>, StoreError> {
-        dispatch!(self, s => s.project_for(user, project))
+        dispatch!(self, b => access::project_for(b, user, project))
     }
     async fn set_retention(&self, project: Uuid, days: Option<u32>) -> Result<(), StoreError> {
-        dispatch!(self, s => s.set_retention(project, days))
+        dispatch!(self, b => access::set_retention(b, project, days))
     }
     async fn delete_runs_before(&self, project: Uuid, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.delete_runs_before(project, cutoff, limit))
+        dispatch!(self, b => records::delete_runs_before(b, project, cutoff, limit))
     }
     async fn ready(&self) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.ready())
+        dispatch!(self, b => records::ready(b))
     }
     fn pool_usage(&self) -> (u32, u32) {
         match self {
-            AnyStore::Postgres(s) => s.pool_usage(),
-            AnyStore::Sqlite(s) => s.pool_usage(),
+            AnyStore::Postgres(b) => b.pool_usage(),
+            AnyStore::Sqlite(b) => b.pool_usage(),
         }
     }
 }

@@ -1,6 +1,9 @@
-//! Every SQL statement of NorthStar lives here, behind one [`Store`] trait with a Postgres
-//! implementation ([`PgStore`], the original's schema in schema `private`) and an embedded SQLite
-//! one ([`SqliteStore`], the same tables for a laptop). [`AnyStore`] picks one from a URL.
+//! Every SQL statement of NorthStar lives here, behind one [`Store`] trait implemented once, by
+//! [`AnyStore`], over two backends: Postgres ([`PgStore`], the original's schema in schema
+//! `private`) and an embedded SQLite ([`SqliteStore`], the same tables for a laptop), picked
+//! from a URL. Each operation is written once, over the SQL builder (`query::sql`: one text for
+//! both dialects); a backend supplies only what differs (`backend::Backend`: connections,
+//! transactions, migrations, how ingest is queued) and its upserts (`ingest::IngestTx`).
 //!
 //! Writes are set-based: a batch is one transaction with one upsert statement per table (plus a
 //! few id-set lookups for the reference checks), never a round trip per record.
@@ -18,16 +21,15 @@
 
 mod access;
 mod any;
+mod backend;
 mod error;
-mod figures;
-mod group;
+mod ingest;
 mod migrations;
 mod postgres;
 mod query;
-mod refs;
+mod records;
 mod rows;
 mod sqlite;
-mod traces;
 
 use std::future::Future;
 
@@ -38,13 +40,13 @@ use uuid::Uuid;
 pub use access::{Role, User, UserChange, normalize_email};
 pub use any::AnyStore;
 pub use error::StoreError;
+pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use postgres::PgStore;
 pub use query::{
     DayTotals, ModelTotals, NewScore, Overview, Page, RunFilter, RunRow, ScoreFilter, ScoreSummary, SessionFilter,
     SessionRow, SessionSort, SessionStatus, TimeRange,
 };
 pub use sqlite::SqliteStore;
-pub use traces::{RootRun, Trace, TraceBatch, TraceCounts};
 
 /// A project as the admin CLI lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,100 +280,3 @@ pub trait Store: Send + Sync {
     /// Connections of the pool: (open, idle).
     fn pool_usage(&self) -> (u32, u32);
 }
-
-/// The read models are the same SQL on both backends.
-macro_rules! read_models {
-    () => {
-        async fn overview(&self, project: Uuid, range: crate::TimeRange) -> Result<crate::Overview, StoreError> {
-            crate::query::overview(self, project, &range).await
-        }
-        async fn list_session_rows(
-            &self,
-            project: Uuid,
-            filter: &crate::SessionFilter,
-        ) -> Result<crate::Page<crate::SessionRow>, StoreError> {
-            crate::query::session_rows(self, project, filter).await
-        }
-        async fn session_row(&self, project: Uuid, id: Uuid) -> Result<Option<crate::SessionRow>, StoreError> {
-            crate::query::session_row(self, project, id).await
-        }
-        async fn list_run_rows(
-            &self,
-            project: Uuid,
-            filter: &crate::RunFilter,
-        ) -> Result<crate::Page<crate::RunRow>, StoreError> {
-            crate::query::run_rows(self, project, filter).await
-        }
-        async fn run_row(&self, project: Uuid, id: Uuid) -> Result<Option<crate::RunRow>, StoreError> {
-            crate::query::run_row(self, project, id).await
-        }
-        async fn list_scores(&self, project: Uuid, run: Uuid) -> Result<Vec<Score>, StoreError> {
-            crate::query::list_scores(self, project, run).await
-        }
-        async fn add_score(&self, project: Uuid, score: &crate::NewScore) -> Result<Score, StoreError> {
-            crate::query::add_score(self, project, score).await
-        }
-        async fn score_summaries(
-            &self,
-            project: Uuid,
-            range: crate::TimeRange,
-        ) -> Result<Vec<crate::ScoreSummary>, StoreError> {
-            crate::query::score_summaries(self, project, &range).await
-        }
-        async fn create_user(
-            &self,
-            email: &str,
-            password_hash: &str,
-            is_admin: bool,
-        ) -> Result<crate::User, StoreError> {
-            crate::access::create_user(self, email, password_hash, is_admin).await
-        }
-        async fn user_by_email(&self, email: &str) -> Result<Option<(crate::User, String)>, StoreError> {
-            crate::access::user_by_email(self, email).await
-        }
-        async fn user_by_id(&self, id: Uuid) -> Result<Option<crate::User>, StoreError> {
-            crate::access::user_by_id(self, id).await
-        }
-        async fn update_user(&self, email: &str, change: &crate::UserChange) -> Result<crate::User, StoreError> {
-            crate::access::update_user(self, email, change).await
-        }
-        async fn count_users(&self) -> Result<i64, StoreError> {
-            crate::access::count_users(self).await
-        }
-        async fn list_users(&self) -> Result<Vec<crate::User>, StoreError> {
-            crate::access::list_users(self).await
-        }
-        async fn set_member(&self, project: Uuid, user: Uuid, role: crate::Role) -> Result<(), StoreError> {
-            crate::access::set_member(self, project, user, role).await
-        }
-        async fn projects_of(&self, user: &crate::User) -> Result<Vec<(Project, crate::Role)>, StoreError> {
-            crate::access::projects_of(self, user).await
-        }
-        async fn project_for(
-            &self,
-            user: &crate::User,
-            project: Uuid,
-        ) -> Result<Option<(Project, crate::Role)>, StoreError> {
-            crate::access::project_for(self, user, project).await
-        }
-        async fn set_retention(&self, project: Uuid, days: Option<u32>) -> Result<(), StoreError> {
-            crate::access::set_retention(self, project, days).await
-        }
-        async fn delete_runs_before(
-            &self,
-            project: Uuid,
-            cutoff: chrono::DateTime<chrono::Utc>,
-            limit: u32,
-        ) -> Result<u64, StoreError> {
-            self.retention_pass(project, cutoff, limit).await
-        }
-        async fn ready(&self) -> Result<bool, StoreError> {
-            let applied = self.applied_migrations().await?;
-            Ok(applied >= i64::try_from(Self::MIGRATIONS.len()).unwrap_or(i64::MAX))
-        }
-        fn pool_usage(&self) -> (u32, u32) {
-            (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
-        }
-    };
-}
-pub(crate) use read_models;

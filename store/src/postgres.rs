@@ -9,11 +9,12 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use crate::backend::Backend;
+use crate::ingest::{self, IngestTx, Locks};
 use crate::migrations::Embedded;
-use crate::query::sql::{Arg, Dialect, Reader, Sql};
-use crate::refs::{self, IngestTx, Table};
-use crate::rows::{self, Columns, Listing, select};
-use crate::{IngestCounts, Project, Store, StoreError};
+use crate::query::sql::{Arg, Dialect, Reader, Sql, WriteTx};
+use crate::rows::Columns;
+use crate::{IngestCounts, StoreError, TraceBatch, TraceCounts};
 
 /// The Postgres store.
 #[derive(Debug, Clone)]
@@ -22,14 +23,6 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// The migrations embedded in this build.
-    pub(crate) const MIGRATIONS: Embedded = Embedded::POSTGRES;
-
-    /// How many migrations the database records as applied.
-    pub(crate) async fn applied_migrations(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
-    }
-
     /// Connects to `url` (`postgres://…`).
     ///
     /// # Errors
@@ -69,7 +62,7 @@ impl PgStore {
 /// statements are prepared once per connection, so their one generic plan is used.
 const INGEST_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
 
-struct PgTx<'a> {
+pub(crate) struct PgTx<'a> {
     tx: Transaction<'a, Postgres>,
     project: Uuid,
 }
@@ -78,7 +71,7 @@ fn json(v: &Value) -> Json<&Value> {
     Json(v)
 }
 
-impl IngestTx for PgTx<'_> {
+impl WriteTx for PgTx<'_> {
     type Row = PgRow;
     const DIALECT: Dialect = Dialect::Postgres;
 
@@ -89,29 +82,9 @@ impl IngestTx for PgTx<'_> {
     async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
         Ok(bound(sql).fetch_all(&mut *self.tx).await?)
     }
+}
 
-    async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
-        // The project test is kept off its index, as in `Sql::project_is`.
-        let sql =
-            format!("SELECT id FROM private.{} WHERE id = ANY($1) AND COALESCE(project_id = $2, false)", table.name());
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(ids).bind(self.project).fetch_all(&mut *self.tx).await?)
-    }
-
-    async fn foreign_id(&mut self, table: Table, ids: &[Uuid]) -> Result<Option<Uuid>, StoreError> {
-        let sql = format!("SELECT id FROM private.{} WHERE id = ANY($1) AND project_id <> $2 LIMIT 1", table.name());
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(ids).bind(self.project).fetch_optional(&mut *self.tx).await?)
-    }
-
-    async fn span_runs(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, run_id FROM private.spans WHERE id = ANY($1) AND COALESCE(project_id = $2, false)",
-        )
-        .bind(ids)
-        .bind(self.project)
-        .fetch_all(&mut *self.tx)
-        .await?)
-    }
-
+impl IngestTx for PgTx<'_> {
     async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "INSERT INTO private.sessions AS s (id, project_id, created_at, ended_at, metadata)
@@ -314,245 +287,49 @@ impl Reader for PgStore {
     const DIALECT: Dialect = Dialect::Postgres;
 
     async fn fetch_all(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
-        let query = bound(sql);
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(bound(sql).fetch_all(&self.pool).await?)
+    }
+
+    async fn write(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
+        Ok(bound(sql).fetch_all(&self.pool).await?)
     }
 }
 
-impl PgStore {
-    /// One row of `table` by id within the project, decoded.
-    async fn get<T>(
-        &self,
-        table: &str,
-        columns: &str,
-        project: Uuid,
-        id: Uuid,
-        decode: impl Fn(&PgRow) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError> {
-        let sql = format!("SELECT {columns} FROM private.{table} WHERE project_id = $1 AND id = $2");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(project).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(decode).transpose()
+impl Backend for PgStore {
+    type Tx = PgTx<'static>;
+    const MIGRATIONS: Embedded = Embedded::POSTGRES;
+
+    async fn begin(&self, project: Uuid) -> Result<Self::Tx, StoreError> {
+        Ok(PgTx { tx: self.pool.begin().await?, project })
     }
 
-    /// The rows of `listing` under `parent`, within the project, decoded.
-    async fn list<T>(
-        &self,
-        listing: &Listing,
-        project: Uuid,
-        parent: Uuid,
-        decode: impl Fn(&PgRow) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM private.{} WHERE project_id = $1 AND {} = $2 ORDER BY {}",
-            listing.columns, listing.table, listing.parent, listing.order
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(project).bind(parent).fetch_all(&self.pool).await?;
-        rows.iter().map(decode).collect()
-    }
-}
-
-impl Store for PgStore {
-    crate::read_models!();
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        Self::MIGRATIONS.migrator().await?.run(&self.pool).await?;
-        let pending: Option<String> =
-            sqlx::query_scalar("SELECT what FROM private.pending_rebuilds WHERE what = 'figures'")
-                .fetch_optional(&self.pool)
-                .await?;
-        if pending.is_some() {
-            self.rebuild_figures().await?;
-        }
-        Ok(())
+    async fn commit(&self, tx: Self::Tx) -> Result<(), StoreError> {
+        Ok(tx.tx.commit().await?)
     }
 
-    async fn rebuild_figures(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let projects: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM private.projects").fetch_all(&mut *tx).await?;
-        for project in projects {
-            for sql in crate::figures::rebuild(Dialect::Postgres, project) {
-                bound(sql).execute(&mut *tx).await?;
-            }
-        }
-        sqlx::query("DELETE FROM private.pending_rebuilds WHERE what = 'figures'").execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        Ok(Self::MIGRATIONS.migrator().await?.run(&self.pool).await?)
     }
 
-    async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT project_id FROM private.api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?)
+    async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
     }
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        let tx = self.pool.begin_with(INGEST_BEGIN).await?;
-        let mut tx = PgTx { tx, project };
-        let counts = refs::ingest(&mut tx, batch).await?;
+        let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
+        let counts = ingest::write(&mut tx, batch, Locks::Take).await?;
         tx.tx.commit().await?;
         Ok(counts)
     }
 
-    async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
-        let tx = self.pool.begin_with(INGEST_BEGIN).await?;
-        let mut tx = PgTx { tx, project };
-        let counts = crate::traces::ingest(&mut tx, batch).await?;
+    async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
+        let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
+        let counts = ingest::traces::ingest(&mut tx, batch).await?;
         tx.tx.commit().await?;
         Ok(counts)
     }
 
-    async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(StoreError::Invalid("project name must not be empty".into()));
-        }
-        let id = Uuid::new_v4();
-        let mut tx = self.pool.begin().await?;
-        let created_at: DateTime<Utc> =
-            sqlx::query_scalar("INSERT INTO private.projects (id, name) VALUES ($1, $2) RETURNING created_at")
-                .bind(id)
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
-        insert_key(&mut tx, id, key_hash).await?;
-        tx.commit().await?;
-        Ok(Project {
-            id,
-            name: name.to_owned(),
-            created_at,
-            key_created_at: Some(created_at),
-            key_revoked_at: None,
-            retention_days: None,
-        })
-    }
-
-    async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days
-             FROM private.projects p LEFT JOIN private.api_keys k ON k.project_id = p.id
-             ORDER BY p.created_at, p.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::project).collect()
-    }
-
-    async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM private.projects WHERE id = $1 FOR UPDATE")
-            .bind(project)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::ProjectNotFound(project));
-        }
-        insert_key(&mut tx, project, key_hash).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
-        let row: Option<(Option<DateTime<Utc>>,)> =
-            sqlx::query_as("SELECT revoked_at FROM private.api_keys WHERE project_id = $1")
-                .bind(project)
-                .fetch_optional(&self.pool)
-                .await?;
-        match row {
-            None => Err(StoreError::ProjectNotFound(project)),
-            Some((Some(_),)) => Ok(false),
-            Some((None,)) => {
-                sqlx::query(
-                    "UPDATE private.api_keys SET revoked_at = now() WHERE project_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(project)
-                .execute(&self.pool)
-                .await?;
-                Ok(true)
-            }
-        }
-    }
-
-    async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
-        self.get("sessions", select::SESSION, project, id, rows::session).await
-    }
-
-    async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
-        self.get("runs", select::RUN, project, id, rows::run).await
-    }
-
-    async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
-        self.get("spans", select::SPAN, project, id, rows::span).await
-    }
-
-    async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.get("events", select::EVENT, project, id, rows::event).await
-    }
-
-    async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
-        // The enum columns are read as text, like every other backend's.
-        let columns = "id, trace_id, span_id, name, value, data_type::text AS data_type, string_value, \
-                       source::text AS source, comment, created_at";
-        self.get("scores", columns, project, id, rows::score).await
-    }
-
-    async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
-        self.list(&rows::RUNS_OF_SESSION, project, session, rows::run).await
-    }
-
-    async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
-        self.list(&rows::SPANS_OF_RUN, project, run, rows::span).await
-    }
-
-    async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.list(&rows::EVENTS_OF_RUN, project, run, rows::event).await
-    }
-
-    async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
-        let (sessions, runs, spans, events, scores): (i64, i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM private.sessions WHERE project_id = $1),
-                    (SELECT count(*) FROM private.runs WHERE project_id = $1),
-                    (SELECT count(*) FROM private.spans WHERE project_id = $1),
-                    (SELECT count(*) FROM private.events WHERE project_id = $1),
-                    (SELECT count(*) FROM private.scores WHERE project_id = $1)",
-        )
-        .bind(project)
-        .fetch_one(&self.pool)
-        .await?;
-        let n = |v: i64| usize::try_from(v).unwrap_or(0);
-        Ok(IngestCounts { sessions: n(sessions), runs: n(runs), spans: n(spans), events: n(events), scores: n(scores) })
-    }
-}
-
-/// Inserts or replaces the project's single key row (the original's rotation semantics).
-async fn insert_key(tx: &mut Transaction<'_, Postgres>, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO private.api_keys (id, project_id, name, key_hash)
-         VALUES ($1, $2, 'Project key', $3)
-         ON CONFLICT (project_id) DO UPDATE SET
-             id = EXCLUDED.id, key_hash = EXCLUDED.key_hash, created_at = now(), revoked_at = NULL",
-    )
-    .bind(Uuid::new_v4())
-    .bind(project)
-    .bind(key_hash)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| {
-        if StoreError::is_unique_violation(&e) {
-            StoreError::Invalid("that API key is already in use".into())
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(())
-}
-
-impl PgStore {
-    /// One retention pass (`Store::delete_runs_before`) in one transaction.
-    async fn retention_pass(&self, project: Uuid, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = PgTx { tx: self.pool.begin().await?, project };
-        let deleted = crate::access::delete_runs_before(&mut tx, cutoff, limit).await?;
-        tx.tx.commit().await?;
-        Ok(deleted)
+    fn pool_usage(&self) -> (u32, u32) {
+        (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
     }
 }

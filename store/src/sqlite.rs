@@ -16,12 +16,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use crate::group::{GroupWriter, Groups};
+use crate::backend::Backend;
+use crate::ingest::group::{GroupWriter, Groups};
+use crate::ingest::{self, IngestTx, Locks};
 use crate::migrations::Embedded;
-use crate::query::sql::{Arg, Dialect, Reader, SQLITE_MAX_PARAMS, Sql};
-use crate::refs::{self, IngestTx, Table};
-use crate::rows::{self, Columns, Listing, select};
-use crate::{IngestCounts, Project, Store, StoreError};
+use crate::query::sql::{Arg, Dialect, Reader, SQLITE_MAX_PARAMS, Sql, WriteTx};
+use crate::rows::Columns;
+use crate::{IngestCounts, StoreError, TraceBatch, TraceCounts};
 
 /// The embedded SQLite store.
 #[derive(Debug, Clone)]
@@ -44,10 +45,19 @@ struct Writer {
 }
 
 impl Writer {
-    /// The write turn of this process, then an immediate (write) transaction.
-    async fn begin(&self) -> Result<(tokio::sync::OwnedMutexGuard<()>, Transaction<'static, Sqlite>), StoreError> {
+    /// The write turn of this process, then an immediate (write) transaction for `project`.
+    async fn begin(&self, project: Uuid) -> Result<LiteTx, StoreError> {
         let turn = self.turn.clone().lock_owned().await;
-        Ok((turn, self.pool.begin_with("BEGIN IMMEDIATE").await?))
+        let mut tx = LiteTx::new(self.pool.begin_with("BEGIN IMMEDIATE").await?, project);
+        tx.turn = Some(turn);
+        Ok(tx)
+    }
+
+    /// Commits `tx` (its turn ends with it) and tells the checkpointer.
+    async fn commit(&self, tx: LiteTx) -> Result<(), StoreError> {
+        tx.tx.commit().await?;
+        self.committed.notify_one();
+        Ok(())
     }
 }
 
@@ -64,23 +74,13 @@ impl GroupWriter for Writer {
         for (project, batch) in batches {
             tx.project = project.to_string();
             tx.id = *project;
-            refs::ingest(&mut tx, batch).await?;
+            ingest::write(&mut tx, batch, Locks::Take).await?;
         }
-        tx.tx.commit().await?;
-        self.committed.notify_one();
-        Ok(())
+        self.commit(tx).await
     }
 }
 
 impl SqliteStore {
-    /// The migrations embedded in this build.
-    pub(crate) const MIGRATIONS: Embedded = Embedded::SQLITE;
-
-    /// How many migrations the database records as applied.
-    pub(crate) async fn applied_migrations(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
-    }
-
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`).
     ///
     /// # Errors
@@ -148,13 +148,6 @@ impl SqliteStore {
     pub(crate) fn merged_requests(&self) -> u64 {
         self.groups.merged_requests()
     }
-
-    /// The write turn of this process, then an immediate (write) transaction.
-    async fn begin_write(
-        &self,
-    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Transaction<'static, Sqlite>), StoreError> {
-        self.writer.begin().await
-    }
 }
 
 /// Creates the database file readable by its owner only, if missing (SQLite gives its WAL and
@@ -209,21 +202,19 @@ fn js(v: &Value) -> String {
     v.to_string()
 }
 
-/// `[ "id", … ]` for `json_each`, so an id set is one parameter whatever its size.
-fn id_list(ids: &[Uuid]) -> String {
-    Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect()).to_string()
-}
-
-struct LiteTx {
+pub(crate) struct LiteTx {
     tx: Transaction<'static, Sqlite>,
     /// The project, as stored (text) and as an id.
     project: String,
     id: Uuid,
+    /// This process's write turn, when the transaction holds it itself (a group's writer
+    /// holds it for the group).
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl LiteTx {
     fn new(tx: Transaction<'static, Sqlite>, project: Uuid) -> Self {
-        Self { tx, project: project.to_string(), id: project }
+        Self { tx, project: project.to_string(), id: project, turn: None }
     }
 
     /// `head VALUES (…), (…) tail`, chunked under the parameter limit.
@@ -247,14 +238,7 @@ impl LiteTx {
     }
 }
 
-fn parse_ids(rows: Vec<String>) -> Result<Vec<Uuid>, StoreError> {
-    rows.iter().map(|s| Uuid::parse_str(s).map_err(|_| StoreError::Corrupt("id"))).collect()
-}
-
-// In the id-set lookups below, `+project_id` keeps SQLite's planner from scanning the project's
-// rows by its project index (it cannot tell how short the id list is): it looks the ids up by
-// primary key and checks the project on each.
-impl IngestTx for LiteTx {
+impl WriteTx for LiteTx {
     type Row = SqliteRow;
     const DIALECT: Dialect = Dialect::Sqlite;
 
@@ -265,44 +249,9 @@ impl IngestTx for LiteTx {
     async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<SqliteRow>, StoreError> {
         Ok(bound(sql).fetch_all(&mut *self.tx).await?)
     }
+}
 
-    async fn ids_in_project(&mut self, table: Table, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
-        let sql = format!(
-            "SELECT id FROM {} WHERE +project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-            table.name()
-        );
-        let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(&self.project)
-            .bind(id_list(ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        parse_ids(rows)
-    }
-
-    async fn foreign_id(&mut self, table: Table, ids: &[Uuid]) -> Result<Option<Uuid>, StoreError> {
-        let sql = format!(
-            "SELECT id FROM {} WHERE project_id <> ?1 AND id IN (SELECT value FROM json_each(?2)) LIMIT 1",
-            table.name()
-        );
-        let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(&self.project)
-            .bind(id_list(ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        Ok(parse_ids(rows)?.into_iter().next())
-    }
-
-    async fn span_runs(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, run_id FROM spans WHERE +project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(&self.project)
-        .bind(id_list(ids))
-        .fetch_all(&mut *self.tx)
-        .await?;
-        rows.into_iter().map(|(s, r)| Ok((parse_uuid(&s, "spans.id")?, parse_uuid(&r, "spans.run_id")?))).collect()
-    }
-
+impl IngestTx for LiteTx {
     async fn upsert_sessions(&mut self, rows: &[Session]) -> Result<u64, StoreError> {
         self.upsert(
             "INSERT INTO sessions (id, project_id, created_at, ended_at, metadata) ",
@@ -507,91 +456,33 @@ impl Reader for SqliteStore {
     const DIALECT: Dialect = Dialect::Sqlite;
 
     async fn fetch_all(&self, sql: Sql) -> Result<Vec<SqliteRow>, StoreError> {
-        // A statement that writes (a new score) takes this process's write turn like ingest.
-        let writes = ["INSERT", "UPDATE", "DELETE"].iter().any(|w| sql.text.starts_with(w));
-        let query = bound(sql);
-        if writes {
-            let _turn = self.writer.turn.clone().lock_owned().await;
-            return Ok(query.fetch_all(&self.writer.pool).await?);
-        }
-        Ok(query.fetch_all(&self.pool).await?)
+        Ok(bound(sql).fetch_all(&self.pool).await?)
+    }
+
+    async fn write(&self, sql: Sql) -> Result<Vec<SqliteRow>, StoreError> {
+        let _turn = self.writer.turn.clone().lock_owned().await;
+        Ok(bound(sql).fetch_all(&self.writer.pool).await?)
     }
 }
 
-impl SqliteStore {
-    /// One row of `table` by id within the project, decoded.
-    async fn get<T>(
-        &self,
-        table: &str,
-        columns: &str,
-        project: Uuid,
-        id: Uuid,
-        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError> {
-        let sql = format!("SELECT {columns} FROM {table} WHERE project_id = ?1 AND id = ?2");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(project.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(decode).transpose()
+impl Backend for SqliteStore {
+    type Tx = LiteTx;
+    const MIGRATIONS: Embedded = Embedded::SQLITE;
+
+    async fn begin(&self, project: Uuid) -> Result<LiteTx, StoreError> {
+        self.writer.begin(project).await
     }
 
-    /// The rows of `listing` under `parent`, within the project, decoded.
-    async fn list<T>(
-        &self,
-        listing: &Listing,
-        project: Uuid,
-        parent: Uuid,
-        decode: impl Fn(&SqliteRow) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE project_id = ?1 AND {} = ?2 ORDER BY {}",
-            listing.columns, listing.table, listing.parent, listing.order
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(project.to_string())
-            .bind(parent.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(decode).collect()
-    }
-}
-
-impl Store for SqliteStore {
-    crate::read_models!();
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        Self::MIGRATIONS.migrator().await?.run(&self.pool).await?;
-        let pending: Option<String> = sqlx::query_scalar("SELECT what FROM pending_rebuilds WHERE what = 'figures'")
-            .fetch_optional(&self.pool)
-            .await?;
-        if pending.is_some() {
-            self.rebuild_figures().await?;
-        }
-        Ok(())
+    async fn commit(&self, tx: LiteTx) -> Result<(), StoreError> {
+        self.writer.commit(tx).await
     }
 
-    async fn rebuild_figures(&self) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        let projects: Vec<String> = sqlx::query_scalar("SELECT id FROM projects").fetch_all(&mut *tx).await?;
-        for project in projects {
-            for sql in crate::figures::rebuild(Dialect::Sqlite, parse_uuid(&project, "projects.id")?) {
-                bound(sql).execute(&mut *tx).await?;
-            }
-        }
-        sqlx::query("DELETE FROM pending_rebuilds WHERE what = 'figures'").execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        Ok(Self::MIGRATIONS.migrator().await?.run(&self.pool).await?)
     }
 
-    async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT project_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
-                .bind(key_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        id.map(|s| parse_uuid(&s, "api_keys.project_id")).transpose()
+    async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
     }
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
@@ -602,173 +493,16 @@ impl Store for SqliteStore {
         self.groups.ingest(project, batch).await
     }
 
-    async fn ingest_traces(&self, project: Uuid, batch: crate::TraceBatch) -> Result<crate::TraceCounts, StoreError> {
+    async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
         // Not through the group writer: a request of traces is its own transaction, in turn.
-        let (_turn, tx) = self.writer.begin().await?;
-        let mut tx = LiteTx::new(tx, project);
-        let counts = crate::traces::ingest(&mut tx, batch).await?;
-        tx.tx.commit().await?;
-        self.writer.committed.notify_one();
+        let mut tx = self.writer.begin(project).await?;
+        let counts = ingest::traces::ingest(&mut tx, batch).await?;
+        self.writer.commit(tx).await?;
         Ok(counts)
     }
 
-    async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(StoreError::Invalid("project name must not be empty".into()));
-        }
-        let id = Uuid::new_v4();
-        let (_turn, mut tx) = self.begin_write().await?;
-        // Microseconds from here: the column default (strftime's %f) has only milliseconds.
-        let created_at = ts(&Utc::now());
-        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?1, ?2, ?3)")
-            .bind(id.to_string())
-            .bind(name)
-            .bind(&created_at)
-            .execute(&mut *tx)
-            .await?;
-        insert_key(&mut tx, id, key_hash).await?;
-        tx.commit().await?;
-        let created_at = parse_ts(&created_at, "projects.created_at")?;
-        Ok(Project {
-            id,
-            name: name.to_owned(),
-            created_at,
-            key_created_at: Some(created_at),
-            key_revoked_at: None,
-            retention_days: None,
-        })
-    }
-
-    async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days
-             FROM projects p LEFT JOIN api_keys k ON k.project_id = p.id
-             ORDER BY p.created_at, p.rowid",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::project).collect()
-    }
-
-    async fn rotate_key(&self, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM projects WHERE id = ?1")
-            .bind(project.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::ProjectNotFound(project));
-        }
-        insert_key(&mut tx, project, key_hash).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT revoked_at FROM api_keys WHERE project_id = ?1")
-            .bind(project.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let revoked = match row {
-            None => return Err(StoreError::ProjectNotFound(project)),
-            Some((Some(_),)) => false,
-            Some((None,)) => {
-                sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE project_id = ?1")
-                    .bind(project.to_string())
-                    .bind(ts(&Utc::now()))
-                    .execute(&mut *tx)
-                    .await?;
-                true
-            }
-        };
-        tx.commit().await?;
-        Ok(revoked)
-    }
-
-    async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
-        self.get("sessions", select::SESSION, project, id, rows::session).await
-    }
-
-    async fn get_run(&self, project: Uuid, id: Uuid) -> Result<Option<Run>, StoreError> {
-        self.get("runs", select::RUN, project, id, rows::run).await
-    }
-
-    async fn get_span(&self, project: Uuid, id: Uuid) -> Result<Option<Span>, StoreError> {
-        self.get("spans", select::SPAN, project, id, rows::span).await
-    }
-
-    async fn get_event(&self, project: Uuid, id: Uuid) -> Result<Option<Event>, StoreError> {
-        self.get("events", select::EVENT, project, id, rows::event).await
-    }
-
-    async fn get_score(&self, project: Uuid, id: Uuid) -> Result<Option<Score>, StoreError> {
-        let columns = "id, trace_id, span_id, name, value, data_type, string_value, source, comment, created_at";
-        self.get("scores", columns, project, id, rows::score).await
-    }
-
-    async fn list_runs(&self, project: Uuid, session: Uuid) -> Result<Vec<Run>, StoreError> {
-        self.list(&rows::RUNS_OF_SESSION, project, session, rows::run).await
-    }
-
-    async fn list_spans(&self, project: Uuid, run: Uuid) -> Result<Vec<Span>, StoreError> {
-        self.list(&rows::SPANS_OF_RUN, project, run, rows::span).await
-    }
-
-    async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.list(&rows::EVENTS_OF_RUN, project, run, rows::event).await
-    }
-
-    async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
-        let (sessions, runs, spans, events, scores): (i64, i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM sessions WHERE project_id = ?1),
-                    (SELECT count(*) FROM runs WHERE project_id = ?1),
-                    (SELECT count(*) FROM spans WHERE project_id = ?1),
-                    (SELECT count(*) FROM events WHERE project_id = ?1),
-                    (SELECT count(*) FROM scores WHERE project_id = ?1)",
-        )
-        .bind(project.to_string())
-        .fetch_one(&self.pool)
-        .await?;
-        let n = |v: i64| usize::try_from(v).unwrap_or(0);
-        Ok(IngestCounts { sessions: n(sessions), runs: n(runs), spans: n(spans), events: n(events), scores: n(scores) })
-    }
-}
-
-/// Inserts or replaces the project's single key row (the original's rotation semantics).
-async fn insert_key(tx: &mut Transaction<'static, Sqlite>, project: Uuid, key_hash: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO api_keys (id, project_id, name, key_hash, created_at)
-         VALUES (?1, ?2, 'Project key', ?3, ?4)
-         ON CONFLICT (project_id) DO UPDATE SET
-             id = excluded.id, key_hash = excluded.key_hash, created_at = excluded.created_at, revoked_at = NULL",
-    )
-    .bind(Uuid::new_v4().to_string())
-    .bind(project.to_string())
-    .bind(key_hash)
-    .bind(ts(&Utc::now()))
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| {
-        if StoreError::is_unique_violation(&e) {
-            StoreError::Invalid("that API key is already in use".into())
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(())
-}
-
-impl SqliteStore {
-    /// One retention pass (`Store::delete_runs_before`) in one transaction, taking its turn
-    /// with the other writers.
-    async fn retention_pass(&self, project: Uuid, cutoff: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        let (_turn, tx) = self.begin_write().await?;
-        let mut tx = LiteTx::new(tx, project);
-        let deleted = crate::access::delete_runs_before(&mut tx, cutoff, limit).await?;
-        tx.tx.commit().await?;
-        Ok(deleted)
+    fn pool_usage(&self) -> (u32, u32) {
+        (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
     }
 }
 
@@ -780,7 +514,7 @@ mod tests {
     async fn a_new_database_file_and_its_wal_are_readable_by_their_owner_only() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("private.db");
-        let store = super::SqliteStore::open(&path).await.expect("open");
+        let store = crate::AnyStore::Sqlite(super::SqliteStore::open(&path).await.expect("open"));
         crate::Store::migrate(&store).await.expect("migrate");
         for file in [path.clone(), dir.path().join("private.db-wal")] {
             let mode = std::fs::metadata(&file).expect("the file exists").permissions().mode() & 0o777;

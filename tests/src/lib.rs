@@ -1,3 +1,3 @@
 //! End-to-end tests of NorthStar against clients other people wrote. The tests are the
-//! `[[test]]` targets beside this file (`otlp.rs`, `otlp_python.rs`); the harness they share is
+//! modules of the `e2e` test binary (`e2e/`: `otlp`, `otlp_python`); the harness they share is
 //! the `northstar-test-support` crate.

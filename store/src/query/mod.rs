@@ -23,6 +23,26 @@ pub(crate) use runs::{run_row, run_rows};
 pub(crate) use scores::{add_score, list_scores, score_summaries};
 pub(crate) use sessions::{session_row, session_rows};
 
+/// The run's cost under the cost rule, as SQL over its row `r`.
+pub(crate) fn run_cost(q: &sql::Sql, r: &str) -> String {
+    rule(q, r, "span_cost", "cost_usd")
+}
+
+/// The run's input tokens under the cost rule.
+pub(crate) fn run_input_tokens(q: &sql::Sql, r: &str) -> String {
+    rule(q, r, "span_input", "total_input_tokens")
+}
+
+/// The run's output tokens under the cost rule.
+pub(crate) fn run_output_tokens(q: &sql::Sql, r: &str) -> String {
+    rule(q, r, "span_output", "total_output_tokens")
+}
+
+fn rule(q: &sql::Sql, r: &str, column: &str, metadata_key: &str) -> String {
+    let fallback = q.json_num(&format!("{r}.metadata"), metadata_key);
+    format!("(CASE WHEN {r}.{column}_n > 0 THEN {r}.{column} ELSE COALESCE({fallback}, 0) END)")
+}
+
 /// A half-open time window `[from, to)`; `None` is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimeRange {
@@ -311,9 +331,9 @@ fn run_figures(q: &sql::Sql) -> String {
          CAST({input} AS DOUBLE PRECISION) AS input_tokens,
          CAST({output} AS DOUBLE PRECISION) AS output_tokens,
          r.tool_calls AS tool_calls, r.span_count AS spans",
-        cost = crate::figures::run_cost(q, "r"),
-        input = crate::figures::run_input_tokens(q, "r"),
-        output = crate::figures::run_output_tokens(q, "r"),
+        cost = run_cost(q, "r"),
+        input = run_input_tokens(q, "r"),
+        output = run_output_tokens(q, "r"),
     )
 }
 

@@ -111,7 +111,7 @@ pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -
         q.arg(Arg::Uuid(span)).push(" AND sp.run_id = r.id)");
     }
     q.push(" RETURNING id");
-    if r.fetch_all(q).await?.is_empty() {
+    if r.write(q).await?.is_empty() {
         return Err(StoreError::NotFound(match new.span {
             Some(_) => "span not found in this run",
             None => "run not found",

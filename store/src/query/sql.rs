@@ -209,11 +209,25 @@ impl Sql {
     }
 }
 
+/// A write transaction for one project, in one backend's dialect. Implemented by both stores'
+/// transactions; ingest (`ingest::IngestTx`) and retention write through it.
+pub(crate) trait WriteTx {
+    type Row: crate::rows::Columns + Send;
+    const DIALECT: Dialect;
+    /// The project every statement of the transaction is scoped to.
+    fn project(&self) -> Uuid;
+    /// Runs a statement written for [`Self::DIALECT`] inside the transaction.
+    fn fetch_all(&mut self, sql: Sql) -> impl Future<Output = Result<Vec<Self::Row>, crate::StoreError>> + Send;
+}
+
 /// Reads rows of one backend. Implemented by both stores.
 pub(crate) trait Reader: Sync {
     type Row: crate::rows::Columns + Send;
     const DIALECT: Dialect;
     fn fetch_all(&self, sql: Sql) -> impl Future<Output = Result<Vec<Self::Row>, crate::StoreError>> + Send;
+    /// Runs one statement that writes (a new score, a user's change) as a transaction of its
+    /// own, with its returned rows. SQLite runs it in this process's write turn.
+    fn write(&self, sql: Sql) -> impl Future<Output = Result<Vec<Self::Row>, crate::StoreError>> + Send;
 
     fn sql(&self) -> Sql {
         Sql::new(Self::DIALECT)

@@ -1,0 +1,123 @@
+//! The dashboard's pages as the server renders them, on both stores: each page answers with
+//! the data in place, agent content is escaped, and a run of 10,000 spans renders.
+
+use crate::common::fixtures::{agent_trace, batch, id};
+use crate::common::on_both_stores;
+use crate::common::{Backend, TestServer};
+use serde_json::json;
+
+/// A page as the logged-in user of `cookie` sees it; asserts 200.
+async fn page(server: &TestServer, cookie: &str, path: &str) -> String {
+    let (status, body) = server.get_as(cookie, path).await;
+    assert_eq!(status, 200, "GET {path}");
+    body
+}
+
+async fn every_page_renders_its_data(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (t, body) = agent_trace();
+    server.accepts(&body).await;
+    let p = server.project;
+
+    let html = page(server, &cookie, "/").await;
+    assert!(html.contains(&format!("/p/{p}")), "projects page links the project");
+    let html = page(server, &cookie, &format!("/p/{p}")).await;
+    assert!(html.contains("Overview") && !html.contains("No traces yet"), "older data: not a new project");
+    let html = page(server, &cookie, &format!("/p/{p}?range=all")).await;
+    assert!(html.contains("Overview") && html.contains("$0.0123") && html.contains("gpt-4o-mini"), "{html}");
+    let html = page(server, &cookie, &format!("/p/{p}/sessions")).await;
+    assert!(html.contains(&t.session[..8]) && html.contains("$0.0123"));
+    let html = page(server, &cookie, &format!("/p/{p}/sessions?q=dana")).await;
+    assert!(html.contains(&t.session[..8]), "search by metadata value");
+    let html = page(server, &cookie, &format!("/p/{p}/sessions?q=nobody")).await;
+    assert!(!html.contains(&t.session[..8]));
+    let html = page(server, &cookie, &format!("/p/{p}/sessions/{}", t.session)).await;
+    assert!(html.contains("support-agent") && html.contains(&format!("/p/{p}/runs/{}", t.run)));
+    let html = page(server, &cookie, &format!("/p/{p}/runs")).await;
+    assert!(html.contains("support-agent"));
+    let html = page(server, &cookie, &format!("/p/{p}/runs/{}", t.run)).await;
+    // Rendered nodes are links; the page's data for hydration holds every name anyway.
+    for name in ["plan-and-answer", "llm.answer", "search_docs", "rank-results"] {
+        assert!(html.contains(&format!(">{name}</a>")), "{name} is a visible node");
+    }
+    assert!(!html.contains(">score-snippet</a>"), "depth 3 starts collapsed (not rendered)");
+    let html = page(server, &cookie, &format!("/p/{p}/runs/{}?view=timeline", t.run)).await;
+    assert!(html.contains("tree-bar"), "timeline bars");
+    let html = page(server, &cookie, &format!("/p/{p}/scores")).await;
+    assert!(html.contains("No scores"));
+}
+
+async fn agent_content_is_text_not_markup(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (t, body) = agent_trace();
+    server.accepts(&body).await;
+    let html = page(server, &cookie, &format!("/p/{}/runs/{}?node={}", server.project, t.run, t.model)).await;
+    assert!(html.contains("You are a support agent.") && html.contains("Refunds take 5 days."));
+    assert!(html.contains("&lt;script&gt;window.__pwned = true&lt;/script&gt;"), "escaped in the page");
+    assert!(!html.contains("<script>window.__pwned"), "never as markup");
+    assert!(!html.contains("<img src=x"), "never as markup");
+}
+
+async fn empty_project_shows_how_to_send_a_trace(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let html = page(server, &cookie, &format!("/p/{}/sessions", server.project)).await;
+    let host = server.base.trim_start_matches("http://");
+    assert!(html.contains("No traces yet"));
+    assert!(html.contains(&format!("http://{host}/functions/v1/ingest-traces")), "the endpoint is filled in");
+    assert!(html.contains(&format!("OTEL_EXPORTER_OTLP_ENDPOINT=http://{host}\n")), "and the OTLP endpoint");
+}
+
+async fn unknown_project_and_run_are_404(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (status, html) = server.get_as(&cookie, &format!("/p/{}/runs/{}", server.project, id())).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("not found"));
+    let (status, html) = server.get_as(&cookie, &format!("/p/{}", id())).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("project not found"));
+}
+
+/// 10,000 spans: 99 children under an agent span, each with 100 children of its own.
+async fn a_10k_span_run_page_renders(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (session, run, root) = (id(), id(), id());
+    let mut spans =
+        vec![json!({"id": root, "run_id": run, "kind": "agent", "name": "root", "started_at": "2025-05-01T10:00:00Z",
+                                "ended_at": "2025-05-01T10:01:00Z", "status": "ok", "attributes": {}})];
+    for i in 0..99 {
+        let step = id();
+        spans.push(json!({"id": step, "run_id": run, "parent_span_id": root, "kind": "workflow", "name": format!("step-{i}"),
+                          "started_at": "2025-05-01T10:00:01Z", "ended_at": "2025-05-01T10:00:02Z", "status": "ok", "attributes": {}}));
+        for j in 0..100 {
+            spans.push(json!({"id": id(), "run_id": run, "parent_span_id": step, "kind": "model", "name": format!("call-{i}-{j}"),
+                              "started_at": "2025-05-01T10:00:01.5Z", "ended_at": "2025-05-01T10:00:01.6Z", "status": "ok",
+                              "attributes": {"model": "gpt-4o-mini", "cost_usd": 0.001, "input_tokens": 10, "output_tokens": 1}}));
+        }
+    }
+    assert_eq!(spans.len(), 10_000);
+    server
+        .accepts(&batch(json!({
+            "sessions": [{"id": session, "created_at": "2025-05-01T10:00:00Z"}],
+            "runs": [{"id": run, "session_id": session, "name": "big-run", "started_at": "2025-05-01T10:00:00Z",
+                      "ended_at": "2025-05-01T10:01:00Z", "status": "ok"}],
+            "spans": spans,
+        })))
+        .await;
+    let html = page(server, &cookie, &format!("/p/{}/runs/{run}", server.project)).await;
+    assert!(html.contains("big-run") && html.contains(">step-0</a>") && html.contains(">step-98</a>"));
+    // The root and then steps open, in tree order, while at most 500 rows are drawn: the root,
+    // its 99 steps and the calls of four of them.
+    assert_eq!(html.matches("aria-expanded=\"true\"").count(), 5);
+    assert_eq!(html.matches("aria-expanded=\"false\"").count(), 95);
+    assert_eq!(html.matches(">call-").count(), 400);
+    assert!(!html.contains("role=\"alert\""), "no error on the page");
+    assert!(html.contains("$9.90"), "the run's cost is the sum of its 9,900 model spans");
+}
+
+on_both_stores!(
+    every_page_renders_its_data,
+    agent_content_is_text_not_markup,
+    empty_project_shows_how_to_send_a_trace,
+    unknown_project_and_run_are_404,
+    a_10k_span_run_page_renders,
+);

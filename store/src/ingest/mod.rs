@@ -1,0 +1,129 @@
+//! The ingest write path, written once for both backends: one transaction per batch (or per
+//! group of batches: SQLite's group commit, [`group`]).
+//!
+//! The original checked every record's references one by one inside a SQL function (reference
+//! §2.5). We keep its rules but work table by table, in one order, from [`write`]:
+//!
+//! 1. take the batch's run locks and read what each run holds of its session ([`figures`]);
+//! 2. sessions, runs, spans, events, scores: each table written by one statement, after one
+//!    id-set query per reference kind has checked that every reference of its rows is stored
+//!    *in this project* (the rows just written count, which is what lets a record point at
+//!    anything earlier in the same batch), and followed by a check that no written id belongs
+//!    to another project ([`refs`]); what the spans change is added to their runs;
+//! 3. last, what the runs changed is added to their sessions, so each session row is locked
+//!    only until the commit that follows.
+//!
+//! Any failure aborts the transaction, so a batch is stored whole or not at all. Spans of a
+//! tracing protocol, which arrive in any order, are made into such a batch by [`traces`].
+
+pub(crate) mod figures;
+pub(crate) mod group;
+mod refs;
+pub(crate) mod traces;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use northstar_wire::{Batch, Event, Run, Score, Session, Span};
+use uuid::Uuid;
+
+use crate::query::sql::WriteTx;
+use crate::{IngestCounts, StoreError};
+use refs::{Table, owned, require, unknown};
+
+/// The upserts of an ingest transaction: the one part of the write path whose SQL differs by
+/// backend (Postgres binds arrays to `UNNEST`, SQLite a `VALUES` list within its parameter
+/// limit). Each returns how many rows it wrote: a row of another project is never written.
+pub(crate) trait IngestTx: WriteTx {
+    fn upsert_sessions(&mut self, rows: &[Session]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_runs(&mut self, rows: &[Run]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_spans(&mut self, rows: &[Span]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_events(&mut self, rows: &[Event]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn upsert_scores(&mut self, rows: &[Score]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Whether [`write`] takes the locks of the batch's runs, or its caller holds them already
+/// ([`figures::take_locks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locks {
+    Take,
+    Held,
+}
+
+/// The ids, sorted and without repeats.
+pub(crate) fn unique(ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut v: Vec<Uuid> = ids.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Writes `batch` into the transaction's project (see the module's steps).
+pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) -> Result<IngestCounts, StoreError> {
+    let locked = figures::lock_runs(tx, batch, locks).await?;
+    // Ids stored in this project as of this point of the batch: written and owned, or checked.
+    let mut sessions: HashSet<Uuid> = HashSet::new();
+    let mut runs: HashSet<Uuid> = HashSet::new();
+    let mut spans: HashSet<Uuid> = HashSet::new();
+
+    if !batch.sessions.is_empty() {
+        let written = tx.upsert_sessions(&batch.sessions).await?;
+        owned(tx, Table::Sessions, batch.sessions.iter().map(|s| s.id).collect(), written).await?;
+        sessions.extend(batch.sessions.iter().map(|s| s.id));
+    }
+
+    if !batch.runs.is_empty() {
+        require(tx, Table::Sessions, unknown(batch.runs.iter().map(|r| r.session_id), &sessions), "session").await?;
+        let written = tx.upsert_runs(&batch.runs).await?;
+        owned(tx, Table::Runs, batch.runs.iter().map(|r| r.id).collect(), written).await?;
+        runs.extend(batch.runs.iter().map(|r| r.id));
+    }
+
+    if !batch.spans.is_empty() {
+        require(tx, Table::Runs, unknown(batch.spans.iter().map(|s| s.run_id), &runs), "run").await?;
+        runs.extend(batch.spans.iter().map(|s| s.run_id));
+        require(tx, Table::Spans, batch.parents_to_be_stored(), "parent span").await?;
+        let deltas = figures::span_deltas(tx, &batch.spans).await?;
+        let written = tx.upsert_spans(&batch.spans).await?;
+        owned(tx, Table::Spans, batch.spans.iter().map(|s| s.id).collect(), written).await?;
+        spans.extend(batch.spans.iter().map(|s| s.id));
+        figures::add_to_runs(tx, deltas).await?;
+    }
+
+    if !batch.events.is_empty() {
+        require(tx, Table::Runs, unknown(batch.events.iter().map(|e| e.run_id), &runs), "run").await?;
+        runs.extend(batch.events.iter().map(|e| e.run_id));
+        require(tx, Table::Spans, unknown(batch.events.iter().filter_map(|e| e.span_id), &spans), "span").await?;
+        let written = tx.upsert_events(&batch.events).await?;
+        owned(tx, Table::Events, batch.events.iter().map(|e| e.id).collect(), written).await?;
+    }
+
+    // This server has no prompt registry yet, so no prompt version can exist in the project:
+    // exactly the original's answer for a link to an unknown version (a reference error, 400).
+    if let Some(link) = batch.prompt_links.first() {
+        return Err(StoreError::InvalidReference(format!(
+            "prompt version {} not found for project",
+            link.prompt_version_id
+        )));
+    }
+
+    if !batch.scores.is_empty() {
+        require(tx, Table::Runs, unknown(batch.scores.iter().map(|s| s.trace_id), &runs), "trace").await?;
+        let span_ids = unique(batch.scores.iter().filter_map(|s| s.span_id));
+        if !span_ids.is_empty() {
+            let runs: HashMap<Uuid, Uuid> = refs::span_runs(tx, &span_ids).await?.into_iter().collect();
+            for score in &batch.scores {
+                if let Some(span) = score.span_id
+                    && runs.get(&span) != Some(&score.trace_id)
+                {
+                    return Err(StoreError::InvalidReference(format!("span {span} not found for trace")));
+                }
+            }
+        }
+        let written = tx.upsert_scores(&batch.scores).await?;
+        owned(tx, Table::Scores, batch.scores.iter().map(|s| s.id).collect(), written).await?;
+    }
+
+    figures::update_sessions(tx, batch, locked).await?;
+    Ok(IngestCounts::of(batch))
+}
