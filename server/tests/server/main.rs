@@ -20,4 +20,3 @@ mod malformed_batches;
 mod operations;
 mod original_sdk_batch;
 mod self_hosting;
-mod store_projects;

@@ -1,9 +1,19 @@
 //! The store's project and key operations, directly, on both backends: the rules the CLI and
 //! the ingest endpoint rely on.
 
-use crate::common::{Backend, store};
-use northstar_server::keys;
 use northstar_store::{AnyStore, Store, StoreError};
+use northstar_test_support::{Backend, store};
+
+/// Keys and their hashes, as the server mints and hashes them; the store keeps hashes opaque.
+mod keys {
+    pub fn mint() -> String {
+        format!("ns_{}", uuid::Uuid::new_v4().simple())
+    }
+
+    pub fn hash(key: &str) -> String {
+        format!("sha256-of-{key}")
+    }
+}
 
 async fn keys_and_projects(backend: Backend) {
     let (store, _guard) = store(backend).await;

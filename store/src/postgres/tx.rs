@@ -1,57 +1,17 @@
-//! Postgres: the original's schema in schema `private`. Batch writes bind one typed array per
-//! column and `UNNEST` them, so each table is one statement whatever the batch size.
+//! A Postgres write transaction and the ingest upserts: one typed array per column, `UNNEST`ed,
+//! so each table is one statement whatever the batch size.
 
-use chrono::{DateTime, Utc};
-use northstar_wire::{Batch, Event, Run, Score, Session, Span};
+use northstar_wire::{Event, Run, Score, Session, Span};
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::backend::Backend;
-use crate::ingest::{self, IngestTx, Locks};
-use crate::migrations::Embedded;
-use crate::query::sql::{Arg, Dialect, Reader, Sql, WriteTx};
-use crate::rows::Columns;
-use crate::{IngestCounts, StoreError, TraceBatch, TraceCounts};
-
-/// The Postgres store.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
-
-impl PgStore {
-    /// Connects to `url` (`postgres://…`).
-    ///
-    /// # Errors
-    ///
-    /// When the URL does not parse or the server cannot be reached.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = url.parse()?;
-        // A short acquire timeout: while the database is away, ingest answers 503 promptly
-        // instead of holding requests until the client's own timeout.
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(std::time::Duration::from_secs(3))
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool })
-    }
-
-    /// Wraps an existing pool.
-    #[must_use]
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
-    }
-
-    /// The underlying pool.
-    #[must_use]
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-}
+use super::rows::bound;
+use crate::StoreError;
+use crate::ingest::IngestTx;
+use crate::query::sql::{Dialect, Sql, WriteTx};
 
 /// How an ingest transaction begins (one round trip). Every statement of a batch, foreign-key
 /// checks included, looks rows up by key. On a table still growing past its last statistics
@@ -60,11 +20,12 @@ impl PgStore {
 /// planner judged every generic plan dearer than a custom one and planned each statement
 /// again on every execution (planning took more time than executing the lookups): the
 /// statements are prepared once per connection, so their one generic plan is used.
-const INGEST_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
+pub(super) const INGEST_BEGIN: &str =
+    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan";
 
 pub(crate) struct PgTx<'a> {
-    tx: Transaction<'a, Postgres>,
-    project: Uuid,
+    pub(super) tx: Transaction<'a, Postgres>,
+    pub(super) project: Uuid,
 }
 
 fn json(v: &Value) -> Json<&Value> {
@@ -222,114 +183,5 @@ impl IngestTx for PgTx<'_> {
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected())
-    }
-}
-
-/// Typed columns of a Postgres row.
-impl Columns for PgRow {
-    fn text(&self, col: &'static str) -> Result<String, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_text(&self, col: &'static str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn uuid(&self, col: &'static str) -> Result<Uuid, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_uuid(&self, col: &'static str) -> Result<Option<Uuid>, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn ts(&self, col: &'static str) -> Result<DateTime<Utc>, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_ts(&self, col: &'static str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn json(&self, col: &'static str) -> Result<Value, StoreError> {
-        Ok(self.try_get::<Json<Value>, _>(col)?.0)
-    }
-    fn opt_json(&self, col: &'static str) -> Result<Option<Value>, StoreError> {
-        Ok(self.try_get::<Option<Json<Value>>, _>(col)?.map(|j| j.0))
-    }
-    fn opt_i32(&self, col: &'static str) -> Result<Option<i32>, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn f64(&self, col: &'static str) -> Result<f64, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn opt_f64(&self, col: &'static str) -> Result<Option<f64>, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-    fn i64(&self, col: &'static str) -> Result<i64, StoreError> {
-        Ok(self.try_get(col)?)
-    }
-}
-
-/// `sql` with its arguments bound in this backend's encoding.
-fn bound(sql: Sql) -> sqlx::query::Query<'static, Postgres, <Postgres as sqlx::Database>::Arguments> {
-    let mut query = sqlx::query(AssertSqlSafe(sql.text));
-    for arg in sql.args {
-        query = match arg {
-            Arg::Uuid(v) => query.bind(v),
-            Arg::Ts(v) => query.bind(v),
-            Arg::Text(v) => query.bind(v),
-            Arg::F64(v) => query.bind(v),
-            Arg::I64(v) => query.bind(v),
-            Arg::Uuids(v) => query.bind(v),
-            Arg::I64s(v) => query.bind(v),
-        };
-    }
-    query
-}
-
-impl Reader for PgStore {
-    type Row = PgRow;
-    const DIALECT: Dialect = Dialect::Postgres;
-
-    async fn fetch_all(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
-        Ok(bound(sql).fetch_all(&self.pool).await?)
-    }
-
-    async fn write(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
-        Ok(bound(sql).fetch_all(&self.pool).await?)
-    }
-}
-
-impl Backend for PgStore {
-    type Tx = PgTx<'static>;
-    const MIGRATIONS: Embedded = Embedded::POSTGRES;
-
-    async fn begin(&self, project: Uuid) -> Result<Self::Tx, StoreError> {
-        Ok(PgTx { tx: self.pool.begin().await?, project })
-    }
-
-    async fn commit(&self, tx: Self::Tx) -> Result<(), StoreError> {
-        Ok(tx.tx.commit().await?)
-    }
-
-    async fn run_migrations(&self) -> Result<(), StoreError> {
-        Ok(Self::MIGRATIONS.migrator().await?.run(&self.pool).await?)
-    }
-
-    async fn applied_migrations(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
-    }
-
-    async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
-        let counts = ingest::write(&mut tx, batch, Locks::Take).await?;
-        tx.tx.commit().await?;
-        Ok(counts)
-    }
-
-    async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
-        let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
-        let counts = ingest::traces::ingest(&mut tx, batch).await?;
-        tx.tx.commit().await?;
-        Ok(counts)
-    }
-
-    fn pool_usage(&self) -> (u32, u32) {
-        (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
     }
 }

@@ -1,0 +1,111 @@
+//! Postgres: the original's schema in schema `private`. Batch writes bind one typed array per
+//! column and `UNNEST` them, so each table is one statement whatever the batch size.
+//!
+//! The store (`mod.rs`), its write transaction and upserts (`tx.rs`), its column decoding and
+//! argument binding (`rows.rs`).
+
+mod rows;
+mod tx;
+
+use northstar_wire::Batch;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::ingest::{self, Locks};
+use crate::migrations::Embedded;
+use crate::query::sql::{Dialect, Reader, Sql};
+use crate::{IngestCounts, StoreError, TraceBatch, TraceCounts};
+use rows::bound;
+use tx::INGEST_BEGIN;
+pub(crate) use tx::PgTx;
+
+/// The Postgres store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`).
+    ///
+    /// # Errors
+    ///
+    /// When the URL does not parse or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse()?;
+        // A short acquire timeout: while the database is away, ingest answers 503 promptly
+        // instead of holding requests until the client's own timeout.
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps an existing pool.
+    #[must_use]
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl Reader for PgStore {
+    type Row = PgRow;
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    async fn fetch_all(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
+        Ok(bound(sql).fetch_all(&self.pool).await?)
+    }
+
+    async fn write(&self, sql: Sql) -> Result<Vec<PgRow>, StoreError> {
+        Ok(bound(sql).fetch_all(&self.pool).await?)
+    }
+}
+
+impl Backend for PgStore {
+    type Tx = PgTx<'static>;
+    const MIGRATIONS: Embedded = Embedded::POSTGRES;
+
+    async fn begin(&self, project: Uuid) -> Result<Self::Tx, StoreError> {
+        Ok(PgTx { tx: self.pool.begin().await?, project })
+    }
+
+    async fn commit(&self, tx: Self::Tx) -> Result<(), StoreError> {
+        Ok(tx.tx.commit().await?)
+    }
+
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        Ok(Self::MIGRATIONS.migrator().await?.run(&self.pool).await?)
+    }
+
+    async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
+    }
+
+    async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
+        let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
+        let counts = ingest::write(&mut tx, batch, Locks::Take).await?;
+        tx.tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
+        let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
+        let counts = ingest::traces::ingest(&mut tx, batch).await?;
+        tx.tx.commit().await?;
+        Ok(counts)
+    }
+
+    fn pool_usage(&self) -> (u32, u32) {
+        (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
+    }
+}
