@@ -1,5 +1,6 @@
 //! Sessions and runs: the handles, and the state a run aggregates from its model spans.
 
+use northstar_wire::attributes as attr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -198,13 +199,13 @@ impl RunState {
         // The end's aggregates are added here, by the worker, rather than by the caller's end.
         if let Some(ended_at) = data.ended_at {
             if let Some(cost) = data.cost_usd {
-                metadata.insert("cost_usd".into(), json!(cost));
+                metadata.insert(attr::COST_USD.into(), json!(cost));
             }
             if data.input_tokens > 0 {
-                metadata.insert("total_input_tokens".into(), json!(data.input_tokens));
+                metadata.insert(attr::TOTAL_INPUT_TOKENS.into(), json!(data.input_tokens));
             }
             if data.output_tokens > 0 {
-                metadata.insert("total_output_tokens".into(), json!(data.output_tokens));
+                metadata.insert(attr::TOTAL_OUTPUT_TOKENS.into(), json!(data.output_tokens));
             }
             metadata.insert("latency_ms".into(), latency_ms(self.started_at, ended_at));
         }

@@ -1,5 +1,6 @@
 //! Spans: the handle, usage pricing, and message events.
 
+use northstar_wire::attributes as attr;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -350,29 +351,20 @@ impl SpanState {
     /// Token attributes and cost of a model span, and the run's aggregates.
     fn price(&self, data: &mut SpanData, usage: Usage) {
         let a = &mut data.attributes;
-        a.insert("input_tokens", json!(usage.input_tokens));
-        a.insert("output_tokens", json!(usage.output_tokens));
-        a.insert("total_tokens", json!(usage.input_tokens + usage.output_tokens));
-        if usage.cached_input_tokens > 0 {
-            a.insert("cached_input_tokens", json!(usage.cached_input_tokens));
+        for (name, n) in usage.attributes() {
+            a.insert(name, json!(n));
         }
-        if usage.cache_write_tokens > 0 {
-            a.insert("cache_write_tokens", json!(usage.cache_write_tokens));
-        }
-        if usage.reasoning_tokens > 0 {
-            a.insert("reasoning_tokens", json!(usage.reasoning_tokens));
-        }
-        let given = a.get_f64("cost_usd");
-        let computed = a.get_str("model").and_then(|m| self.run().client().prices.cost(m, &usage, None));
+        let given = a.get_f64(attr::COST_USD);
+        let computed = a.get_str(attr::MODEL).and_then(|m| self.run().client().prices.cost(m, &usage, None));
         let cost = match (given, computed) {
             (Some(c), _) => Some(c),
             (None, Some(c)) => {
-                a.insert("cost_usd", json!(c));
-                a.insert("pricing_source", json!("northstar"));
+                a.insert(attr::COST_USD, json!(c));
+                a.insert(attr::PRICING_SOURCE, json!("northstar"));
                 Some(c)
             }
             (None, None) => {
-                a.insert("pricing_source", json!("unknown"));
+                a.insert(attr::PRICING_SOURCE, json!("unknown"));
                 None
             }
         };

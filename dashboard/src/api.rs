@@ -20,7 +20,7 @@ pub async fn current_user() -> Result<Me, ServerFnError> {
 #[server(prefix = "/api/dashboard", endpoint = "projects")]
 pub async fn list_projects() -> Result<Vec<ProjectItem>, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
+    let store = crate::scope::store()?;
     let user = crate::convert::current_user()?;
     let projects = store.projects_of(&user).await.map_err(crate::convert::fail)?;
     Ok(projects.into_iter().map(|(p, role)| crate::convert::project(p, role)).collect())
@@ -31,7 +31,7 @@ pub async fn list_projects() -> Result<Vec<ProjectItem>, ServerFnError> {
 pub async fn list_users() -> Result<Vec<UserItem>, ServerFnError> {
     use northstar_store::Store;
     crate::convert::server_admin()?;
-    let store = crate::convert::store()?;
+    let store = crate::scope::store()?;
     let users = store.list_users().await.map_err(crate::convert::fail)?;
     Ok(users.into_iter().map(crate::convert::user_item).collect())
 }
@@ -42,7 +42,7 @@ pub async fn list_users() -> Result<Vec<UserItem>, ServerFnError> {
 pub async fn set_user_disabled(email: String, disabled: bool) -> Result<UserItem, ServerFnError> {
     use northstar_store::{Store, UserChange};
     let admin = crate::convert::server_admin()?;
-    let store = crate::convert::store()?;
+    let store = crate::scope::store()?;
     let user = store.update_user(&email, &UserChange::Disabled(disabled)).await.map_err(crate::convert::fail)?;
     tracing::info!(admin = ?admin.email, user = ?user.email, disabled, "user changed from the dashboard");
     Ok(crate::convert::user_item(user))
@@ -53,7 +53,7 @@ pub async fn set_user_disabled(email: String, disabled: bool) -> Result<UserItem
 pub async fn set_user_password(email: String, password: String) -> Result<UserItem, ServerFnError> {
     use northstar_store::{Store, StoreError, UserChange};
     let admin = crate::convert::server_admin()?;
-    let store = crate::convert::store()?;
+    let store = crate::scope::store()?;
     let hash = use_context::<crate::convert::DashboardConfig>()
         .map(|c| c.hash_password)
         .ok_or_else(|| ServerFnError::new("the dashboard cannot hash passwords"))?;
@@ -69,23 +69,17 @@ pub async fn set_user_password(email: String, password: String) -> Result<UserIt
 /// A project's key state and retention.
 #[server(prefix = "/api/dashboard", endpoint = "settings")]
 pub async fn project_settings(project: String) -> Result<SettingsData, ServerFnError> {
-    let store = crate::convert::store()?;
-    let (p, role) = crate::convert::open_project(&store, &project).await?;
-    let (key, retention_days) = (p.key_state(), p.retention_days);
-    Ok(SettingsData {
-        project: crate::convert::project(p, role),
-        key,
-        retention_days,
-        ingest: crate::convert::ingest(),
-    })
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (key, retention_days) = (scope.project.key_state(), scope.project.retention_days);
+    Ok(SettingsData { project: scope.item(), key, retention_days, ingest: crate::convert::ingest() })
 }
 
 /// Replaces the project's API key (project admins only) and returns the new key, once.
 #[server(prefix = "/api/dashboard", endpoint = "rotate_key")]
 pub async fn rotate_key(project: String) -> Result<String, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (id, _) = crate::convert::admin_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::admin(&project).await?;
+    let (store, id) = (&scope.store, scope.id);
     let key = northstar_wire::keys::mint();
     store.rotate_key(id, &northstar_wire::keys::hash(&key)).await.map_err(crate::convert::fail)?;
     tracing::info!(project = %id, "API key rotated from the dashboard");
@@ -96,8 +90,8 @@ pub async fn rotate_key(project: String) -> Result<String, ServerFnError> {
 #[server(prefix = "/api/dashboard", endpoint = "retention")]
 pub async fn set_retention(project: String, days: String) -> Result<Option<u32>, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (id, _) = crate::convert::admin_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::admin(&project).await?;
+    let (store, id) = (&scope.store, scope.id);
     let days = match days.trim() {
         "" => None,
         d => Some(
@@ -115,15 +109,14 @@ pub async fn set_retention(project: String, days: String) -> Result<Option<u32>,
 #[server(prefix = "/api/dashboard", endpoint = "overview")]
 pub async fn overview(project: String, range: String) -> Result<OverviewData, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let project = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
     let range = crate::convert::range(&range);
-    let o = store.overview(project.0, range).await.map_err(crate::convert::fail)?;
+    let o = scope.store.overview(scope.id, range).await.map_err(crate::convert::fail)?;
     let has_data = o.sessions > 0 || {
         let any = northstar_store::SessionFilter { limit: 1, ..Default::default() };
-        store.list_session_rows(project.0, &any).await.map_err(crate::convert::fail)?.total > 0
+        scope.store.list_session_rows(scope.id, &any).await.map_err(crate::convert::fail)?.total > 0
     };
-    Ok(crate::convert::overview(project.1, o, has_data))
+    Ok(crate::convert::overview(scope.item(), o, has_data))
 }
 
 /// One page of the sessions list.
@@ -138,8 +131,8 @@ pub async fn list_sessions(
     page: u32,
 ) -> Result<SessionsData, ServerFnError> {
     use northstar_store::{SessionFilter, SessionSort, SessionStatus, Store};
-    let store = crate::convert::store()?;
-    let (id, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, id) = (&scope.store, scope.id);
     let filter = SessionFilter {
         status: SessionStatus::parse(&status),
         range: crate::convert::range(&range),
@@ -162,11 +155,14 @@ pub async fn list_sessions(
 #[server(prefix = "/api/dashboard", endpoint = "session")]
 pub async fn session(project: String, id: String) -> Result<SessionData, ServerFnError> {
     use northstar_store::{RunFilter, Store};
-    let store = crate::convert::store()?;
-    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, project) = (&scope.store, scope.id);
     let id = crate::convert::uuid(&id)?;
-    let row =
-        store.session_row(project, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::convert::not_found)?;
+    let row = store
+        .session_row(project, id)
+        .await
+        .map_err(crate::convert::fail)?
+        .ok_or_else(crate::scope::PageError::not_found)?;
     let meta = store.get_session(project, id).await.map_err(crate::convert::fail)?.map(|s| s.metadata);
     let filter = RunFilter { session: Some(id), oldest_first: true, limit: 1000, ..RunFilter::default() };
     let runs = store.list_run_rows(project, &filter).await.map_err(crate::convert::fail)?;
@@ -186,8 +182,8 @@ pub async fn list_runs(
     page: u32,
 ) -> Result<RunsData, ServerFnError> {
     use northstar_store::{RunFilter, ScoreFilter, Store};
-    let store = crate::convert::store()?;
-    let (id, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, id) = (&scope.store, scope.id);
     let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
     let score = Some(score.trim().to_owned()).filter(|s| !s.is_empty()).map(|name| {
         // A bound that is not a number is a category (for categorical scores).
@@ -218,10 +214,14 @@ pub async fn list_runs(
 #[server(prefix = "/api/dashboard", endpoint = "trace")]
 pub async fn trace(project: String, id: String) -> Result<TraceData, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, project) = (&scope.store, scope.id);
     let id = crate::convert::uuid(&id)?;
-    let row = store.run_row(project, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::convert::not_found)?;
+    let row = store
+        .run_row(project, id)
+        .await
+        .map_err(crate::convert::fail)?
+        .ok_or_else(crate::scope::PageError::not_found)?;
     let spans = store.list_spans(project, id).await.map_err(crate::convert::fail)?;
     let events = store.list_events(project, id).await.map_err(crate::convert::fail)?;
     Ok(crate::convert::trace(&row, &spans, &events, chrono::Utc::now()))
@@ -231,21 +231,23 @@ pub async fn trace(project: String, id: String) -> Result<TraceData, ServerFnErr
 #[server(prefix = "/api/dashboard", endpoint = "node")]
 pub async fn load_node(project: String, run: String, node: String) -> Result<NodeDetail, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, project) = (&scope.store, scope.id);
     let run_id = crate::convert::uuid(&run)?;
-    let events = store.list_events(project, run_id).await.map_err(crate::convert::fail)?;
     if node.is_empty() {
         let row = store
             .run_row(project, run_id)
             .await
             .map_err(crate::convert::fail)?
-            .ok_or_else(crate::convert::not_found)?;
+            .ok_or_else(crate::scope::PageError::not_found)?;
+        let events = store.list_node_events(project, run_id, None).await.map_err(crate::convert::fail)?;
         return Ok(crate::convert::run_detail(&row, &events));
     }
     let span_id = crate::convert::uuid(&node)?;
     let span = store.get_span(project, span_id).await.map_err(crate::convert::fail)?;
-    let span = span.filter(|s| s.run_id == run_id).ok_or_else(crate::convert::not_found)?;
+    let span = span.filter(|s| s.run_id == run_id).ok_or_else(crate::scope::PageError::not_found)?;
+    // That node's events only, not the run's.
+    let events = store.list_node_events(project, run_id, Some(span_id)).await.map_err(crate::convert::fail)?;
     Ok(crate::convert::span_detail(&span, &events))
 }
 
@@ -253,8 +255,8 @@ pub async fn load_node(project: String, run: String, node: String) -> Result<Nod
 #[server(prefix = "/api/dashboard", endpoint = "scores")]
 pub async fn run_scores(project: String, run: String) -> Result<Vec<ScoreItem>, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, project) = (&scope.store, scope.id);
     let scores = store.list_scores(project, crate::convert::uuid(&run)?).await.map_err(crate::convert::fail)?;
     let now = chrono::Utc::now();
     Ok(scores.iter().map(|s| crate::convert::score(s, now)).collect())
@@ -274,10 +276,10 @@ pub async fn add_score(
     comment: Option<String>,
 ) -> Result<ScoreItem, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, project) = (&scope.store, scope.id);
     let mut new = crate::convert::new_score(&run, name, &data_type, value, category, passed, comment)?;
-    new.created_by = Some(crate::convert::current_user()?.email);
+    new.created_by = Some(scope.user.email.clone());
     let score = store.add_score(project, &new).await.map_err(crate::convert::fail)?;
     Ok(crate::convert::score(&score, chrono::Utc::now()))
 }
@@ -286,8 +288,8 @@ pub async fn add_score(
 #[server(prefix = "/api/dashboard", endpoint = "score_summaries")]
 pub async fn score_summaries(project: String, range: String) -> Result<Vec<ScoreSummaryItem>, ServerFnError> {
     use northstar_store::Store;
-    let store = crate::convert::store()?;
-    let (project, _) = crate::convert::find_project(&store, &project).await?;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (store, project) = (&scope.store, scope.id);
     let summaries =
         store.score_summaries(project, crate::convert::range(&range)).await.map_err(crate::convert::fail)?;
     Ok(summaries.into_iter().map(crate::convert::summary).collect())

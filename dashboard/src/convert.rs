@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use northstar_store::{
-    AnyStore, NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, Store, StoreError, TimeRange, User,
+    NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, StoreError, TimeRange, User,
 };
+use northstar_wire::attributes as attr;
 use northstar_wire::{Event, EventType, Score, ScoreDataType, Span, SpanKind, Status};
 use serde_json::Value;
 use uuid::Uuid;
@@ -27,105 +28,10 @@ pub struct DashboardConfig {
     pub hash_password: fn(&str) -> Result<String, String>,
 }
 
-pub(crate) fn store() -> Result<AnyStore, ServerFnError> {
-    use_context::<AnyStore>().ok_or_else(|| ServerFnError::new("the dashboard has no store"))
-}
-
-/// A store error as the page shows it: what the person can act on, never database text, with
-/// the HTTP status that says whose fault it is (404 and 400 are the person's, never a 500).
-pub(crate) fn fail(err: StoreError) -> ServerFnError {
-    use axum::http::StatusCode;
-    match err {
-        StoreError::NotFound(m) => {
-            set_status(StatusCode::NOT_FOUND);
-            ServerFnError::new(m)
-        }
-        StoreError::Invalid(m) => {
-            set_status(StatusCode::BAD_REQUEST);
-            ServerFnError::new(m)
-        }
-        StoreError::InvalidData(_) | StoreError::InvalidReference(_) => {
-            set_status(StatusCode::BAD_REQUEST);
-            ServerFnError::new("a value cannot be stored")
-        }
-        StoreError::Unavailable(_) => {
-            set_status(StatusCode::SERVICE_UNAVAILABLE);
-            tracing::warn!(error = %err, "dashboard query: database unavailable");
-            ServerFnError::new("the database is unavailable; try again shortly")
-        }
-        other => {
-            tracing::error!(error = %other, "dashboard query failed");
-            ServerFnError::new("internal error (details are in the server log)")
-        }
-    }
-}
-
-/// Sets the HTTP status of the page or server-function response being produced.
-fn set_status(code: axum::http::StatusCode) {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(code);
-    }
-}
-
-/// A 404 with the message "not found": the same answer for what does not exist and for what
-/// belongs to a project the user cannot see.
-pub(crate) fn not_found() -> ServerFnError {
-    set_status(axum::http::StatusCode::NOT_FOUND);
-    ServerFnError::new("not found")
-}
-
-pub(crate) fn uuid(text: &str) -> Result<Uuid, ServerFnError> {
-    text.parse().map_err(|_| not_found())
-}
-
-/// The logged-in user (the server's login layer put them on the request).
-pub(crate) fn current_user() -> Result<User, ServerFnError> {
-    use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<User>().cloned()).ok_or_else(|| {
-        set_status(axum::http::StatusCode::UNAUTHORIZED);
-        ServerFnError::new("login required")
-    })
-}
-
-/// The project and the current user's role in it, if they may open it; otherwise 404
-/// "project not found".
-pub(crate) async fn open_project(store: &AnyStore, id: &str) -> Result<(Project, Role), ServerFnError> {
-    let user = current_user()?;
-    let missing = || {
-        set_status(axum::http::StatusCode::NOT_FOUND);
-        ServerFnError::new("project not found")
-    };
-    let id: Uuid = id.parse().map_err(|_| missing())?;
-    store.project_for(&user, id).await.map_err(fail)?.ok_or_else(missing)
-}
-
-/// [`open_project`], as its id and the page's view of it.
-pub(crate) async fn find_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
-    let (p, role) = open_project(store, id).await?;
-    Ok((p.id, project(p, role)))
-}
-
-/// The current user, if a server admin; otherwise 403.
-pub(crate) fn server_admin() -> Result<User, ServerFnError> {
-    let user = current_user()?;
-    if !user.is_admin {
-        set_status(axum::http::StatusCode::FORBIDDEN);
-        return Err(ServerFnError::new("only server admins can manage users"));
-    }
-    Ok(user)
-}
+pub(crate) use crate::scope::{current_user, fail, server_admin, uuid};
 
 pub(crate) fn user_item(u: User) -> crate::model::UserItem {
     crate::model::UserItem { email: u.email, is_admin: u.is_admin, disabled: u.disabled, created: utc(u.created_at) }
-}
-
-/// The project, if the current user administers it; otherwise 403 (or 404 if they cannot see it).
-pub(crate) async fn admin_project(store: &AnyStore, id: &str) -> Result<(Uuid, ProjectItem), ServerFnError> {
-    let (id, item) = find_project(store, id).await?;
-    if item.role != Role::Admin.as_str() {
-        set_status(axum::http::StatusCode::FORBIDDEN);
-        return Err(ServerFnError::new("only the project's admins can do that"));
-    }
-    Ok((id, item))
 }
 
 pub(crate) fn project(p: Project, role: Role) -> ProjectItem {
@@ -297,9 +203,9 @@ fn span_figures(s: &Span) -> (i64, f64, Option<String>) {
         return (0, 0.0, None);
     }
     let num = |k: &str| s.attributes.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-    let tokens = (num("input_tokens") + num("output_tokens")).round() as i64;
-    let model = s.attributes.get("model").and_then(Value::as_str).map(str::to_owned);
-    (tokens, num("cost_usd"), model)
+    let tokens = (num(attr::INPUT_TOKENS) + num(attr::OUTPUT_TOKENS)).round() as i64;
+    let model = s.attributes.get(attr::MODEL).and_then(Value::as_str).map(str::to_owned);
+    (tokens, num(attr::COST_USD), model)
 }
 
 /// The text of a message's content: a string, or the text parts of a content array, or
@@ -506,10 +412,13 @@ pub(crate) fn span_detail(s: &Span, events: &[Event]) -> NodeDetail {
         status: s.status.as_str().to_owned(),
         duration_ms: s.ended_at.map(|e| millis(s.started_at, e)),
         tokens: model.then(|| {
-            (num("input_tokens").unwrap_or(0.0).round() as i64, num("output_tokens").unwrap_or(0.0).round() as i64)
+            (
+                num(attr::INPUT_TOKENS).unwrap_or(0.0).round() as i64,
+                num(attr::OUTPUT_TOKENS).unwrap_or(0.0).round() as i64,
+            )
         }),
-        cost_usd: if model { num("cost_usd") } else { None },
-        model: s.attributes.get("model").and_then(Value::as_str).map(str::to_owned),
+        cost_usd: if model { num(attr::COST_USD) } else { None },
+        model: s.attributes.get(attr::MODEL).and_then(Value::as_str).map(str::to_owned),
         error: s.error.as_ref().and_then(error_view),
         attributes: pretty(&s.attributes),
         messages: messages_of(events, Some(s.id)),

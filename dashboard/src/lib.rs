@@ -2,8 +2,10 @@
 //! `northstar-server`) and hydrated in the browser (feature `hydrate`, compiled to wasm by the
 //! server's build script).
 //!
-//! Pages ask the store only through the server functions in [`api`], which get the store
-//! from context; everything an agent recorded is rendered as text, never as markup.
+//! Pages ask the store only through the server functions in [`api`]; each opens its project
+//! once (`scope::ProjectScope`: the store from context, the project, the user's role) and fails
+//! with one error type that carries its HTTP status (`scope::PageError`). Everything an agent
+//! recorded is rendered as text, never as markup.
 
 pub mod api;
 pub mod app;
@@ -16,6 +18,8 @@ mod pages;
 mod convert;
 #[cfg(feature = "ssr")]
 mod panics;
+#[cfg(feature = "ssr")]
+mod scope;
 #[cfg(feature = "ssr")]
 pub mod server;
 

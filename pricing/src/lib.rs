@@ -23,6 +23,7 @@
 //! assert!((cost - 0.004).abs() < 1e-12);
 //! ```
 
+use northstar_wire::attributes as attr;
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
@@ -99,6 +100,42 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The usage a model span's attributes record (`input_tokens`, `output_tokens` and the
+    /// optional classes, as [`Usage::attributes`] writes them); `None` when they carry neither
+    /// input nor output tokens. Counts that are not whole non-negative numbers count as absent.
+    #[must_use]
+    pub fn from_attributes(attributes: &serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        let count = |key: &str| attributes.get(key).and_then(serde_json::Value::as_u64);
+        let (input, output) = (count(attr::INPUT_TOKENS), count(attr::OUTPUT_TOKENS));
+        if input.is_none() && output.is_none() {
+            return None;
+        }
+        Some(Self {
+            input_tokens: input.unwrap_or(0),
+            output_tokens: output.unwrap_or(0),
+            cached_input_tokens: count(attr::CACHED_INPUT_TOKENS).unwrap_or(0),
+            cache_write_tokens: count(attr::CACHE_WRITE_TOKENS).unwrap_or(0),
+            reasoning_tokens: count(attr::REASONING_TOKENS).unwrap_or(0),
+        })
+    }
+
+    /// The attributes that record this usage on a model span: input, output and total tokens
+    /// always, each optional class when it is not zero. No allocation (the SDK calls it on the
+    /// recording path).
+    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        let always = [
+            (attr::INPUT_TOKENS, self.input_tokens),
+            (attr::OUTPUT_TOKENS, self.output_tokens),
+            (attr::TOTAL_TOKENS, self.input_tokens + self.output_tokens),
+        ];
+        let optional = [
+            (attr::CACHED_INPUT_TOKENS, self.cached_input_tokens),
+            (attr::CACHE_WRITE_TOKENS, self.cache_write_tokens),
+            (attr::REASONING_TOKENS, self.reasoning_tokens),
+        ];
+        always.into_iter().chain(optional.into_iter().filter(|(_, n)| *n > 0))
+    }
+
     /// Plain input and output counts.
     #[must_use]
     pub const fn new(input_tokens: u64, output_tokens: u64) -> Self {

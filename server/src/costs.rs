@@ -4,6 +4,7 @@
 //! the client sent is never changed; an unknown model stays without one.
 
 use northstar_pricing::{PriceTable, Usage};
+use northstar_wire::attributes::{COST_USD, MODEL, PRICING_SOURCE};
 use northstar_wire::{Batch, Span, SpanKind};
 use serde_json::{Value, json};
 
@@ -15,25 +16,14 @@ pub(crate) fn fill_missing_costs(batch: &mut Batch, prices: &PriceTable) {
 pub(crate) fn fill_missing_costs_of(spans: &mut [Span], prices: &PriceTable) {
     for span in spans.iter_mut().filter(|s| s.kind == SpanKind::Model) {
         let Value::Object(attributes) = &mut span.attributes else { continue };
-        if attributes.get("cost_usd").is_some_and(|c| !c.is_null()) {
+        if attributes.get(COST_USD).is_some_and(|c| !c.is_null()) {
             continue;
         }
-        let Some(model) = attributes.get("model").and_then(Value::as_str) else { continue };
-        let count = |key: &str| attributes.get(key).and_then(Value::as_u64);
-        let (input, output) = (count("input_tokens"), count("output_tokens"));
-        if input.is_none() && output.is_none() {
-            continue;
-        }
-        let usage = Usage {
-            input_tokens: input.unwrap_or(0),
-            output_tokens: output.unwrap_or(0),
-            cached_input_tokens: count("cached_input_tokens").unwrap_or(0),
-            cache_write_tokens: count("cache_write_tokens").unwrap_or(0),
-            reasoning_tokens: count("reasoning_tokens").unwrap_or(0),
-        };
+        let Some(model) = attributes.get(MODEL).and_then(Value::as_str) else { continue };
+        let Some(usage) = Usage::from_attributes(attributes) else { continue };
         if let Some(cost) = prices.cost(model, &usage, Some(span.started_at.date_naive())) {
-            attributes.insert("cost_usd".into(), json!(cost));
-            attributes.insert("pricing_source".into(), json!("northstar-server"));
+            attributes.insert(COST_USD.into(), json!(cost));
+            attributes.insert(PRICING_SOURCE.into(), json!("northstar-server"));
         }
     }
 }

@@ -123,6 +123,9 @@ impl Store for AnyStore {
     async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
         dispatch!(self, b => records::list_events(b, project, run))
     }
+    async fn list_node_events(&self, project: Uuid, run: Uuid, span: Option<Uuid>) -> Result<Vec<Event>, StoreError> {
+        dispatch!(self, b => records::list_node_events(b, project, run, span))
+    }
     async fn count_records(&self, project: Uuid) -> Result<IngestCounts, StoreError> {
         dispatch!(self, b => records::count_records(b, project))
     }

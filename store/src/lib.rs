@@ -184,6 +184,14 @@ pub trait Store: Send + Sync {
     fn list_spans(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Span>, StoreError>> + Send;
     /// The events of a run, by creation time.
     fn list_events(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    /// The events of one node of a run, by creation time: a span's (`span` = its id), or the
+    /// run's own, on no span (`None`). What a click on one node of the run page reads.
+    fn list_node_events(
+        &self,
+        project: Uuid,
+        run: Uuid,
+        span: Option<Uuid>,
+    ) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
     /// Record counts of the project, for checks that nothing was duplicated or half-stored.
     fn count_records(&self, project: Uuid) -> impl Future<Output = Result<IngestCounts, StoreError>> + Send;
 

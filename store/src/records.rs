@@ -81,6 +81,25 @@ pub(crate) async fn list_events<R: Reader>(r: &R, project: Uuid, run: Uuid) -> R
     list(r, &rows::EVENTS_OF_RUN, project, run, rows::event).await
 }
 
+pub(crate) async fn list_node_events<R: Reader>(
+    r: &R,
+    project: Uuid,
+    run: Uuid,
+    span: Option<Uuid>,
+) -> Result<Vec<Event>, StoreError> {
+    let mut q = r.sql();
+    let events = q.table("events");
+    q.push(&format!("SELECT {} FROM {events} WHERE project_id = ", select::EVENT)).arg(Arg::Uuid(project));
+    // By (run_id, span_id, created_at): the index the run page's reads use.
+    q.push(" AND run_id = ").arg(Arg::Uuid(run));
+    match span {
+        Some(span) => q.push(" AND span_id = ").arg(Arg::Uuid(span)),
+        None => q.push(" AND span_id IS NULL"),
+    };
+    q.push(" ORDER BY created_at, id");
+    r.fetch_all(q).await?.iter().map(rows::event).collect()
+}
+
 pub(crate) async fn count_records<R: Reader>(r: &R, project: Uuid) -> Result<IngestCounts, StoreError> {
     let mut q = r.sql();
     let p1 = q.p1();

@@ -24,6 +24,7 @@
 //! assert_eq!(err.message(), "Unsupported schema_version (expected 1 or 2)");
 //! ```
 
+pub mod attributes;
 mod batch;
 mod enums;
 mod fold;

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::attributes;
 use crate::{
     EventType, PromptLink, Run, Score, ScoreDataType, ScoreSource, Session, Span, SpanKind, Status, Timestamp,
     parse_timestamp,
@@ -128,16 +129,19 @@ pub const MAX_SCORE_VALUE: f64 = 1e15;
 /// The figures of a span's `attributes` (summed into its run when it is a `model` span, or
 /// priced by the server).
 const SPAN_FIGURES: [(&str, f64); 6] = [
-    ("cost_usd", MAX_COST_USD),
-    ("input_tokens", MAX_TOKENS),
-    ("output_tokens", MAX_TOKENS),
-    ("cached_input_tokens", MAX_TOKENS),
-    ("cache_write_tokens", MAX_TOKENS),
-    ("reasoning_tokens", MAX_TOKENS),
+    (attributes::COST_USD, MAX_COST_USD),
+    (attributes::INPUT_TOKENS, MAX_TOKENS),
+    (attributes::OUTPUT_TOKENS, MAX_TOKENS),
+    (attributes::CACHED_INPUT_TOKENS, MAX_TOKENS),
+    (attributes::CACHE_WRITE_TOKENS, MAX_TOKENS),
+    (attributes::REASONING_TOKENS, MAX_TOKENS),
 ];
 /// The figures of a run's `metadata` (the cost rule's fallback).
-const RUN_FIGURES: [(&str, f64); 3] =
-    [("cost_usd", MAX_COST_USD), ("total_input_tokens", MAX_TOKENS), ("total_output_tokens", MAX_TOKENS)];
+const RUN_FIGURES: [(&str, f64); 3] = [
+    (attributes::COST_USD, MAX_COST_USD),
+    (attributes::TOTAL_INPUT_TOKENS, MAX_TOKENS),
+    (attributes::TOTAL_OUTPUT_TOKENS, MAX_TOKENS),
+];
 
 /// A client's string quoted in an error message, cut to a readable length (an unknown key may
 /// be megabytes long).

@@ -1,6 +1,7 @@
 //! OTLP spans → NorthStar records. `docs/OTLP.md` is the table of this mapping, with the
 //! reason for each choice; the functions below follow it in its order.
 
+use northstar_wire::attributes as attr;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -596,26 +597,26 @@ fn figures(a: &mut Map<String, Value>) {
 
     let tokens = |v: Option<f64>| v.filter(|t| *t >= 0.0 && *t <= MAX_TOKENS).map(|t| t.round() as u64);
     if let Some(model) = model {
-        a.insert("model".into(), json!(model));
+        a.insert(attr::MODEL.into(), json!(model));
     }
     let (input, output) = (tokens(input), tokens(output));
     for (key, v) in [
-        ("input_tokens", input),
-        ("output_tokens", output),
-        ("cached_input_tokens", tokens(cached)),
-        ("cache_write_tokens", tokens(written)),
-        ("reasoning_tokens", tokens(reasoning)),
+        (attr::INPUT_TOKENS, input),
+        (attr::OUTPUT_TOKENS, output),
+        (attr::CACHED_INPUT_TOKENS, tokens(cached)),
+        (attr::CACHE_WRITE_TOKENS, tokens(written)),
+        (attr::REASONING_TOKENS, tokens(reasoning)),
     ] {
         if let Some(v) = v {
             a.insert(key.into(), json!(v));
         }
     }
     if input.is_some() || output.is_some() {
-        a.insert("total_tokens".into(), json!(input.unwrap_or(0) + output.unwrap_or(0)));
+        a.insert(attr::TOTAL_TOKENS.into(), json!(input.unwrap_or(0) + output.unwrap_or(0)));
     }
     if let Some(cost) = cost.filter(|c| *c >= 0.0 && *c <= MAX_COST_USD) {
-        a.insert("cost_usd".into(), json!(cost));
-        a.insert("pricing_source".into(), json!("client"));
+        a.insert(attr::COST_USD.into(), json!(cost));
+        a.insert(attr::PRICING_SOURCE.into(), json!("client"));
     }
 }
 

@@ -26,6 +26,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use northstar_wire::attributes as attr;
 use northstar_wire::{Batch, Span, SpanKind, Status};
 use serde_json::Value;
 use uuid::Uuid;
@@ -55,7 +56,7 @@ impl Figures {
 
     fn of_attributes(kind: SpanKind, attributes: &Value) -> Self {
         let num = |key: &str| attributes.get(key).filter(|v| v.is_number()).and_then(Value::as_f64);
-        Self::of(kind, num("cost_usd"), num("input_tokens"), num("output_tokens"))
+        Self::of(kind, num(attr::COST_USD), num(attr::INPUT_TOKENS), num(attr::OUTPUT_TOKENS))
     }
 }
 
@@ -95,7 +96,7 @@ pub(crate) async fn span_deltas<T: WriteTx>(tx: &mut T, spans: &[Span]) -> Resul
     let mut q = Sql::new(T::DIALECT);
     let table = q.table("spans");
     let num = |key| format!("CAST({} AS DOUBLE PRECISION)", q.json_num("attributes", key));
-    let (cost, input, output) = (num("cost_usd"), num("input_tokens"), num("output_tokens"));
+    let (cost, input, output) = (num(attr::COST_USD), num(attr::INPUT_TOKENS), num(attr::OUTPUT_TOKENS));
     q.push(&format!(
         "SELECT id, kind, status, {cost} AS cost, {input} AS input, {output} AS output FROM {table} WHERE "
     ));
@@ -397,9 +398,9 @@ fn rebuild_runs(q: &mut Sql, project: Uuid) {
     let (runs, spans) = (q.table("runs"), q.table("spans"));
     let model = |e: String| format!("CASE WHEN s.kind = 'model' THEN {e} END");
     let (cost, input, output) = (
-        model(q.json_num("s.attributes", "cost_usd")),
-        model(q.json_num("s.attributes", "input_tokens")),
-        model(q.json_num("s.attributes", "output_tokens")),
+        model(q.json_num("s.attributes", attr::COST_USD)),
+        model(q.json_num("s.attributes", attr::INPUT_TOKENS)),
+        model(q.json_num("s.attributes", attr::OUTPUT_TOKENS)),
     );
     q.push(&format!(
         "UPDATE {runs} SET (span_cost, span_cost_n, span_input, span_input_n, span_output, span_output_n,

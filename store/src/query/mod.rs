@@ -14,6 +14,7 @@ mod sessions;
 pub(crate) mod sql;
 
 use chrono::{DateTime, Utc};
+use northstar_wire::attributes as attr;
 use northstar_wire::{ScoreDataType, Status};
 use serde_json::Value;
 use uuid::Uuid;
@@ -25,17 +26,17 @@ pub(crate) use sessions::{session_row, session_rows};
 
 /// The run's cost under the cost rule, as SQL over its row `r`.
 pub(crate) fn run_cost(q: &sql::Sql, r: &str) -> String {
-    rule(q, r, "span_cost", "cost_usd")
+    rule(q, r, "span_cost", attr::COST_USD)
 }
 
 /// The run's input tokens under the cost rule.
 pub(crate) fn run_input_tokens(q: &sql::Sql, r: &str) -> String {
-    rule(q, r, "span_input", "total_input_tokens")
+    rule(q, r, "span_input", attr::TOTAL_INPUT_TOKENS)
 }
 
 /// The run's output tokens under the cost rule.
 pub(crate) fn run_output_tokens(q: &sql::Sql, r: &str) -> String {
-    rule(q, r, "span_output", "total_output_tokens")
+    rule(q, r, "span_output", attr::TOTAL_OUTPUT_TOKENS)
 }
 
 fn rule(q: &sql::Sql, r: &str, column: &str, metadata_key: &str) -> String {
@@ -341,7 +342,7 @@ fn run_figures(q: &sql::Sql) -> String {
 fn run_model(q: &sql::Sql) -> String {
     format!(
         "COALESCE(a.model, {mm}) AS model, CAST(COALESCE(a.models, 0) AS BIGINT) AS models",
-        mm = q.json_text("r.metadata", "model"),
+        mm = q.json_text("r.metadata", attr::MODEL),
     )
 }
 
@@ -353,7 +354,7 @@ fn model_totals(q: &sql::Sql, runs_sql: &str) -> String {
          FROM {spans} s
          WHERE s.project_id = {p1} AND s.kind = 'model' AND s.run_id IN ({runs_sql})
          GROUP BY s.run_id",
-        name = q.json_text("s.attributes", "model"),
+        name = q.json_text("s.attributes", attr::MODEL),
         spans = q.table("spans"),
         p1 = q.p1(),
     )

@@ -1,5 +1,6 @@
 //! The overview page: totals, per-day series, cost by model, latency percentiles.
 
+use northstar_wire::attributes as attr;
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader, Sql};
@@ -75,11 +76,11 @@ pub(crate) async fn overview<R: Reader>(r: &R, project: Uuid, range: &TimeRange)
     push_runs(&mut q, project, range, true);
     let spans = q.table("spans");
     let p1 = q.p1();
-    let model = q.json_text("s.attributes", "model");
+    let model = q.json_text("s.attributes", attr::MODEL);
     let (cost, input, output) = (
-        q.json_num("s.attributes", "cost_usd"),
-        q.json_num("s.attributes", "input_tokens"),
-        q.json_num("s.attributes", "output_tokens"),
+        q.json_num("s.attributes", attr::COST_USD),
+        q.json_num("s.attributes", attr::INPUT_TOKENS),
+        q.json_num("s.attributes", attr::OUTPUT_TOKENS),
     );
     q.push(&format!(
         ", by_model AS (
