@@ -75,7 +75,16 @@ fn replace_changed(fresh: &Path, dir: &Path) {
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("the server crate sits in the workspace").to_path_buf();
-    for path in ["dashboard/src", "dashboard/style", "dashboard/Cargo.toml", "Cargo.lock", "Cargo.toml"] {
+    // The browser half is the dashboard and the contract's records (`wire`, without its keys).
+    for path in [
+        "dashboard/src",
+        "dashboard/style",
+        "dashboard/Cargo.toml",
+        "wire/src",
+        "wire/Cargo.toml",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     ensure_wasm_target(&root);

@@ -1,6 +1,7 @@
 //! What the server functions send to the pages. Plain data: ids as text, times and figures
 //! already formatted on the server, so the page renders the same on both sides of hydration.
 
+use northstar_wire::{SpanKind, Status};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,7 +110,7 @@ pub struct RunItem {
     pub name: String,
     pub started: String,
     pub started_ago: String,
-    pub status: String,
+    pub status: Status,
     pub duration_ms: Option<f64>,
     pub cost_usd: f64,
     pub input_tokens: i64,
@@ -154,12 +155,12 @@ pub struct Node {
     pub parent: Option<u32>,
     pub children: Vec<u32>,
     pub depth: u16,
-    /// A span kind (`agent`, `model`, …) or, for events, `event`.
-    pub kind: String,
+    /// The span's kind; `None` for an event.
+    pub kind: Option<SpanKind>,
     /// For events: the event type.
     pub event_type: Option<String>,
     pub name: String,
-    pub status: String,
+    pub status: Status,
     pub start_ms: f64,
     pub duration_ms: Option<f64>,
     /// Own figures plus those of every model span below.
@@ -195,8 +196,9 @@ pub struct MessageView {
 pub struct NodeDetail {
     pub id: String,
     pub title: String,
-    pub kind: String,
-    pub status: String,
+    /// The span's kind; `None` for the run itself.
+    pub kind: Option<SpanKind>,
+    pub status: Status,
     pub duration_ms: Option<f64>,
     pub tokens: Option<(i64, i64)>,
     pub cost_usd: Option<f64>,
@@ -229,4 +231,25 @@ pub struct ScoreSummaryItem {
     pub max: f64,
     pub buckets: Vec<(String, i64)>,
     pub trend: Vec<(String, f64, i64)>,
+}
+
+impl Node {
+    /// `agent`, `model`, … or `event`: the name its icon and style go by.
+    #[must_use]
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.map_or("event", SpanKind::as_str)
+    }
+
+    #[must_use]
+    pub fn is_event(&self) -> bool {
+        self.kind.is_none()
+    }
+}
+
+impl NodeDetail {
+    /// `agent`, `model`, … or `run`.
+    #[must_use]
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.map_or("run", SpanKind::as_str)
+    }
 }

@@ -28,6 +28,7 @@ pub mod attributes;
 mod batch;
 mod enums;
 mod fold;
+#[cfg(feature = "keys")]
 pub mod keys;
 mod records;
 mod timestamp;

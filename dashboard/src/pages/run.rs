@@ -50,7 +50,7 @@ pub fn RunPage() -> impl IntoView {
                     </nav>
                     <header class="page-head">
                         <h1><span class="kind kind-run">{kind_icon("run")}</span>" " {r.name.clone()}</h1>
-                        <StatusBadge status=r.status.clone()/>
+                        <StatusBadge status=r.status.as_str().to_owned()/>
                         <IdChip id=r.id.clone()/>
                     </header>
                     {t.error.clone().map(|e| view! { <ErrorBanner error=e/> })}
@@ -107,10 +107,10 @@ fn ErrorBanner(error: ErrorView) -> impl IntoView {
 fn Detail(d: NodeDetail) -> impl IntoView {
     let tokens = d.tokens.map(|(i, o)| format!("{} in · {} out", format::count(i), format::count(o)));
     view! {
-        <h2><span class=format!("kind kind-{}", d.kind)>{kind_icon(&d.kind)}</span>" " {d.title.clone()}</h2>
+        <h2><span class=format!("kind kind-{}", d.kind_name())>{kind_icon(d.kind_name())}</span>" " {d.title.clone()}</h2>
         <div class="metrics">
-            <span class="muted">{d.kind.clone()}</span>
-            <StatusBadge status=d.status.clone()/>
+            <span class="muted">{d.kind_name()}</span>
+            <StatusBadge status=d.status.as_str().to_owned()/>
             <span>{format::duration(d.duration_ms)}</span>
             {tokens.map(|t| view! { <span>{t}</span> })}
             {d.cost_usd.map(|c| view! { <span class="cost">{format::cost(c)}</span> })}
@@ -124,7 +124,7 @@ fn Detail(d: NodeDetail) -> impl IntoView {
             </div>
         })}
         <details class="attributes" open=d.messages.is_empty()>
-            <summary>{if d.kind == "run" { "Metadata" } else { "Attributes" }}</summary>
+            <summary>{if d.kind.is_none() { "Metadata" } else { "Attributes" }}</summary>
             <pre class="code">{d.attributes.clone()}</pre>
         </details>
     }

@@ -69,7 +69,7 @@ pub fn RunsPage() -> impl IntoView {
                                     <tr>
                                         <td><IdChip id=r.id.clone() href=href.clone()/></td>
                                         <td><A href=href>{r.name.clone()}</A></td>
-                                        <td><StatusBadge status=r.status.clone()/></td>
+                                        <td><StatusBadge status=r.status.as_str().to_owned()/></td>
                                         <td title=r.started.clone()>{r.started_ago.clone()}</td>
                                         <td>{format::duration(r.duration_ms)}</td>
                                         <td class="muted">{r.model.clone().unwrap_or_else(|| "—".into())}</td>

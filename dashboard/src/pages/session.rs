@@ -50,11 +50,11 @@ pub fn SessionPage() -> impl IntoView {
                                     <div class="timeline-row">
                                         <span class="timeline-name"><A href=href>{r.name.clone()}</A></span>
                                         <span class="timeline-track">
-                                            <span class=format!("timeline-bar status-{}", r.status) style=format!("left: {left:.2}%; width: {width:.2}%")
+                                            <span class=format!("timeline-bar status-{}", r.status.as_str()) style=format!("left: {left:.2}%; width: {width:.2}%")
                                                   title=format!("+{} · {}", format::duration(Some(r.offset_ms)), format::duration(r.duration_ms))></span>
                                         </span>
                                         <span class="timeline-meta">
-                                            <StatusBadge status=r.status.clone()/>
+                                            <StatusBadge status=r.status.as_str().to_owned()/>
                                             <span>{format::duration(r.duration_ms)}</span>
                                             <span>{format::cost(r.cost_usd)}</span>
                                             <span class="muted">{model}</span>

@@ -121,7 +121,7 @@ pub fn TraceTree(
         Row::Node(i) => {
             let n = nodes.with_value(|n| n[i as usize].clone());
             // An event opens the span it belongs to (its conversation is shown there).
-            let target = if n.kind == "event" {
+            let target = if n.is_event() {
                 n.parent.map(|p| nodes.with_value(|all| all[p as usize].id.clone())).unwrap_or_default()
             } else {
                 n.id.clone()
@@ -136,15 +136,16 @@ pub fn TraceTree(
                     }
                 });
             };
-            let (id, is_event) = (n.id.clone(), n.kind == "event");
+            let (id, is_event) = (n.id.clone(), n.is_event());
             let is_selected = move || !is_event && selected.get() == id;
             let (left, width) = crate::format::bar(n.start_ms, n.duration_ms, total_ms, 0.3);
             let kind_class = match &n.event_type {
                 Some(t) => format!("kind kind-event ev-{t}"),
-                None => format!("kind kind-{}", n.kind),
+                None => format!("kind kind-{}", n.kind_name()),
             };
+            let (kind_name, status) = (n.kind_name(), n.status.as_str());
             view! {
-                <div class="tree-row" class:selected=is_selected data-kind=n.kind.clone() style=format!("--depth: {}", n.depth)>
+                <div class="tree-row" class:selected=is_selected data-kind=kind_name style=format!("--depth: {}", n.depth)>
                     <span class="tree-name">
                         {if has_children {
                             view! {
@@ -156,13 +157,13 @@ pub fn TraceTree(
                         } else {
                             view! { <span class="toggle-spacer"></span> }.into_any()
                         }}
-                        <span class=kind_class title=n.kind.clone()>{kind_icon(&n.kind)}</span>
+                        <span class=kind_class title=kind_name>{kind_icon(kind_name)}</span>
                         <A href=href attr:class="node-link">{n.name.clone()}</A>
                     </span>
                     {if timeline {
                         view! {
                             <span class="tree-track">
-                                <span class=format!("tree-bar kind-{} status-{}", n.kind, n.status)
+                                <span class=format!("tree-bar kind-{} status-{}", kind_name, status)
                                       style=format!("left: {left:.3}%; width: {width:.3}%")
                                       title=format!("+{} · {}", format::duration(Some(n.start_ms)), format::duration(n.duration_ms))></span>
                             </span>
@@ -170,8 +171,8 @@ pub fn TraceTree(
                     } else {
                         view! {
                             <span class="tree-cols">
-                                <span>{(n.kind != "event").then(|| view! { <StatusBadge status=n.status.clone()/> })}</span>
-                                <span class="num">{if n.kind == "event" { String::new() } else { format::duration(n.duration_ms) }}</span>
+                                <span>{(!is_event).then(|| view! { <StatusBadge status=status.to_owned()/> })}</span>
+                                <span class="num">{if is_event { String::new() } else { format::duration(n.duration_ms) }}</span>
                                 <span class="num">{if n.tokens > 0 { format::count(n.tokens) } else { String::new() }}</span>
                                 <span class="num">{if n.cost_usd > 0.0 { format::cost(n.cost_usd) } else { String::new() }}</span>
                             </span>
@@ -223,10 +224,10 @@ mod tests {
             parent,
             children,
             depth,
-            kind: "agent".into(),
+            kind: Some(northstar_wire::SpanKind::Agent),
             event_type: None,
             name: String::new(),
-            status: "ok".into(),
+            status: northstar_wire::Status::Ok,
             start_ms: 0.0,
             duration_ms: None,
             tokens: 0,
