@@ -28,7 +28,7 @@ pub(crate) fn now_micros() -> i64 {
 /// The time a run or span ends, in microseconds since the Unix epoch: not a record's timestamp,
 /// so it claims none. It is at least every timestamp [`now_micros`] gave before it (a parent
 /// never ends before a child started, a latency is never negative) but may equal one; it costs
-/// a load where [`now_micros`] pays an atomic compare-and-swap (about 4.5 ns; BENCHMARKS.md).
+/// a load where [`now_micros`] pays an atomic compare-and-swap (BENCHMARKS.md §1).
 pub(crate) fn end_micros() -> i64 {
     wall_micros().max(LAST_MICROS.load(Relaxed))
 }

@@ -82,8 +82,7 @@ impl Counters {
 
 /// The count of records accepted, kept per recording thread: each thread adds to a cell that no
 /// other thread writes, with a load and a store where a shared counter costs an atomic
-/// read-modify-write (about 4.5 ns on this project's machines; one or two per span, measured in
-/// BENCHMARKS.md). A thread sees its own records counted at once, as with one shared counter;
+/// read-modify-write (one or two per span; BENCHMARKS.md §1). A thread sees its own records counted at once, as with one shared counter;
 /// the total is the sum of the cells. Threads past [`Enqueued::CELLS`] share one atomic counter.
 pub(crate) struct Enqueued {
     cells: Box<[Cell]>,

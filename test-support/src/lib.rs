@@ -36,16 +36,49 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
+    /// The database is named after this process (`northstar_test_<pid>_<uuid>`), so that one a
+    /// process left behind (a test binary killed, or a database held by a `static` harness,
+    /// which is never dropped) is dropped by the next test run once that process is gone.
     pub async fn create() -> Self {
         let admin = admin_url();
-        let name = format!("northstar_test_{}", Uuid::new_v4().simple());
+        let name = format!("northstar_test_{}_{}", std::process::id(), Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("cannot reach Postgres at {admin} (run the tests through scripts/test): {e}"));
+        if admin.contains("@127.0.0.1") || admin.contains("@localhost") || admin.contains("@[::1]") {
+            drop_orphans(&mut conn).await;
+        }
         conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
         conn.close().await.ok();
         let (base, _) = admin.rsplit_once('/').expect("admin URL has a database path");
         Self { url: format!("{base}/{name}"), name }
+    }
+}
+
+/// Drops the test databases of processes that no longer run. Only for a cluster on this
+/// machine, whose tests' processes are this machine's. Once per process.
+async fn drop_orphans(conn: &mut PgConnection) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let Ok(names) =
+        sqlx::query_scalar::<_, String>("SELECT datname FROM pg_database WHERE datname LIKE 'northstar\\_test\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+    else {
+        return;
+    };
+    for name in names {
+        let pid = name.strip_prefix("northstar_test_").and_then(|rest| rest.split_once('_')).map(|(pid, _)| pid);
+        let gone = pid
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists());
+        // Names from before the pid was in them (a uuid only) are orphans too.
+        let unnamed = pid.is_some_and(|p| p.len() == 32 && p.parse::<u128>().is_err()) || pid.is_none();
+        if gone || unnamed {
+            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+        }
     }
 }
 

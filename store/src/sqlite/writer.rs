@@ -62,9 +62,9 @@ impl GroupWriter for Writer {
 
 /// Copies the WAL back into the database file after ingest commits, on a connection of its
 /// own, at most every 100 ms. SQLite's default is a checkpoint by whichever commit takes the WAL
-/// past 1,000 pages: on the single writer's path, where it was 40% of the time of a group
-/// (8.5 ms of 20 ms, measured). A passive checkpoint takes no lock the writer needs, and pages
-/// written again between two checkpoints are copied once. Ends when the store is dropped.
+/// past 1,000 pages: on the single writer's path, where it was a large share of a group's time
+/// (BENCHMARKS.md §2). A passive checkpoint takes no lock the writer needs, and pages written
+/// again between two checkpoints are copied once. Ends when the store is dropped.
 pub(super) async fn checkpoints(options: SqliteConnectOptions, committed: std::sync::Weak<tokio::sync::Notify>) {
     use sqlx::Connection;
     let mut conn = match sqlx::SqliteConnection::connect_with(&options).await {
