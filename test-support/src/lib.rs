@@ -13,6 +13,8 @@ use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
 #[cfg(feature = "server")]
+pub mod fixtures;
+#[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 pub use server::*;

@@ -1,5 +1,9 @@
-//! End-to-end tests against clients other people wrote, in one binary (each test binary links
-//! the whole product): a module per subject.
+//! End-to-end tests, in one binary (each test binary links the whole product): a module per
+//! subject. The dashboard in a real browser (`browser`), the SDK against a server killed and a
+//! database restarted (`faults`), and clients other people wrote: the OpenTelemetry SDKs
+//! (`otlp`, `otlp_python`).
 
+mod browser;
+mod faults;
 mod otlp;
 mod otlp_python;

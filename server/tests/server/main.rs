@@ -6,10 +6,8 @@ mod common;
 
 mod cli;
 mod dashboard_auth;
-mod dashboard_browser;
 mod dashboard_pages;
 mod dashboard_queries;
-mod faults;
 mod hardening;
 mod ingest_costs;
 mod ingest_failures;

@@ -1,5 +1,5 @@
-//! The workspace's harness (`test-support`) and this crate's fixtures.
+//! The workspace's harness (`test-support`), with its fixtures.
 
-pub mod fixtures;
+pub use northstar_test_support::fixtures;
 
 pub use northstar_test_support::*;

@@ -52,6 +52,7 @@ pub fn score(id: &str, run: &str) -> Value {
 }
 
 /// A session, a run in it, a root span and an event on the span: the smallest real trace.
+#[derive(Debug, Clone)]
 pub struct Trace {
     pub session: String,
     pub run: String,
@@ -59,7 +60,14 @@ pub struct Trace {
     pub event: String,
 }
 
+impl Default for Trace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Trace {
+    /// Fresh ids for each record.
     pub fn new() -> Self {
         Self { session: id(), run: id(), span: id(), event: id() }
     }
@@ -75,6 +83,7 @@ impl Trace {
 }
 
 /// Ids of [`agent_trace`]'s records.
+#[derive(Debug, Clone)]
 pub struct AgentTrace {
     pub session: String,
     pub run: String,

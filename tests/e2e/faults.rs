@@ -11,7 +11,7 @@ use northstar::{Client, EventType, Options};
 use northstar_store::{AnyStore, Store};
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-server");
 const KEY: &str = "ns_fault_harness_key";
 
 fn free_port() -> u16 {

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common;
-use crate::common::fixtures::agent_trace;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
+use northstar_test_support::fixtures;
+use northstar_test_support::fixtures::agent_trace;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-server");
 const KEY: &str = "ns_browser_test_key_0000000000000000";
 const ADMIN: &str = "admin@example.com";
 const PASSWORD: &str = "browser test password";
@@ -136,7 +136,7 @@ async fn browse_a_trace_and_score_it() {
     }
 }
 
-async fn checks(c: &Client, base: &str, t: &common::fixtures::AgentTrace) {
+async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
     // Every page needs a login: the dashboard sends the browser to the login form first.
     c.goto(&format!("{base}/")).await.expect("open /");
     wait_for(c, "//form[@action='/login']").await;
