@@ -2,7 +2,7 @@
 //! child process of this test binary with its own environment, against the real server.
 
 #[path = "sdk/common/mod.rs"]
-#[allow(dead_code, reason = "this binary uses one part of the SDK tests' harness")]
+#[allow(dead_code, unused_imports, reason = "this binary uses one part of the SDK tests' harness")]
 mod common;
 
 use std::process::Command;

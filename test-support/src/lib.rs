@@ -15,6 +15,8 @@ use uuid::Uuid;
 #[cfg(feature = "server")]
 pub mod fixtures;
 #[cfg(feature = "server")]
+pub mod proxy;
+#[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 pub use server::*;
