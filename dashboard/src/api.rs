@@ -154,19 +154,12 @@ pub async fn list_sessions(
 /// One session and its runs, oldest first.
 #[server(prefix = "/api/dashboard", endpoint = "session")]
 pub async fn session(project: String, id: String) -> Result<SessionData, ServerFnError> {
-    use northstar_store::{RunFilter, Store};
+    use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
-    let (store, project) = (&scope.store, scope.id);
     let id = crate::convert::uuid(&id)?;
-    let row = store
-        .session_row(project, id)
-        .await
-        .map_err(crate::convert::fail)?
-        .ok_or_else(crate::scope::PageError::not_found)?;
-    let meta = store.get_session(project, id).await.map_err(crate::convert::fail)?.map(|s| s.metadata);
-    let filter = RunFilter { session: Some(id), oldest_first: true, limit: 1000, ..RunFilter::default() };
-    let runs = store.list_run_rows(project, &filter).await.map_err(crate::convert::fail)?;
-    Ok(crate::convert::session_data(&row, meta, &runs.rows, chrono::Utc::now()))
+    let view = scope.store.session_view(scope.id, id).await.map_err(crate::convert::fail)?;
+    let view = view.ok_or_else(crate::scope::PageError::not_found)?;
+    Ok(crate::convert::session_data(&view.session, Some(view.metadata), &view.runs, chrono::Utc::now()))
 }
 
 /// One page of runs: status, time range, text, and an optional score condition.
@@ -215,40 +208,24 @@ pub async fn list_runs(
 pub async fn trace(project: String, id: String) -> Result<TraceData, ServerFnError> {
     use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
-    let (store, project) = (&scope.store, scope.id);
     let id = crate::convert::uuid(&id)?;
-    let row = store
-        .run_row(project, id)
-        .await
-        .map_err(crate::convert::fail)?
-        .ok_or_else(crate::scope::PageError::not_found)?;
-    let spans = store.list_spans(project, id).await.map_err(crate::convert::fail)?;
-    let events = store.list_events(project, id).await.map_err(crate::convert::fail)?;
-    Ok(crate::convert::trace(&row, &spans, &events, chrono::Utc::now()))
+    let view = scope.store.run_view(scope.id, id).await.map_err(crate::convert::fail)?;
+    let view = view.ok_or_else(crate::scope::PageError::not_found)?;
+    Ok(crate::convert::trace(&view.run, &view.spans, &view.events, chrono::Utc::now()))
 }
 
 /// One node of a run in full: a span (`node` = its id) or the run itself (`node` empty).
 #[server(prefix = "/api/dashboard", endpoint = "node")]
 pub async fn load_node(project: String, run: String, node: String) -> Result<NodeDetail, ServerFnError> {
-    use northstar_store::Store;
+    use northstar_store::{NodeView, Store};
     let scope = crate::scope::ProjectScope::open(&project).await?;
-    let (store, project) = (&scope.store, scope.id);
-    let run_id = crate::convert::uuid(&run)?;
-    if node.is_empty() {
-        let row = store
-            .run_row(project, run_id)
-            .await
-            .map_err(crate::convert::fail)?
-            .ok_or_else(crate::scope::PageError::not_found)?;
-        let events = store.list_node_events(project, run_id, None).await.map_err(crate::convert::fail)?;
-        return Ok(crate::convert::run_detail(&row, &events));
-    }
-    let span_id = crate::convert::uuid(&node)?;
-    let span = store.get_span(project, span_id).await.map_err(crate::convert::fail)?;
-    let span = span.filter(|s| s.run_id == run_id).ok_or_else(crate::scope::PageError::not_found)?;
-    // That node's events only, not the run's.
-    let events = store.list_node_events(project, run_id, Some(span_id)).await.map_err(crate::convert::fail)?;
-    Ok(crate::convert::span_detail(&span, &events))
+    let run = crate::convert::uuid(&run)?;
+    let span = if node.is_empty() { None } else { Some(crate::convert::uuid(&node)?) };
+    let view = scope.store.node_view(scope.id, run, span).await.map_err(crate::convert::fail)?;
+    Ok(match view.ok_or_else(crate::scope::PageError::not_found)? {
+        NodeView::Run { run, events } => crate::convert::run_detail(&run, &events),
+        NodeView::Span { span, events } => crate::convert::span_detail(&span, &events),
+    })
 }
 
 /// The scores of a run, newest first.

@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::{
-    IngestCounts, NewScore, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, ScoreSummary, SessionFilter,
-    SessionRow, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User, UserChange, access, query,
-    records,
+    IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, RunView, ScoreSummary,
+    SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User,
+    UserChange, access, query, records,
 };
 use chrono::{DateTime, Utc};
 
@@ -140,6 +140,15 @@ impl Store for AnyStore {
     }
     async fn list_run_rows(&self, project: Uuid, filter: &RunFilter) -> Result<Page<RunRow>, StoreError> {
         dispatch!(self, b => query::run_rows(b, project, filter))
+    }
+    async fn run_view(&self, project: Uuid, id: Uuid) -> Result<Option<RunView>, StoreError> {
+        dispatch!(self, b => query::run_view(b, project, id))
+    }
+    async fn session_view(&self, project: Uuid, id: Uuid) -> Result<Option<SessionView>, StoreError> {
+        dispatch!(self, b => query::session_view(b, project, id))
+    }
+    async fn node_view(&self, project: Uuid, run: Uuid, span: Option<Uuid>) -> Result<Option<NodeView>, StoreError> {
+        dispatch!(self, b => query::node_view(b, project, run, span))
     }
     async fn run_row(&self, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {
         dispatch!(self, b => query::run_row(b, project, id))

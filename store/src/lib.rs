@@ -43,8 +43,8 @@ pub use error::StoreError;
 pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use postgres::PgStore;
 pub use query::{
-    DayTotals, ModelTotals, NewScore, Overview, Page, RunFilter, RunRow, ScoreFilter, ScoreSummary, SessionFilter,
-    SessionRow, SessionSort, SessionStatus, TimeRange,
+    DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunRow, RunView, SESSION_VIEW_RUNS,
+    ScoreFilter, ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus, SessionView, TimeRange,
 };
 pub use sqlite::SqliteStore;
 
@@ -217,6 +217,22 @@ pub trait Store: Send + Sync {
         project: Uuid,
         filter: &RunFilter,
     ) -> impl Future<Output = Result<Page<RunRow>, StoreError>> + Send;
+    /// The run page: the run with its figures, spans and events; `None` if not the project's.
+    fn run_view(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<RunView>, StoreError>> + Send;
+    /// The session page: the session with its figures and metadata, and its first
+    /// [`SESSION_VIEW_RUNS`] runs, oldest first.
+    fn session_view(
+        &self,
+        project: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<SessionView>, StoreError>> + Send;
+    /// One node of the run page (the run, or `span`) with its own events only.
+    fn node_view(
+        &self,
+        project: Uuid,
+        run: Uuid,
+        span: Option<Uuid>,
+    ) -> impl Future<Output = Result<Option<NodeView>, StoreError>> + Send;
     /// One run with its figures.
     fn run_row(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<RunRow>, StoreError>> + Send;
     /// The scores of a run, newest first.

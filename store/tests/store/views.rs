@@ -1,0 +1,100 @@
+//! The dashboard's read models, one per view: the run page (run, spans, events), the session
+//! page (session, metadata, runs oldest first) and one node of the run page (the run or a span,
+//! with its own events and nothing of the rest of the run).
+
+use northstar_store::{NodeView, Store};
+use northstar_test_support::{Backend, store};
+use northstar_wire::Batch;
+use serde_json::json;
+use uuid::Uuid;
+
+const T0: &str = "2026-12-07T10:00:00.000000Z";
+
+fn at(second: u32) -> String {
+    format!("2026-12-07T10:00:{second:02}.000000Z")
+}
+
+async fn each_view_reads_what_it_shows(backend: Backend) {
+    let (store, _guard) = store(backend).await;
+    let project = store.create_project("p", "hash-of-key").await.expect("project").id;
+    let (session, run, other_run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (model, tool) = (Uuid::new_v4(), Uuid::new_v4());
+    let event = |run: Uuid, span: Option<Uuid>, second: u32, text: &str| {
+        json!({"id": Uuid::new_v4(), "run_id": run, "span_id": span, "type": "custom", "created_at": at(second),
+               "content": {"text": text}})
+    };
+    let body = json!({
+        "schema_version": 2,
+        "sessions": [{"id": session, "created_at": T0, "metadata": {"team": "support"}}],
+        "runs": [
+            {"id": run, "session_id": session, "name": "agent", "started_at": T0, "status": "running"},
+            {"id": other_run, "session_id": session, "name": "other", "started_at": at(1), "status": "running"}
+        ],
+        "spans": [
+            {"id": model, "run_id": run, "kind": "model", "name": "chat", "started_at": T0, "status": "running"},
+            {"id": tool, "run_id": run, "kind": "tool", "name": "search", "started_at": at(1), "status": "running"}
+        ],
+        "events": [
+            event(run, Some(model), 3, "model second"),
+            event(run, Some(model), 1, "model first"),
+            event(run, Some(tool), 2, "tool"),
+            event(run, None, 4, "run's own"),
+            event(other_run, None, 5, "another run's own")
+        ]
+    });
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest");
+
+    let texts = |events: Vec<northstar_wire::Event>| {
+        events.into_iter().map(|e| e.content["text"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    };
+    let of_model = store.list_node_events(project, run, Some(model)).await.expect("read");
+    assert_eq!(texts(of_model), ["model first", "model second"], "by creation time");
+    assert_eq!(texts(store.list_node_events(project, run, Some(tool)).await.expect("read")), ["tool"]);
+    assert_eq!(texts(store.list_node_events(project, run, None).await.expect("read")), ["run's own"]);
+    // A span named under another run, or another project, reads nothing.
+    assert!(store.list_node_events(project, other_run, Some(model)).await.expect("read").is_empty());
+    assert!(store.list_node_events(Uuid::new_v4(), run, Some(model)).await.expect("read").is_empty());
+
+    // The node view: the span (or the run) and those same events.
+    match store.node_view(project, run, Some(model)).await.expect("read") {
+        Some(NodeView::Span { span, events }) => {
+            assert_eq!(span.id, model);
+            assert_eq!(texts(events), ["model first", "model second"]);
+        }
+        other => panic!("the model span's node: {other:?}"),
+    }
+    match store.node_view(project, run, None).await.expect("read") {
+        Some(NodeView::Run { run: row, events }) => {
+            assert_eq!(row.id, run);
+            assert_eq!(texts(events), ["run's own"]);
+        }
+        other => panic!("the run's node: {other:?}"),
+    }
+    assert_eq!(store.node_view(project, other_run, Some(model)).await.expect("read"), None, "not that run's span");
+    assert_eq!(store.node_view(Uuid::new_v4(), run, None).await.expect("read"), None, "another project");
+
+    // The run page: the run, every span and every event of it, nothing of the other run.
+    let view = store.run_view(project, run).await.expect("read").expect("the run");
+    assert_eq!(view.run.id, run);
+    assert_eq!(view.spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["chat", "search"]);
+    assert_eq!(view.events.len(), 4);
+    assert!(view.events.iter().all(|e| e.run_id == run));
+    assert_eq!(store.run_view(Uuid::new_v4(), run).await.expect("read"), None);
+
+    // The session page: its runs, oldest first, and its metadata.
+    let view = store.session_view(project, session).await.expect("read").expect("the session");
+    assert_eq!(view.session.id, session);
+    assert_eq!(view.metadata, json!({"team": "support"}));
+    assert_eq!(view.runs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["agent", "other"]);
+    assert_eq!(store.session_view(project, Uuid::new_v4()).await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn each_view_reads_what_it_shows_on_postgres() {
+    each_view_reads_what_it_shows(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn each_view_reads_what_it_shows_on_sqlite() {
+    each_view_reads_what_it_shows(Backend::Sqlite).await;
+}
