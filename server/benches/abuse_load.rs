@@ -221,17 +221,15 @@ fn main() {
     let seconds = if full { 20 } else { 1 };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let admin = std::env::var("NORTHSTAR_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = support::admin_url();
         for backend in ["SQLite", "Postgres"] {
             let dir = tempfile::tempdir().expect("temp dir");
             let name = format!("northstar_abuse_{}", uuid::Uuid::new_v4().simple());
             let env = if backend == "SQLite" {
                 vec![("NORTHSTAR_DATA_DIR", dir.path().display().to_string())]
             } else {
-                admin_sql(&admin, &format!("CREATE DATABASE {name}")).await;
-                let (base, _) = admin.rsplit_once('/').expect("admin URL");
-                vec![("DATABASE_URL", format!("{base}/{name}"))]
+                support::admin_sql(&admin, &format!("CREATE DATABASE {name}")).await;
+                vec![("DATABASE_URL", support::database_url(&admin, &name))]
             };
             println!("{backend}:");
             {
@@ -248,7 +246,7 @@ fn main() {
                 neighbour_latency(&run, &key, seconds.max(2)).await;
             }
             if backend == "Postgres" {
-                admin_sql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+                support::admin_sql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
             }
         }
     });
@@ -266,10 +264,4 @@ fn second_project(env: &[(&str, String)]) -> String {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("API key:").map(|k| k.trim().to_owned()))
         .unwrap_or_else(|| panic!("no key in: {text}"))
-}
-
-async fn admin_sql(url: &str, sql: &str) {
-    use sqlx::{Connection, Executor};
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("Postgres (run through scripts/test)");
-    conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.expect("admin SQL");
 }

@@ -29,24 +29,16 @@ fn main() {
     }
     report("SQLite (first start: creates the file, migrates, bootstraps)", &mut sqlite);
 
-    let admin = std::env::var("NORTHSTAR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = support::admin_url();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut postgres = Vec::new();
     for _ in 0..samples {
         let name = format!("northstar_footprint_{}", uuid::Uuid::new_v4().simple());
-        runtime.block_on(admin_sql(&admin, &format!("CREATE DATABASE {name}")));
-        let (base, _) = admin.rsplit_once('/').expect("admin URL");
-        postgres.push(start_once(&[("DATABASE_URL", format!("{base}/{name}"))]));
-        runtime.block_on(admin_sql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)")));
+        runtime.block_on(support::admin_sql(&admin, &format!("CREATE DATABASE {name}")));
+        postgres.push(start_once(&[("DATABASE_URL", support::database_url(&admin, &name))]));
+        runtime.block_on(support::admin_sql(&admin, &format!("DROP DATABASE {name} WITH (FORCE)")));
     }
     report("Postgres (first start: migrates, bootstraps)", &mut postgres);
-}
-
-async fn admin_sql(url: &str, sql: &str) {
-    use sqlx::{Connection, Executor};
-    let mut conn = sqlx::PgConnection::connect(url).await.expect("Postgres (run through scripts/test)");
-    conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.expect("admin SQL");
 }
 
 fn report(label: &str, samples: &mut [(Duration, u64)]) {

@@ -185,24 +185,13 @@ fn main() {
     let seconds = if full { env_num("LOAD_SECONDS", 10) } else { 1 };
     let concurrency = if full { env_num("LOAD_CONCURRENCY", 4) as usize } else { 2 };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let admin = std::env::var("NORTHSTAR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let (base, _) = admin.rsplit_once('/').expect("admin URL").to_owned();
-    let admin_sql = |sql: String| {
-        runtime.block_on(async {
-            use sqlx::{Connection, Executor};
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("Postgres (run through scripts/test)");
-            conn.execute(sqlx::AssertSqlSafe(sql)).await.expect("admin SQL");
-        });
-    };
-    // LOAD_STORES: which stores to load, `postgres,sqlite` by default.
-    let stores = std::env::var("LOAD_STORES").unwrap_or_else(|_| "postgres,sqlite".into());
-    let load_store = |name: &str| stores.split(',').any(|s| s.trim() == name);
+    let admin = support::admin_url();
+    let admin_sql = |sql: String| runtime.block_on(support::admin_sql(&admin, &sql));
     println!("ingest load: {seconds} s, concurrency {concurrency}, {RECORDS_PER_BATCH} records per batch");
-    if load_store("postgres") {
-        load_postgres(&runtime, &admin_sql, base, seconds, concurrency);
+    if support::load_store("postgres") {
+        load_postgres(&runtime, &admin_sql, &admin, seconds, concurrency);
     }
-    if load_store("sqlite") {
+    if support::load_store("sqlite") {
         load_sqlite(&runtime, seconds, concurrency);
     }
 }
@@ -210,7 +199,7 @@ fn main() {
 fn load_postgres(
     runtime: &tokio::runtime::Runtime,
     admin_sql: &dyn Fn(String),
-    base: &str,
+    admin: &str,
     seconds: u64,
     concurrency: usize,
 ) {
@@ -218,12 +207,12 @@ fn load_postgres(
         (format!("ns_load_{}", Uuid::new_v4().simple()), format!("ns_copy_{}", Uuid::new_v4().simple()));
     admin_sql(format!("CREATE DATABASE {served}"));
     admin_sql(format!("CREATE DATABASE {direct}"));
-    let (mut child, port) = start(&[("DATABASE_URL", format!("{base}/{served}"))]);
+    let (mut child, port) = start(&[("DATABASE_URL", support::database_url(admin, &served))]);
     let load = runtime.block_on(generate(port, child.id(), seconds, concurrency));
     let _ = child.kill();
     let _ = child.wait();
     let copy = runtime.block_on(async {
-        let url = format!("{base}/{direct}");
+        let url = support::database_url(admin, &direct);
         let (project, session) = support::reference_store(&url).await;
         let batches = load.records / RECORDS_PER_BATCH;
         let took = support::copy_postgres(&url, project, session, &rows(batches, session)).await;

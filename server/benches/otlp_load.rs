@@ -322,20 +322,10 @@ fn main() {
     let seconds = if full { env_num("LOAD_SECONDS", 10) } else { 1 };
     let concurrency = if full { env_num("LOAD_CONCURRENCY", 4) as usize } else { 2 };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let admin = std::env::var("NORTHSTAR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let (base, _) = admin.rsplit_once('/').expect("admin URL");
-    let admin_sql = |sql: String| {
-        runtime.block_on(async {
-            use sqlx::{Connection, Executor};
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("Postgres (run through scripts/test)");
-            conn.execute(sqlx::AssertSqlSafe(sql)).await.expect("admin SQL");
-        });
-    };
-    let stores = std::env::var("LOAD_STORES").unwrap_or_else(|_| "postgres,sqlite".into());
-    let load_store = |name: &str| stores.split(',').any(|s| s.trim() == name);
+    let admin = support::admin_url();
+    let admin_sql = |sql: String| runtime.block_on(support::admin_sql(&admin, &sql));
     println!("OTLP load: {seconds} s, concurrency {concurrency}, {SPANS_PER_EXPORT} spans per export");
-    if load_store("postgres") {
+    if support::load_store("postgres") {
         let databases: Vec<String> = (0..3).map(|_| format!("ns_otlp_{}", Uuid::new_v4().simple())).collect();
         for db in &databases {
             admin_sql(format!("CREATE DATABASE {db}"));
@@ -344,11 +334,11 @@ fn main() {
         let env = || {
             let db = &databases[next.get()];
             next.set(next.get() + 1);
-            vec![("DATABASE_URL", format!("{base}/{db}"))]
+            vec![("DATABASE_URL", support::database_url(&admin, db))]
         };
         let (otlp, _) = ours(&runtime, "Postgres", &env, seconds, concurrency);
         let copy = runtime.block_on(async {
-            let url = format!("{base}/{}", databases[2]);
+            let url = support::database_url(&admin, &databases[2]);
             let (project, session) = support::reference_store(&url).await;
             let exports = otlp.spans / SPANS_PER_EXPORT;
             let batches: Vec<Value> = (0..exports).map(|_| native(session)).collect();
@@ -363,7 +353,7 @@ fn main() {
             admin_sql(format!("DROP DATABASE {db} WITH (FORCE)"));
         }
     }
-    if load_store("sqlite") {
+    if support::load_store("sqlite") {
         let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("temp dir")).collect();
         let next = std::cell::Cell::new(0);
         let env = || {

@@ -20,11 +20,6 @@ const KEY: &str = "ns_query_bench";
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "query bench password";
 
-fn admin_url() -> String {
-    std::env::var("NORTHSTAR_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
@@ -125,7 +120,7 @@ async fn main() {
     let iterations = env_num("QUERY_ITERATIONS", if smoke { 2 } else { 30 }) as usize;
     let big = if smoke { [1_001, 2_001] } else { [10_001, 100_001] };
 
-    let admin = admin_url();
+    let admin = support::admin_url();
     let name = format!("northstar_query_bench_{}", uuid::Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(&admin).await.expect("Postgres (see NORTHSTAR_TEST_DATABASE_URL)");
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create database");

@@ -74,13 +74,11 @@ async fn drop_orphans(conn: &mut PgConnection) {
         return;
     };
     for name in names {
+        // Names from before the pid was in them (a uuid only, no second `_`) are orphans too.
         let pid = name.strip_prefix("northstar_test_").and_then(|rest| rest.split_once('_')).map(|(pid, _)| pid);
-        let gone = pid
-            .and_then(|p| p.parse::<u32>().ok())
-            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists());
-        // Names from before the pid was in them (a uuid only) are orphans too.
-        let unnamed = pid.is_some_and(|p| p.len() == 32 && p.parse::<u128>().is_err()) || pid.is_none();
-        if gone || unnamed {
+        let orphan =
+            pid.is_none_or(|p| p.parse::<u32>().is_ok_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()));
+        if orphan {
             let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
         }
     }

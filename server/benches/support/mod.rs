@@ -1,4 +1,5 @@
-//! What both server benchmarks need: the release server as a child process, and its /proc figures.
+//! What the server benchmarks share: the release server as a child process, its /proc figures,
+//! the Postgres admin connection and the load driver.
 #![allow(dead_code, reason = "each bench uses a different part of this module")]
 
 use std::net::TcpStream;
@@ -12,6 +13,30 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_northstar-server");
+
+/// The Postgres admin URL the benchmarks create their databases with (as the tests do).
+pub fn admin_url() -> String {
+    std::env::var("NORTHSTAR_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The URL of database `name` on the admin URL's server.
+pub fn database_url(admin: &str, name: &str) -> String {
+    let (base, _) = admin.rsplit_once('/').expect("admin URL");
+    format!("{base}/{name}")
+}
+
+/// Runs `sql` (`CREATE DATABASE …`) on the admin connection.
+pub async fn admin_sql(admin: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("Postgres (run through scripts/test)");
+    conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await.expect("admin SQL");
+}
+
+/// Whether `LOAD_STORES` (default `postgres,sqlite`) names the store `name`.
+pub fn load_store(name: &str) -> bool {
+    std::env::var("LOAD_STORES").unwrap_or_else(|_| "postgres,sqlite".into()).split(',').any(|s| s.trim() == name)
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
