@@ -85,7 +85,9 @@ fn main() {
         "Cargo.lock",
         "Cargo.toml",
     ] {
-        println!("cargo:rerun-if-changed={}", root.join(path).display());
+        // Relative to this crate: a second checkout sharing the target directory is checked
+        // against its own files, not against those of the checkout that ran this first.
+        println!("cargo:rerun-if-changed=../{path}");
     }
     ensure_wasm_target(&root);
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));

@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    Me, NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SessionData, SessionsData,
-    SettingsData, TraceData, UserItem,
+    Me, NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SearchResult, Seek, SessionData,
+    SessionsData, SettingsData, TraceHead, TreeWindow, UserItem,
 };
 
 /// The logged-in user.
@@ -203,15 +203,96 @@ pub async fn list_runs(
     })
 }
 
-/// A run as a tree of spans and events.
+/// The run page's first view: the run and the first rows of its tree. With `span` (a deep
+/// link), the span's path is opened and the window is the rows around it.
 #[server(prefix = "/api/dashboard", endpoint = "trace")]
-pub async fn trace(project: String, id: String) -> Result<TraceData, ServerFnError> {
+pub async fn trace(project: String, id: String, span: String) -> Result<TraceHead, ServerFnError> {
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (run, outline) = crate::outline::load(&scope, &id).await?;
+    let target = Some(span.trim()).filter(|s| !s.is_empty()).and_then(|s| outline.find(s));
+    let toggles = target.map(|i| outline.reveal(&[], i)).unwrap_or_default();
+    let open = outline.open(&toggles);
+    let selected_row = target.and_then(|i| outline.position(&open, i));
+    // The window starts a little above the selected row, so it is not the first one shown.
+    let offset = selected_row.map_or(0, |r| r.saturating_sub(TREE_ROWS / 4));
+    Ok(TraceHead {
+        run: crate::convert::run(&run, chrono::Utc::now(), run.started_at),
+        error: run.error.as_ref().and_then(crate::convert::error_view),
+        total_ms: outline.total_ms,
+        nodes: outline.nodes.len() as u32,
+        errors: outline.errors(),
+        window: outline.window(&open, offset, TREE_ROWS),
+        toggles,
+        selected_row,
+    })
+}
+
+/// Rows a tree window holds: a screen and a half, so that scrolling has rows ready.
+pub const TREE_ROWS: u32 = 120;
+
+/// `limit` visible rows of a run's tree from row `offset`, with the tree in the state
+/// `toggles` describes (span ids toggled against the default, comma-separated).
+#[server(prefix = "/api/dashboard", endpoint = "trace_rows")]
+pub async fn trace_rows(
+    project: String,
+    run: String,
+    toggles: String,
+    offset: u32,
+    limit: u32,
+) -> Result<TreeWindow, ServerFnError> {
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (_, outline) = crate::outline::load(&scope, &run).await?;
+    let open = outline.open(&crate::outline::parse_toggles(&toggles));
+    Ok(outline.window(&open, offset, limit))
+}
+
+/// The next failed span after `from` (a span id; the top when empty), or the previous one
+/// before it when `forward` is false, wrapping around; with the tree state that shows it.
+/// `None` when no span failed.
+#[server(prefix = "/api/dashboard", endpoint = "trace_seek")]
+pub async fn trace_seek(
+    project: String,
+    run: String,
+    toggles: String,
+    from: String,
+    forward: bool,
+) -> Result<Option<Seek>, ServerFnError> {
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (_, outline) = crate::outline::load(&scope, &run).await?;
+    let Some(target) = outline.next_error(outline.find(&from), forward) else { return Ok(None) };
+    Ok(Some(outline.seek(&crate::outline::parse_toggles(&toggles), target)))
+}
+
+/// Spans and events of a run matching `text` (name, kind, status, model, attribute values,
+/// message text) and `kind` (a span kind, or `error`), in tree order.
+#[server(prefix = "/api/dashboard", endpoint = "trace_search")]
+pub async fn trace_search(
+    project: String,
+    run: String,
+    text: String,
+    kind: String,
+) -> Result<SearchResult, ServerFnError> {
     use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
-    let id = crate::convert::uuid(&id)?;
-    let view = scope.store.run_view(scope.id, id).await.map_err(crate::convert::fail)?;
-    let view = view.ok_or_else(crate::scope::PageError::not_found)?;
-    Ok(crate::convert::trace(&view.run, &view.spans, &view.events, chrono::Utc::now()))
+    let (row, outline) = crate::outline::load(&scope, &run).await?;
+    let text_hits = if text.trim().is_empty() {
+        Default::default()
+    } else {
+        let found = scope.store.run_text_search(scope.id, row.id, &text, 10_000).await.map_err(crate::convert::fail)?;
+        found.iter().map(ToString::to_string).collect()
+    };
+    let found = outline.search(&text, &kind, &text_hits);
+    let hits = found.iter().take(SearchResult::LIMIT).map(|&i| outline.hit(i)).collect();
+    Ok(SearchResult { total: found.len() as u32, hits })
+}
+
+/// The tree state that shows node `node` (a span or event id), and its row.
+#[server(prefix = "/api/dashboard", endpoint = "trace_reveal")]
+pub async fn trace_reveal(project: String, run: String, toggles: String, node: String) -> Result<Seek, ServerFnError> {
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (_, outline) = crate::outline::load(&scope, &run).await?;
+    let target = outline.find(&node).ok_or_else(crate::scope::PageError::not_found)?;
+    Ok(outline.seek(&crate::outline::parse_toggles(&toggles), target))
 }
 
 /// One node of a run in full: a span (`node` = its id) or the run itself (`node` empty).

@@ -81,9 +81,16 @@ pub fn project_id() -> Memo<String> {
 fn ProjectLayout() -> impl IntoView {
     let project = project_id();
     let projects = Resource::new(|| (), |()| crate::api::list_projects());
-    // Set only in the browser: tests wait for it before clicking.
+    // Set only in the browser: tests wait for it before clicking, and the first-view benchmark
+    // reads when it happened (the `northstar-hydrated` performance mark).
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = performance.mark("northstar-hydrated");
+        }
+        hydrated.set(true);
+    });
     let link = move |section: &'static str| move || format!("/p/{}{section}", project.get());
     view! {
         <div class="layout">

@@ -14,9 +14,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::{
-    DayPoint, ErrorView, Ingest, MessageView, ModelPoint, Node, NodeDetail, OverviewData, ProjectItem, RunItem,
-    ScoreItem, ScoreSummaryItem, SessionData, SessionItem, TraceData,
+    DayPoint, ErrorView, Ingest, MessageView, ModelPoint, NodeDetail, OverviewData, ProjectItem, RunItem, ScoreItem,
+    ScoreSummaryItem, SessionData, SessionItem,
 };
+use crate::outline::{Node, Outline};
 
 /// What the server tells the dashboard about itself.
 #[derive(Debug, Clone)]
@@ -273,7 +274,7 @@ fn message(e: &Event) -> MessageView {
 
 /// The run as a tree: spans nested by `parent_span_id`, events under their span (or the
 /// run), children in time order; each node's figures include those below it.
-pub(crate) fn trace(row: &RunRow, spans: &[Span], events: &[Event], now: DateTime<Utc>) -> TraceData {
+pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline {
     let origin = row.started_at;
     let ids: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
     // Items are numbered: spans 0..n, then events. Children lists hold item numbers.
@@ -291,7 +292,6 @@ pub(crate) fn trace(row: &RunRow, spans: &[Span], events: &[Event], now: DateTim
     }
 
     let mut nodes: Vec<Node> = Vec::with_capacity(spans.len() + events.len());
-    let mut roots = Vec::new();
     let mut seen = vec![false; spans.len()];
     // Depth-first, iteratively (deep agents must not overflow the stack): (parent, depth, item).
     let mut stack: Vec<(Option<u32>, u16, usize)> = Vec::new();
@@ -344,9 +344,8 @@ pub(crate) fn trace(row: &RunRow, spans: &[Span], events: &[Event], now: DateTim
                     model: None,
                 }
             };
-            match parent {
-                Some(p) => nodes[p as usize].children.push(index),
-                None => roots.push(index),
+            if let Some(p) = parent {
+                nodes[p as usize].children.push(index);
             }
             nodes.push(node);
             if let Some(s) = spans.get(item) {
@@ -372,13 +371,12 @@ pub(crate) fn trace(row: &RunRow, spans: &[Span], events: &[Event], now: DateTim
             parent.cost_usd += c;
         }
     }
-    let item = run(row, now, origin);
     let total_ms = nodes
         .iter()
         .map(|n| n.start_ms + n.duration_ms.unwrap_or(0.0))
         .fold(row.duration_ms.unwrap_or(0.0), f64::max)
         .max(1.0);
-    TraceData { run: item, error: row.error.as_ref().and_then(error_view), nodes, roots, total_ms }
+    Outline::new(nodes, total_ms)
 }
 
 fn messages_of(events: &[Event], span: Option<Uuid>) -> Vec<MessageView> {

@@ -147,17 +147,46 @@ pub struct ErrorView {
     pub message: String,
 }
 
-/// One row of the run tree: a span, or an event on a span (or on the run).
+/// The run page's first answer: the run, and the first window of its tree. The rest of the tree
+/// comes a window at a time ([`TreeWindow`]), so this does not grow with the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Node {
+pub struct TraceHead {
+    pub run: RunItem,
+    pub error: Option<ErrorView>,
+    pub total_ms: f64,
+    /// Spans and events in the tree.
+    pub nodes: u32,
+    /// Failed spans in the tree.
+    pub errors: u32,
+    /// The tree's state: span ids whose open/closed state differs from the default (the deep
+    /// link's path is opened this way).
+    pub toggles: Vec<String>,
+    pub window: TreeWindow,
+    /// The row of the span the link selected, when there is one.
+    pub selected_row: Option<u32>,
+}
+
+/// Consecutive visible rows of a run's tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeWindow {
+    /// Visible rows in all (the scroll height).
+    pub total: u32,
+    /// The first row's position among the visible rows.
+    pub offset: u32,
+    pub rows: Vec<TreeRow>,
+}
+
+/// One visible row of the run tree: a span, or an event on a span (or on the run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeRow {
+    /// The node's number in depth-first order (a stable key while the run does not change).
+    pub index: u32,
     pub id: String,
-    /// Index of the parent node; `None` for the run's direct children.
-    pub parent: Option<u32>,
-    pub children: Vec<u32>,
+    /// The span a click selects (an event's own span; empty for the run).
+    pub link: String,
     pub depth: u16,
     /// The span's kind; `None` for an event.
     pub kind: Option<SpanKind>,
-    /// For events: the event type.
     pub event_type: Option<String>,
     pub name: String,
     pub status: Status,
@@ -166,17 +195,41 @@ pub struct Node {
     /// Own figures plus those of every model span below.
     pub tokens: i64,
     pub cost_usd: f64,
-    pub model: Option<String>,
+    /// Direct children (0: a leaf).
+    pub children: u32,
+    pub open: bool,
+    /// A failed span is somewhere below.
+    pub error_below: bool,
+}
+
+/// What a search inside a run found (the first [`SearchResult::LIMIT`], in tree order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub total: u32,
+    pub hits: Vec<SearchHit>,
+}
+
+impl SearchResult {
+    pub const LIMIT: usize = 200;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TraceData {
-    pub run: RunItem,
-    pub error: Option<ErrorView>,
-    pub nodes: Vec<Node>,
-    /// Indexes of the top-level nodes.
-    pub roots: Vec<u32>,
-    pub total_ms: f64,
+pub struct SearchHit {
+    /// The span a click selects (an event's span).
+    pub link: String,
+    /// The node itself (span or event), revealed in the tree.
+    pub id: String,
+    pub kind: Option<SpanKind>,
+    pub name: String,
+    pub status: Status,
+}
+
+/// Where "next error" (or "previous") leads: the span, the tree state that shows it, its row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seek {
+    pub id: String,
+    pub toggles: Vec<String>,
+    pub row: u32,
 }
 
 /// One message of a conversation, or one recorded payload.
@@ -233,7 +286,7 @@ pub struct ScoreSummaryItem {
     pub trend: Vec<(String, f64, i64)>,
 }
 
-impl Node {
+impl TreeRow {
     /// `agent`, `model`, … or `event`: the name its icon and style go by.
     #[must_use]
     pub fn kind_name(&self) -> &'static str {

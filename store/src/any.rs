@@ -147,6 +147,9 @@ impl Store for AnyStore {
     async fn session_view(&self, project: Uuid, id: Uuid) -> Result<Option<SessionView>, StoreError> {
         dispatch!(self, b => query::session_view(b, project, id))
     }
+    async fn run_text_search(&self, project: Uuid, run: Uuid, text: &str, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+        dispatch!(self, b => query::run_text_search(b, project, run, text, limit))
+    }
     async fn node_view(&self, project: Uuid, run: Uuid, span: Option<Uuid>) -> Result<Option<NodeView>, StoreError> {
         dispatch!(self, b => query::node_view(b, project, run, span))
     }

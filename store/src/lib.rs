@@ -226,6 +226,16 @@ pub trait Store: Send + Sync {
         project: Uuid,
         id: Uuid,
     ) -> impl Future<Output = Result<Option<SessionView>, StoreError>> + Send;
+    /// The spans of run `run` whose attribute values or messages (events' content) contain
+    /// `text` (case-insensitive), at most `limit`, in no particular order: the run page's search
+    /// beyond names.
+    fn run_text_search(
+        &self,
+        project: Uuid,
+        run: Uuid,
+        text: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
     /// One node of the run page (the run, or `span`) with its own events only.
     fn node_view(
         &self,

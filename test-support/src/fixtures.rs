@@ -132,3 +132,83 @@ pub fn agent_trace() -> (AgentTrace, Value) {
     }));
     (t, body)
 }
+
+/// Ids and marks of [`big_run`]'s records.
+#[derive(Debug, Clone)]
+pub struct BigRun {
+    pub session: String,
+    pub run: String,
+    /// The span at depth 10 of the run's one deep path (named `deep-target`).
+    pub deep: String,
+    /// A failed tool span in the middle of the run (named `broken-tool`).
+    pub failed: String,
+    /// Words found only in the message of one model span, `needle-model` (searchable text).
+    pub needle: &'static str,
+    pub needle_span: String,
+    pub spans: usize,
+}
+
+/// A run of about `spans` spans, as an agent loop leaves it: an agent with `spans / 100` steps,
+/// each a model call and 98 tool calls, plus a path ten levels deep; one tool call failed, one
+/// model call carries a message with [`BigRun::needle`] in it. Batches of at most 5,000 records,
+/// parents before children.
+pub fn big_run(spans: usize) -> (BigRun, Vec<Value>) {
+    let needle = "aubergine lighthouse";
+    let t = BigRun { session: id(), run: id(), deep: id(), failed: id(), needle, needle_span: id(), spans: 0 };
+    let r = t.run.clone();
+    let at = |ms: usize| format!("2025-05-01T10:{:02}:{:02}.{:03}Z", ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    let span = |id: &str, parent: Option<&str>, kind: &str, name: &str, ms: usize, status: &str| {
+        let mut v = json!({"id": id, "run_id": r, "kind": kind, "name": name, "started_at": at(ms),
+                           "ended_at": at(ms + 1), "status": status, "attributes": {}});
+        if let Some(p) = parent {
+            v["parent_span_id"] = json!(p);
+        }
+        v
+    };
+    let root = id();
+    let mut records = vec![span(&root, None, "agent", "agent-loop", 0, "ok")];
+    let mut parent = root.clone();
+    for level in 1..10 {
+        let next = id();
+        records.push(span(&next, Some(&parent), "workflow", &format!("level-{level}"), level, "ok"));
+        parent = next;
+    }
+    records.push(span(&t.deep, Some(&parent), "custom", "deep-target", 10, "ok"));
+    let mut events = Vec::new();
+    let steps = (spans / 100).max(1);
+    for step in 0..steps {
+        let step_id = id();
+        let ms = 20 + step * 100;
+        records.push(span(&step_id, Some(&root), "workflow", &format!("step-{step}"), ms, "ok"));
+        let model = if step == steps / 3 { t.needle_span.clone() } else { id() };
+        let name = if step == steps / 3 { "needle-model" } else { "llm.call" };
+        records.push(span(&model, Some(&step_id), "model", name, ms + 1, "ok"));
+        if step == steps / 3 {
+            events.push(
+                json!({"id": id(), "run_id": r, "span_id": model, "type": "user_input", "created_at": at(ms + 1),
+                               "content": format!("Where is the {needle}?"), "attributes": {}}),
+            );
+        }
+        for call in 0..98 {
+            let failed = step == steps / 2 && call == 50;
+            let tool = if failed { t.failed.clone() } else { id() };
+            let (name, status) = if failed { ("broken-tool", "error") } else { ("fetch_page", "ok") };
+            records.push(span(&tool, Some(&step_id), "tool", name, ms + 2 + call, status));
+        }
+    }
+    let mut t = t;
+    t.spans = records.len();
+    let mut batches: Vec<Value> = Vec::new();
+    let head = json!({
+        "sessions": [{"id": t.session, "created_at": at(0), "metadata": {}}],
+        "runs": [{"id": r, "session_id": t.session, "name": "big-agent", "started_at": at(0),
+                  "ended_at": at(20 + steps * 100), "status": "error", "metadata": {}}],
+    });
+    for (i, chunk) in records.chunks(5000).enumerate() {
+        let mut parts = if i == 0 { head.clone() } else { json!({}) };
+        parts["spans"] = json!(chunk);
+        batches.push(batch(parts));
+    }
+    batches.push(batch(json!({"events": events})));
+    (t, batches)
+}

@@ -1,154 +1,24 @@
-//! The dashboard in a real browser: Debian's Chromium, driven over WebDriver
-//! (`chromedriver`), against the real server binary on the embedded store, seeded through
-//! the ingest API. Screenshots go to `target/tmp/dashboard-screenshots/` for people to look at.
+//! The dashboard in a real browser (`chromium.rs`), seeded through the ingest API.
 
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use fantoccini::{Client, ClientBuilder, Locator};
-use futures_util::FutureExt;
+use fantoccini::{Client, Locator};
 use northstar_test_support::fixtures;
 use northstar_test_support::fixtures::agent_trace;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_e2e-server");
-const KEY: &str = "ns_browser_test_key_0000000000000000";
-const ADMIN: &str = "admin@example.com";
-const PASSWORD: &str = "browser test password";
-
-/// A child process killed (and reaped) on drop, even when an assertion fails.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn wait_port(port: u16, child: &mut Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start listening on {port}");
-        assert!(child.try_wait().expect("wait").is_none(), "{what} exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn chromedriver() -> PathBuf {
-    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("chromedriver not found: apt-get install chromium chromium-driver (.ci/run does)")
-}
-
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write screenshot");
-}
-
-async fn wait_for(c: &Client, xpath: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(xpath))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {xpath}: {e}"))
-}
+use super::chromium::{Browser, login, shot, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_a_trace_and_score_it() {
-    let data = tempfile::tempdir().expect("data dir");
-    let port = free_port();
-    let mut server = Command::new(BIN);
-    server
-        .env_remove("DATABASE_URL")
-        .env("NORTHSTAR_DATA_DIR", data.path())
-        .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
-        .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
-        .env("NORTHSTAR_ADMIN_EMAIL", ADMIN)
-        .env("NORTHSTAR_ADMIN_PASSWORD", PASSWORD)
-        .env("NORTHSTAR_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let mut server = Kill(server.spawn().expect("spawn server"));
-    wait_port(port, &mut server.0, "northstar-server");
-    let base = format!("http://127.0.0.1:{port}");
-
-    // Seed through the ingest API, as an SDK would.
+    let browser = Browser::start().await;
     let (trace, body) = agent_trace();
-    let http = reqwest::Client::new();
-    let response = http
-        .post(format!("{base}/functions/v1/ingest-traces"))
-        .bearer_auth(KEY)
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("ingest");
-    assert_eq!(response.status(), 200);
-
-    let wd_port = free_port();
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut driver = Command::new(chromedriver());
-    driver.arg(format!("--port={wd_port}")).stdout(Stdio::null()).stderr(Stdio::null());
-    let mut driver = Kill(driver.spawn().expect("spawn chromedriver"));
-    wait_port(wd_port, &mut driver.0, "chromedriver");
-
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": "/usr/bin/chromium", "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--window-size=1400,900",
-            format!("--user-data-dir={}", profile.path().display()),
-        ]}),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{wd_port}"))
-        .await
-        .expect("connect to chromedriver");
-    // Close the browser even when a check fails, then report the failure.
-    let outcome = std::panic::AssertUnwindSafe(checks(&client, &base, &trace)).catch_unwind().await;
-    if outcome.is_err() {
-        // What the browser showed when the check failed, for whoever reads the failure.
-        let _ = std::panic::AssertUnwindSafe(shot(&client, "failure")).catch_unwind().await;
-        if let Ok(html) = client.source().await {
-            let _ = std::fs::write(screenshots().join("failure.html"), html);
-        }
-    }
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    browser.ingest(&body).await;
+    let (c, base) = (browser.client.clone(), browser.base.clone());
+    browser.run("browse", checks(&c, &base, &trace)).await;
 }
 
 async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
     // Every page needs a login: the dashboard sends the browser to the login form first.
-    c.goto(&format!("{base}/")).await.expect("open /");
-    wait_for(c, "//form[@action='/login']").await;
-    c.find(Locator::Css("input[name='email']")).await.expect("email").send_keys(ADMIN).await.expect("type");
-    c.find(Locator::Css("input[name='password']")).await.expect("password").send_keys(PASSWORD).await.expect("type");
-    shot(c, "0-login").await;
-    c.find(Locator::Id("login")).await.expect("log in").click().await.expect("click");
-    let project = wait_for(c, "//table//a[starts-with(@href, '/p/')]").await;
-    let project_href = project.attr("href").await.expect("href").expect("project link");
-    project.click().await.expect("open project");
-    wait_for(c, "//h1[text()='Overview']").await;
-    wait_for(c, "//span[@id='hydrated' and @data-state='hydrated']").await;
+    let project_href = login(c, base).await;
     shot(c, "1-overview").await;
 
     // The sessions list, then the session, then its run, by clicking as a person would.
@@ -238,7 +108,7 @@ async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
         .await
         .expect("js");
     assert_eq!(theme, json!(["dark", "dark"]));
-    c.goto(&format!("{base}{project_href}/runs/{}?node={}", t.run, t.model)).await.expect("reload run");
+    c.goto(&format!("{base}{project_href}/runs/{}?span={}", t.run, t.model)).await.expect("reload run");
     wait_for(c, "//span[@id='hydrated' and @data-state='hydrated']").await;
     let theme = c.execute("return document.documentElement.dataset.theme", vec![]).await.expect("js");
     assert_eq!(theme, json!("dark"));
@@ -249,4 +119,77 @@ async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
     wait_for(c, "//form[@action='/login']").await;
     c.goto(&format!("{base}{project_href}/sessions")).await.expect("open sessions");
     wait_for(c, "//form[@action='/login']").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100k_span_run_opens_at_a_deep_link_and_is_searched_and_walked() {
+    let browser = Browser::start().await;
+    let (run, batches) = fixtures::big_run(100_000);
+    assert!(run.spans >= 100_000, "{} spans", run.spans);
+    for batch in &batches {
+        browser.ingest(batch).await;
+    }
+    let (c, base) = (browser.client.clone(), browser.base.clone());
+    browser.run("big-run", big_run_checks(&c, &base, &run)).await;
+}
+
+/// The row of the tree that is selected (its link's text).
+const SELECTED: &str = "//div[@id='trace-tree']//div[contains(@class,'tree-row') and contains(@class,'selected')]//a";
+
+async fn selected_is(c: &Client, name: &str) {
+    wait_for(c, &format!("{SELECTED}[text()='{name}']")).await;
+    wait_for(c, &format!("//section[@id='node-detail']//h2[contains(., '{name}')]")).await;
+}
+
+async fn big_run_checks(c: &Client, base: &str, t: &fixtures::BigRun) {
+    let project_href = login(c, base).await;
+
+    // A deep link opens the run with the span ten levels down selected and its path open.
+    c.goto(&format!("{base}{project_href}/runs/{}?span={}", t.run, t.deep)).await.expect("open run");
+    wait_for(c, "//span[@id='hydrated' and @data-state='hydrated']").await;
+    selected_is(c, "deep-target").await;
+    for level in 1..10 {
+        wait_for(c, &format!("//div[@id='trace-tree']//a[text()='level-{level}']")).await;
+    }
+    shot(c, "8-big-run-deep-link").await;
+    // What the page sent and what it drew do not grow with the run.
+    let (bytes, rows) = (
+        c.execute("return performance.getEntriesByType('navigation')[0].decodedBodySize", vec![]).await.expect("js"),
+        c.execute("return document.querySelectorAll('#trace-tree .tree-row').length", vec![]).await.expect("js"),
+    );
+    let (bytes, rows) = (bytes.as_u64().expect("bytes"), rows.as_u64().expect("rows"));
+    assert!(bytes < 1024 * 1024, "the first view of {} spans is {bytes} bytes", t.spans);
+    assert!(rows < 200, "{rows} rows in the DOM for {} spans", t.spans);
+    // Every ancestor of the failed tool call says so.
+    wait_for(c, "//div[contains(@class,'tree-row')][.//a[text()='agent-loop']]//span[@class='error-below']").await;
+
+    // Keys: down moves to the row below deep-target (the first step), Enter selects it.
+    let tree = c.find(Locator::Id("trace-tree")).await.expect("tree");
+    tree.send_keys(&fantoccini::key::Key::Down.to_string()).await.expect("down");
+    tree.send_keys(&fantoccini::key::Key::Enter.to_string()).await.expect("enter");
+    selected_is(c, "step-0").await;
+
+    // Scrolling to the end draws the last steps (fetched as they come into view).
+    c.execute("const t = document.getElementById('trace-tree'); t.scrollTop = t.scrollHeight;", vec![])
+        .await
+        .expect("scroll");
+    let last = format!("step-{}", (t.spans - 10) / 100 - 1);
+    wait_for(c, &format!("//div[@id='trace-tree']//a[text()='{last}']")).await;
+
+    // "Next error" opens the failed tool call's path and selects it.
+    c.find(Locator::Id("next-error")).await.expect("next error").click().await.expect("click");
+    selected_is(c, "broken-tool").await;
+    shot(c, "9-big-run-error").await;
+
+    // Search by words that are only in a message finds the model call that received it.
+    let search = c.find(Locator::Id("trace-search")).await.expect("search box");
+    search.send_keys(t.needle).await.expect("type");
+    search.send_keys(&fantoccini::key::Key::Enter.to_string()).await.expect("submit");
+    let hit = wait_for(c, "//div[@id='search-hits']//button[contains(., 'needle-model')]").await;
+    hit.click().await.expect("open hit");
+    selected_is(c, "needle-model").await;
+    let message =
+        wait_for(c, "//section[@id='node-detail']//div[contains(@class,'role-user')]/div[@class='msg-text']").await;
+    assert!(message.text().await.expect("text").contains(t.needle));
+    shot(c, "10-big-run-search").await;
 }

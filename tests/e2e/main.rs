@@ -1,9 +1,10 @@
 //! End-to-end tests, in one binary (each test binary links the whole product): a module per
-//! subject. The dashboard in a real browser (`browser`), the SDK against a server killed and a
-//! database restarted (`faults`), and clients other people wrote: the OpenTelemetry SDKs
-//! (`otlp`, `otlp_python`).
+//! subject. The dashboard in a real browser (`browser`, on the harness in `chromium`), the SDK
+//! against a server killed and a database restarted (`faults`), and clients other people wrote:
+//! the OpenTelemetry SDKs (`otlp`, `otlp_python`).
 
 mod browser;
+mod chromium;
 mod faults;
 mod otlp;
 mod otlp_python;

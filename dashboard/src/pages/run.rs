@@ -1,10 +1,10 @@
 //! `/p/:project/runs/:id`: the trace. The tree (or timeline) of spans and events on the left,
-//! the selected node (`?node=`, the run itself when absent) on the right, scores below.
+//! the selected span (`?span=`, the run itself when absent) on the right, scores below.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::tree::TraceTree;
+use super::tree::{TraceTree, TreeSource};
 use super::{query_param, route_param};
 use crate::api::AddScore;
 use crate::app::project_id;
@@ -16,11 +16,15 @@ use crate::model::{ErrorView, MessageView, NodeDetail};
 pub fn RunPage() -> impl IntoView {
     let project = project_id();
     let id = route_param("id");
-    let node = query_param("node");
+    let span = query_param("span");
     let tab = query_param("view");
-    let trace = Resource::new(move || (project.get(), id.get()), |(p, id)| crate::api::trace(p, id));
+    let timeline = Memo::new(move |_| tab.get() == "timeline");
+    // The span in the URL when the page opens decides the first window; selecting another
+    // afterwards does not reload the tree.
+    let trace =
+        Resource::new(move || (project.get(), id.get()), move |(p, id)| crate::api::trace(p, id, span.get_untracked()));
     let detail =
-        Resource::new(move || (project.get(), id.get(), node.get()), |(p, id, n)| crate::api::load_node(p, id, n));
+        Resource::new(move || (project.get(), id.get(), span.get()), |(p, id, n)| crate::api::load_node(p, id, n));
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
@@ -29,23 +33,29 @@ pub fn RunPage() -> impl IntoView {
                     Err(e) => return view! { <ErrorBox message=message(&e)/> }.into_any(),
                 };
                 let r = t.run.clone();
-                let base = format!("/p/{}/runs/{}", project.get(), r.id);
-                let timeline = tab.get() == "timeline";
+                let base = format!("/p/{}/runs/{}", project.get_untracked(), r.id);
                 // Links that follow the selection without re-rendering the tree (which would
                 // fold what the person opened).
                 let tab_href = |v: &'static str| {
                     let base = base.clone();
-                    move || format!("{base}{}", format::query(&[("node", &node.get()), ("view", v)]))
+                    move || format!("{base}{}", format::query(&[("span", &span.get()), ("view", v)]))
                 };
+                let tab_class = move |on: bool| move || if timeline.get() == on { "tab active" } else { "tab" };
                 let model = match (&r.model, r.models) {
                     (Some(m), n) if n > 1 => format!("{m} +{}", n - 1),
                     (Some(m), _) => m.clone(),
                     (None, _) => "—".into(),
                 };
+                let source = TreeSource {
+                    project: project.get_untracked(),
+                    run: r.id.clone(),
+                    total_ms: t.total_ms,
+                    base: base.clone(),
+                };
                 view! {
                     <nav class="crumbs">
-                        <A href=format!("/p/{}/sessions", project.get())>"Sessions"</A>" / "
-                        <A href=format!("/p/{}/sessions/{}", project.get(), r.session_id)><code>{format::short_id(&r.session_id).to_owned()}</code></A>
+                        <A href=format!("/p/{}/sessions", project.get_untracked())>"Sessions"</A>" / "
+                        <A href=format!("/p/{}/sessions/{}", project.get_untracked(), r.session_id)><code>{format::short_id(&r.session_id).to_owned()}</code></A>
                         " / "<code>{format::short_id(&r.id).to_owned()}</code>
                     </nav>
                     <header class="page-head">
@@ -65,14 +75,17 @@ pub fn RunPage() -> impl IntoView {
                     <div class="trace">
                         <section class="panel trace-tree">
                             <div class="tabs">
-                                <A href=tab_href("") attr:class=if timeline { "tab" } else { "tab active" }>"Tree"</A>
-                                <A href=tab_href("timeline") attr:class=if timeline { "tab active" } else { "tab" }>"Timeline"</A>
+                                <A href=tab_href("") attr:class=tab_class(false)>"Tree"</A>
+                                <A href=tab_href("timeline") attr:class=tab_class(true)>"Timeline"</A>
                                 <A href=base.clone() attr:class="tab run-link">"▶ Run"</A>
                             </div>
-                            {if t.nodes.is_empty() {
+                            {if t.nodes == 0 {
                                 view! { <p class="muted">"This run has no spans or events."</p> }.into_any()
                             } else {
-                                view! { <TraceTree nodes=t.nodes.clone() roots=t.roots.clone() total_ms=t.total_ms base=base.clone() selected=node timeline/> }.into_any()
+                                view! {
+                                    <TraceTree source window=t.window toggles=t.toggles selected_row=t.selected_row
+                                               errors=t.errors selected=span timeline/>
+                                }.into_any()
                             }}
                         </section>
                         <section class="panel trace-detail" id="node-detail">
@@ -86,7 +99,7 @@ pub fn RunPage() -> impl IntoView {
                             </Suspense>
                         </section>
                     </div>
-                    <Scores project=project.get() run=r.id.clone()/>
+                    <Scores project=project.get_untracked() run=r.id.clone()/>
                 }.into_any()
             })}
         </Suspense>

@@ -1,260 +1,389 @@
-//! The run tree (and the same rows on a time axis). Thousands of spans stay usable: nodes
-//! below depth 2 start collapsed, collapsed children are not rendered at all, and long child
-//! lists show 100 at a time.
-
-use std::collections::{HashMap, HashSet};
+//! The run tree (and the same rows on a time axis), virtualised: the server holds the tree
+//! (`outline.rs`) and sends windows of visible rows; the page draws only the rows on screen,
+//! each at its place in a box as tall as every visible row together, so a 100,000-row tree
+//! scrolls like a short one. Opening or closing a node asks for the window again with the
+//! tree's new state (the span ids toggled against the default).
+//!
+//! Keys: ↑/↓ move, → opens, ← closes, Enter selects.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
 
+use crate::api::TREE_ROWS;
 use crate::components::{StatusBadge, kind_icon};
 use crate::format;
-use crate::model::Node;
+use crate::model::{SearchResult, Seek, TreeRow, TreeWindow};
 
-/// Children shown per parent before "show more".
-pub const CHILD_PAGE: usize = 100;
+/// A row's height in pixels (the stylesheet's `.tree-row` height).
+pub const ROW_H: f64 = 24.0;
+/// Rows drawn above and below the screen.
+const OVERSCAN: u32 = 12;
+/// The scroll box's height before the browser has measured it (and on the server).
+const DEFAULT_HEIGHT: f64 = 640.0;
 
-#[derive(Debug, Clone, PartialEq)]
-enum Row {
-    Node(u32),
-    More { parent: Option<u32>, hidden: usize },
-}
-
-impl Row {
-    fn key(&self) -> u64 {
-        match self {
-            Row::Node(i) => u64::from(*i),
-            Row::More { parent, .. } => u64::MAX - parent.map_or(0, |p| u64::from(p) + 1),
-        }
-    }
-}
-
-/// The rows to draw: a depth-first walk that enters only expanded nodes and stops each
-/// child list at its limit.
-fn visible(nodes: &[Node], roots: &[u32], expanded: &HashSet<u32>, limits: &HashMap<Option<u32>, usize>) -> Vec<Row> {
-    let mut out = Vec::new();
-    let mut stack: Vec<(Option<u32>, usize)> = vec![(None, 0)];
-    while let Some((parent, pos)) = stack.pop() {
-        let list: &[u32] = match parent {
-            None => roots,
-            Some(p) => &nodes[p as usize].children,
-        };
-        if pos >= list.len() {
-            continue;
-        }
-        let limit = limits.get(&parent).copied().unwrap_or(CHILD_PAGE);
-        if pos >= limit {
-            out.push(Row::More { parent, hidden: list.len() - pos });
-            continue;
-        }
-        let child = list[pos];
-        stack.push((parent, pos + 1));
-        out.push(Row::Node(child));
-        if expanded.contains(&child) && !nodes[child as usize].children.is_empty() {
-            stack.push((Some(child), 0));
-        }
-    }
-    out
-}
-
-/// Rows drawn before anyone clicks, at most.
-pub const INITIAL_ROWS: usize = 500;
-
-/// Nodes above depth 2 start open, in tree order, as long as the rows they reveal stay within
-/// [`INITIAL_ROWS`]; everything deeper starts closed.
-fn initially_open(nodes: &[Node], roots: &[u32]) -> HashSet<u32> {
-    let mut rows = roots.len().min(CHILD_PAGE);
-    let mut open = HashSet::new();
-    // `nodes` is in depth-first order, so a parent is decided before its children.
-    for (i, n) in nodes.iter().enumerate() {
-        let shown = n.parent.is_none_or(|p| open.contains(&p));
-        if n.depth >= 2 || n.children.is_empty() || !shown {
-            continue;
-        }
-        let more = n.children.len().min(CHILD_PAGE);
-        if rows + more > INITIAL_ROWS {
-            continue;
-        }
-        rows += more;
-        open.insert(i as u32);
-    }
-    open
+/// What the tree needs from the run page.
+#[derive(Clone)]
+pub struct TreeSource {
+    pub project: String,
+    pub run: String,
+    pub total_ms: f64,
+    /// The run page's path; rows link to `base?span=…`.
+    pub base: String,
 }
 
 #[component]
 pub fn TraceTree(
-    nodes: Vec<Node>,
-    roots: Vec<u32>,
-    total_ms: f64,
-    /// The run page's path; rows link to `base?node=…`.
-    base: String,
+    source: TreeSource,
+    window: TreeWindow,
+    toggles: Vec<String>,
+    /// The row of the span the page opened with, scrolled into view once hydrated.
+    selected_row: Option<u32>,
+    errors: u32,
     selected: Memo<String>,
-    timeline: bool,
+    timeline: Memo<bool>,
 ) -> impl IntoView {
-    let initial = initially_open(&nodes, &roots);
-    let nodes = StoredValue::new(nodes);
-    let roots = StoredValue::new(roots);
-    let base = StoredValue::new(base);
-    let expanded = RwSignal::new(initial);
-    let limits: RwSignal<HashMap<Option<u32>, usize>> = RwSignal::new(HashMap::new());
-    let rows = Memo::new(move |_| {
-        let (open, lim) = (expanded.read(), limits.read());
-        nodes.with_value(|n| roots.with_value(|r| visible(n, r, &open, &lim)))
-    });
-    let view_param = if timeline { "timeline" } else { "" };
+    let source = StoredValue::new(source);
+    let window = RwSignal::new(window);
+    let toggles = RwSignal::new(toggles);
+    let scroll = RwSignal::new(selected_row.map_or(0.0, |r| top_for(r, DEFAULT_HEIGHT)));
+    let height = RwSignal::new(DEFAULT_HEIGHT);
+    let cursor = RwSignal::new(selected_row);
+    let container = NodeRef::<leptos::html::Div>::new();
+    // Answers to older requests are dropped: the newest state wins.
+    let generation = StoredValue::new(0_u64);
+    let navigate = use_navigate();
 
-    let row_view = move |row: Row| match row {
-        Row::More { parent, hidden } => {
-            let more = move |_| limits.update(|l| *l.entry(parent).or_insert(CHILD_PAGE) += CHILD_PAGE);
-            let depth = parent.map_or(0, |p| nodes.with_value(|n| n[p as usize].depth) + 1);
+    let fetch = move |offset: u32| {
+        let request = generation.get_value() + 1;
+        generation.set_value(request);
+        let (project, run) = source.with_value(|s| (s.project.clone(), s.run.clone()));
+        let state = toggles.with_untracked(|t| t.join(","));
+        leptos::task::spawn_local(async move {
+            if let Ok(w) = crate::api::trace_rows(project, run, state, offset, TREE_ROWS).await
+                && generation.get_value() == request
+            {
+                window.set(w);
+            }
+        });
+    };
+    // The rows on screen (plus a margin): fetched when the window does not hold them.
+    let range = Memo::new(move |_| {
+        let total = window.with(|w| w.total);
+        let first = ((scroll.get() / ROW_H) as u32).saturating_sub(OVERSCAN).min(total);
+        let last = (((scroll.get() + height.get()) / ROW_H).ceil() as u32 + OVERSCAN).min(total);
+        (first, last)
+    });
+    Effect::new(move |_| {
+        let (first, last) = range.get();
+        let (offset, len) = window.with_untracked(|w| (w.offset, w.rows.len() as u32));
+        if first < offset || last > offset + len {
+            fetch(first.saturating_sub(TREE_ROWS / 4));
+        }
+    });
+    // A deep link's row is in view once the page is live.
+    Effect::new(move |_| {
+        if let (Some(el), Some(row)) = (container.get(), selected_row) {
+            let h = f64::from(el.client_height()).max(ROW_H);
+            height.set(h);
+            el.set_scroll_top(top_for(row, h) as i32);
+        }
+    });
+    let on_scroll = move |_| {
+        if let Some(el) = container.get_untracked() {
+            scroll.set(f64::from(el.scroll_top()));
+            height.set(f64::from(el.client_height()).max(ROW_H));
+        }
+    };
+    let toggle = move |id: String| {
+        toggles.update(|t| match t.iter().position(|x| *x == id) {
+            Some(k) => {
+                t.swap_remove(k);
+            }
+            None => t.push(id),
+        });
+        fetch(window.with_untracked(|w| w.offset));
+    };
+    let href = move |link: &str| {
+        let view = if timeline.get_untracked() { "timeline" } else { "" };
+        source.with_value(|s| format!("{}{}", s.base, format::query(&[("span", link), ("view", view)])))
+    };
+    // Shows a span found by "next error" or a search: its path opened, its row in view, it
+    // selected.
+    let go = move |found: Seek, navigate: &dyn Fn(&str)| {
+        toggles.set(found.toggles);
+        cursor.set(Some(found.row));
+        let h = height.get_untracked();
+        if let Some(el) = container.get_untracked() {
+            el.set_scroll_top(top_for(found.row, h) as i32);
+        }
+        fetch(found.row.saturating_sub(TREE_ROWS / 4));
+        navigate(&href(&found.id));
+    };
+    let seek = {
+        let navigate = navigate.clone();
+        move |forward: bool| {
+            let (project, run) = source.with_value(|s| (s.project.clone(), s.run.clone()));
+            let state = toggles.with_untracked(|t| t.join(","));
+            let from = selected.get_untracked();
+            let navigate = navigate.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(Some(found)) = crate::api::trace_seek(project, run, state, from, forward).await {
+                    go(found, &|to| navigate(to, Default::default()));
+                }
+            });
+        }
+    };
+    let reveal = {
+        let navigate = navigate.clone();
+        move |node: String| {
+            let (project, run) = source.with_value(|s| (s.project.clone(), s.run.clone()));
+            let state = toggles.with_untracked(|t| t.join(","));
+            let navigate = navigate.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(found) = crate::api::trace_reveal(project, run, state, node).await {
+                    go(found, &|to| navigate(to, Default::default()));
+                }
+            });
+        }
+    };
+    let row_at = move |position: u32| {
+        window.with_untracked(|w| position.checked_sub(w.offset).and_then(|i| w.rows.get(i as usize).cloned()))
+    };
+    let navigate_key = use_navigate();
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let total = window.with_untracked(|w| w.total);
+        if total == 0 {
+            return;
+        }
+        let at = cursor.get_untracked().unwrap_or(0).min(total - 1);
+        let moved = match ev.key().as_str() {
+            "ArrowDown" => Some((at + 1).min(total - 1)),
+            "ArrowUp" => Some(at.saturating_sub(1)),
+            "ArrowRight" | "ArrowLeft" => {
+                let opening = ev.key() == "ArrowRight";
+                if let Some(row) = row_at(at).filter(|r| r.children > 0 && r.open != opening) {
+                    toggle(row.id);
+                }
+                None
+            }
+            "Enter" => {
+                if let Some(row) = row_at(at) {
+                    navigate_key(&href(&row.link), Default::default());
+                }
+                None
+            }
+            _ => return,
+        };
+        ev.prevent_default();
+        if let Some(to) = moved {
+            cursor.set(Some(to));
+            if let Some(el) = container.get_untracked() {
+                let (top, h) = (f64::from(to) * ROW_H, f64::from(el.client_height()));
+                let now = f64::from(el.scroll_top());
+                if top < now {
+                    el.set_scroll_top(top as i32);
+                } else if top + ROW_H > now + h {
+                    el.set_scroll_top((top + ROW_H - h) as i32);
+                }
+            }
+        }
+    };
+
+    let rows = move || {
+        let (first, last) = range.get();
+        window.with(|w| {
+            w.rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (w.offset + i as u32, r))
+                .filter(|(p, _)| *p >= first && *p < last)
+                .map(|(p, r)| (p, r.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let row_view = move |(position, row): (u32, TreeRow)| {
+        let is_event = row.is_event();
+        let link = row.link.clone();
+        let is_selected = move || !is_event && selected.get() == link;
+        let at_cursor = move || cursor.get() == Some(position);
+        let (kind_name, status) = (row.kind_name(), row.status.as_str());
+        let kind_class = match &row.event_type {
+            Some(t) => format!("kind kind-event ev-{t}"),
+            None => format!("kind kind-{kind_name}"),
+        };
+        let id = row.id.clone();
+        let toggle_view = if row.children > 0 {
+            let open = row.open;
             view! {
-                <div class="tree-row more" style=format!("--depth: {depth}")>
-                    <span class="tree-name">
-                        <button type="button" class="link" on:click=more>
-                            {format!("Show {} more ({hidden} hidden)", hidden.min(CHILD_PAGE))}
-                        </button>
+                <button type="button" class="toggle" aria-expanded=open.to_string()
+                        aria-label="Expand or collapse" on:click=move |_| toggle(id.clone())>
+                    {if open { "▾" } else { "▸" }}
+                </button>
+            }
+            .into_any()
+        } else {
+            view! { <span class="toggle-spacer"></span> }.into_any()
+        };
+        let (left, width) = format::bar(row.start_ms, row.duration_ms, source.with_value(|s| s.total_ms), 0.3);
+        let bar_title = format!("+{} · {}", format::duration(Some(row.start_ms)), format::duration(row.duration_ms));
+        let duration = if is_event { String::new() } else { format::duration(row.duration_ms) };
+        let tokens = if row.tokens > 0 { format::count(row.tokens) } else { String::new() };
+        let cost = if row.cost_usd > 0.0 { format::cost(row.cost_usd) } else { String::new() };
+        // The columns, or the bar on the time axis: switching keeps the tree as it is.
+        let figures = move || {
+            if timeline.get() {
+                view! {
+                    <span class="tree-track">
+                        <span class=format!("tree-bar kind-{kind_name} status-{status}")
+                              style=format!("left: {left:.3}%; width: {width:.3}%") title=bar_title.clone()></span>
+                    </span>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <span class="tree-cols">
+                        <span>{(!is_event).then(|| view! { <StatusBadge status=status.to_owned()/> })}</span>
+                        <span class="num">{duration.clone()}</span>
+                        <span class="num">{tokens.clone()}</span>
+                        <span class="num">{cost.clone()}</span>
+                    </span>
+                }
+                .into_any()
+            }
+        };
+        let href = href(&row.link);
+        view! {
+            <div class="tree-row" class:selected=is_selected class:cursor=at_cursor data-kind=kind_name
+                 data-row=position style=format!("top: {}px; --depth: {}", f64::from(position) * ROW_H, row.depth)>
+                <span class="tree-name">
+                    {toggle_view}
+                    <span class=kind_class title=kind_name>{kind_icon(kind_name)}</span>
+                    <A href=href attr:class="node-link">{row.name.clone()}</A>
+                    {row.error_below.then(|| view! { <span class="error-below" title="a span below failed">"●"</span> })}
+                </span>
+                {figures}
+            </div>
+        }
+    };
+
+    let total_ms = source.with_value(|s| s.total_ms);
+    let head = move || {
+        if timeline.get() {
+            let ticks = [0.0, 0.25, 0.5, 0.75, 1.0];
+            view! {
+                <div class="tree-row axis">
+                    <span class="tree-name muted">"Span"</span>
+                    <span class="tree-track">
+                        {ticks.into_iter().map(|t| view! {
+                            <span class="tick" style=format!("left: {:.1}%", t * 100.0)>{format::duration(Some(t * total_ms))}</span>
+                        }).collect_view()}
                     </span>
                 </div>
             }
             .into_any()
-        }
-        Row::Node(i) => {
-            let n = nodes.with_value(|n| n[i as usize].clone());
-            // An event opens the span it belongs to (its conversation is shown there).
-            let target = if n.is_event() {
-                n.parent.map(|p| nodes.with_value(|all| all[p as usize].id.clone())).unwrap_or_default()
-            } else {
-                n.id.clone()
-            };
-            let href = base.with_value(|b| format!("{b}{}", format::query(&[("node", &target), ("view", view_param)])));
-            let has_children = !n.children.is_empty();
-            let open = move || expanded.read().contains(&i);
-            let toggle = move |_| {
-                expanded.update(|s| {
-                    if !s.remove(&i) {
-                        s.insert(i);
-                    }
-                });
-            };
-            let (id, is_event) = (n.id.clone(), n.is_event());
-            let is_selected = move || !is_event && selected.get() == id;
-            let (left, width) = crate::format::bar(n.start_ms, n.duration_ms, total_ms, 0.3);
-            let kind_class = match &n.event_type {
-                Some(t) => format!("kind kind-event ev-{t}"),
-                None => format!("kind kind-{}", n.kind_name()),
-            };
-            let (kind_name, status) = (n.kind_name(), n.status.as_str());
+        } else {
             view! {
-                <div class="tree-row" class:selected=is_selected data-kind=kind_name style=format!("--depth: {}", n.depth)>
-                    <span class="tree-name">
-                        {if has_children {
-                            view! {
-                                <button type="button" class="toggle" aria-expanded=move || open().to_string()
-                                        aria-label="Expand or collapse" on:click=toggle>
-                                    {move || if open() { "▾" } else { "▸" }}
-                                </button>
-                            }.into_any()
-                        } else {
-                            view! { <span class="toggle-spacer"></span> }.into_any()
-                        }}
-                        <span class=kind_class title=kind_name>{kind_icon(kind_name)}</span>
-                        <A href=href attr:class="node-link">{n.name.clone()}</A>
-                    </span>
-                    {if timeline {
-                        view! {
-                            <span class="tree-track">
-                                <span class=format!("tree-bar kind-{} status-{}", kind_name, status)
-                                      style=format!("left: {left:.3}%; width: {width:.3}%")
-                                      title=format!("+{} · {}", format::duration(Some(n.start_ms)), format::duration(n.duration_ms))></span>
-                            </span>
-                        }.into_any()
-                    } else {
-                        view! {
-                            <span class="tree-cols">
-                                <span>{(!is_event).then(|| view! { <StatusBadge status=status.to_owned()/> })}</span>
-                                <span class="num">{if is_event { String::new() } else { format::duration(n.duration_ms) }}</span>
-                                <span class="num">{if n.tokens > 0 { format::count(n.tokens) } else { String::new() }}</span>
-                                <span class="num">{if n.cost_usd > 0.0 { format::cost(n.cost_usd) } else { String::new() }}</span>
-                            </span>
-                        }.into_any()
-                    }}
+                <div class="tree-row head">
+                    <span class="tree-name muted">"Span"</span>
+                    <span class="tree-cols muted"><span>"Status"</span><span>"Duration"</span><span>"Tokens"</span><span>"Cost"</span></span>
                 </div>
             }
             .into_any()
         }
     };
-
-    let axis = timeline.then(|| {
-        let ticks = [0.0, 0.25, 0.5, 0.75, 1.0];
-        view! {
-            <div class="tree-row axis">
-                <span class="tree-name muted">"Span"</span>
-                <span class="tree-track">
-                    {ticks.into_iter().map(|t| view! {
-                        <span class="tick" style=format!("left: {:.1}%", t * 100.0)>{format::duration(Some(t * total_ms))}</span>
-                    }).collect_view()}
-                </span>
-            </div>
-        }
-    });
-    let header = (!timeline).then(|| {
-        view! {
-            <div class="tree-row head">
-                <span class="tree-name muted">"Span"</span>
-                <span class="tree-cols muted"><span>"Status"</span><span>"Duration"</span><span>"Tokens"</span><span>"Cost"</span></span>
-            </div>
-        }
-    });
+    let seek_next = seek.clone();
     view! {
-        <div class="tree" class:timeline=timeline id="trace-tree">
-            {header}
-            {axis}
-            <For each=move || rows.get() key=Row::key children=row_view/>
+        <Search source=source reveal/>
+        {(errors > 0).then(|| view! {
+            <div class="tree-tools">
+                <span class="error-count">{format!("{errors} failed {}", if errors == 1 { "span" } else { "spans" })}</span>
+                <button type="button" class="link" id="prev-error" on:click=move |_| seek(false)>"↑ previous error"</button>
+                <button type="button" class="link" id="next-error" on:click=move |_| seek_next(true)>"↓ next error"</button>
+            </div>
+        })}
+        <div class="tree" class:timeline=move || timeline.get() id="trace-tree" tabindex="0" node_ref=container
+             on:scroll=on_scroll on:keydown=on_key aria-label="Spans and events of the run">
+            {head}
+            <div class="tree-body" style=move || format!("height: {}px", f64::from(window.with(|w| w.total)) * ROW_H)>
+                <For each=rows key=|(p, r)| (*p, r.index, r.open, r.children, r.status) children=row_view/>
+            </div>
         </div>
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(parent: Option<u32>, children: Vec<u32>, depth: u16) -> Node {
-        Node {
-            id: String::new(),
-            parent,
-            children,
-            depth,
-            kind: Some(northstar_wire::SpanKind::Agent),
-            event_type: None,
-            name: String::new(),
-            status: northstar_wire::Status::Ok,
-            start_ms: 0.0,
-            duration_ms: None,
-            tokens: 0,
-            cost_usd: 0.0,
-            model: None,
+/// The search box above the tree and what it found; a click on a hit shows it in the tree.
+#[component]
+fn Search(source: StoredValue<TreeSource>, reveal: impl Fn(String) + Clone + Send + Sync + 'static) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let kind = RwSignal::new(String::new());
+    let found: RwSignal<Option<Result<SearchResult, String>>> = RwSignal::new(None);
+    let search = move || {
+        let (project, run) = source.with_value(|s| (s.project.clone(), s.run.clone()));
+        let (t, k) = (text.get_untracked(), kind.get_untracked());
+        if t.trim().is_empty() && k.is_empty() {
+            found.set(None);
+            return;
         }
+        leptos::task::spawn_local(async move {
+            let answer = crate::api::trace_search(project, run, t, k).await.map_err(|e| crate::components::message(&e));
+            found.set(Some(answer));
+        });
+    };
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        search();
+    };
+    let kinds = [
+        ("", "All spans"),
+        ("model", "Model"),
+        ("tool", "Tool"),
+        ("agent", "Agent"),
+        ("workflow", "Workflow"),
+        ("custom", "Custom"),
+        ("error", "Failed"),
+    ];
+    let hits = move || {
+        let reveal = reveal.clone();
+        found.get().map(|answer| match answer {
+            Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
+            Ok(r) if r.total == 0 => view! { <p class="muted" id="search-none">"Nothing found."</p> }.into_any(),
+            Ok(r) => {
+                let shown = r.hits.len() as u32;
+                view! {
+                    <div class="search-hits" id="search-hits">
+                        <p class="muted">{if shown < r.total { format!("{} matches, the first {shown}:", r.total) } else { format!("{} matches", r.total) }}</p>
+                        {r.hits.into_iter().map(|h| {
+                            let reveal = reveal.clone();
+                            let id = h.id.clone();
+                            let k = h.kind.map_or("event", northstar_wire::SpanKind::as_str);
+                            view! {
+                                <button type="button" class="search-hit" class:failed=h.status == northstar_wire::Status::Error
+                                        on:click=move |_| reveal(id.clone())>
+                                    <span class=format!("kind kind-{k}")>{kind_icon(k)}</span>" "{h.name}
+                                </button>
+                            }
+                        }).collect_view()}
+                    </div>
+                }
+                .into_any()
+            }
+        })
+    };
+    view! {
+        <form class="trace-search" on:submit=on_submit role="search">
+            <input type="search" id="trace-search" placeholder="Search names, messages, attributes…" aria-label="Search the run"
+                   prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))/>
+            <select aria-label="Kind" id="trace-search-kind" on:change=move |ev| { kind.set(event_target_value(&ev)); search(); }>
+                {kinds.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+            </select>
+            <button type="submit">"Find"</button>
+        </form>
+        {hits}
     }
+}
 
-    #[test]
-    fn collapsed_children_are_not_rows_and_long_lists_are_paged() {
-        // 0 → 1 → (250 leaves)
-        let mut nodes = vec![node(None, vec![1], 0), node(Some(0), (2..252).collect(), 1)];
-        nodes.extend((2..252).map(|_| node(Some(1), vec![], 2)));
-        let roots = vec![0];
-        let closed = visible(&nodes, &roots, &HashSet::new(), &HashMap::new());
-        assert_eq!(closed, vec![Row::Node(0)]);
-
-        let open: HashSet<u32> = [0, 1].into();
-        let rows = visible(&nodes, &roots, &open, &HashMap::new());
-        assert_eq!(rows.len(), 2 + CHILD_PAGE + 1);
-        assert_eq!(rows.last(), Some(&Row::More { parent: Some(1), hidden: 150 }));
-
-        assert_eq!(initially_open(&nodes, &roots), open, "both levels fit in the first rows");
-
-        let limits: HashMap<Option<u32>, usize> = [(Some(1), 300)].into();
-        let rows = visible(&nodes, &roots, &open, &limits);
-        assert_eq!(rows.len(), 252);
-        assert!(rows.iter().all(|r| matches!(r, Row::Node(_))));
-    }
+/// The scroll position that shows `row` a third of the way down a box `height` tall.
+fn top_for(row: u32, height: f64) -> f64 {
+    (f64::from(row) * ROW_H - height / 3.0).max(0.0)
 }

@@ -162,7 +162,8 @@ async fn users_see_only_their_projects(server: &TestServer) {
         assert!(!html.contains("support-agent") && !html.contains(&b_trace.session[..8]), "{path}: no data of B");
     }
     let b_id = b.to_string();
-    let (status, body) = call(server, &cookie, "trace", &[("project", &b_id), ("id", &b_trace.run)], None).await;
+    let (status, body) =
+        call(server, &cookie, "trace", &[("project", &b_id), ("id", &b_trace.run), ("span", "")], None).await;
     assert_eq!(status, 404);
     assert!(!body.contains("llm.answer"));
     let score =

@@ -5,8 +5,9 @@ use northstar_wire::{Event, Span};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::sql::Reader;
+use super::sql::{Arg, Reader};
 use super::{RunFilter, RunRow, SessionRow, run_row, run_rows, session_row};
+use crate::rows::Columns;
 use crate::{StoreError, records};
 
 /// The runs a session page lists at most.
@@ -50,6 +51,30 @@ pub(crate) async fn session_view<R: Reader>(r: &R, project: Uuid, id: Uuid) -> R
     let filter = RunFilter { session: Some(id), oldest_first: true, limit: SESSION_VIEW_RUNS, ..RunFilter::default() };
     let runs = run_rows(r, project, &filter).await?.rows;
     Ok(Some(SessionView { session, metadata, runs }))
+}
+
+pub(crate) async fn run_text_search<R: Reader>(
+    r: &R,
+    project: Uuid,
+    run: Uuid,
+    text: &str,
+    limit: u32,
+) -> Result<Vec<Uuid>, StoreError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = r.sql();
+    let (spans, events) = (q.table("spans"), q.table("events"));
+    let (attributes, content) = (q.as_text("s.attributes"), q.as_text("e.content"));
+    q.push(&format!("SELECT s.id AS id FROM {spans} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
+    q.push(" AND s.run_id = ").arg(Arg::Uuid(run));
+    let n = q.pattern(text);
+    q.push(" AND ").like(&attributes, n);
+    q.push(&format!(" UNION SELECT e.span_id AS id FROM {events} e WHERE e.project_id = ")).again(1);
+    q.push(" AND e.run_id = ").again(2).push(" AND e.span_id IS NOT NULL AND ").like(&content, n);
+    q.push(" LIMIT ").arg(Arg::I64(i64::from(limit)));
+    r.fetch_all(q).await?.iter().map(|row| row.uuid("id")).collect()
 }
 
 /// `span`: the span clicked, or `None` for the run itself. `None` when the run (or the span in

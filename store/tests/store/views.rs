@@ -98,3 +98,70 @@ async fn each_view_reads_what_it_shows_on_postgres() {
 async fn each_view_reads_what_it_shows_on_sqlite() {
     each_view_reads_what_it_shows(Backend::Sqlite).await;
 }
+
+async fn a_run_is_searched_in_its_attribute_values_and_messages(backend: Backend) {
+    let (store, _guard) = store(backend).await;
+    let project = store.create_project("p", "hash-of-key").await.expect("project").id;
+    let (session, run, other_run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (model, tool, quiet, elsewhere) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let span = |id: Uuid, run: Uuid, attributes: serde_json::Value| {
+        json!({"id": id, "run_id": run, "kind": "tool", "name": "s", "started_at": T0, "status": "ok",
+               "attributes": attributes})
+    };
+    let event = |run: Uuid, span: Option<Uuid>, content: serde_json::Value| {
+        json!({"id": Uuid::new_v4(), "run_id": run, "span_id": span, "type": "user_input", "created_at": T0,
+               "content": content})
+    };
+    let body = json!({
+        "schema_version": 2,
+        "sessions": [{"id": session, "created_at": T0}],
+        "runs": [
+            {"id": run, "session_id": session, "name": "agent", "started_at": T0, "status": "running"},
+            {"id": other_run, "session_id": session, "name": "other", "started_at": T0, "status": "running"}
+        ],
+        "spans": [
+            span(model, run, json!({"model": "gpt-4o"})),
+            span(tool, run, json!({"url": "https://example.com/Refund_Policy?q=100%"})),
+            span(quiet, run, json!({})),
+            span(elsewhere, other_run, json!({"url": "refund_policy"}))
+        ],
+        "events": [
+            event(run, Some(model), json!("Where is my REFUND? ✓")),
+            event(run, None, json!("refund, asked of the run itself")),
+            event(other_run, Some(elsewhere), json!("refund"))
+        ]
+    });
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest");
+
+    let search = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut found = store.run_text_search(project, run, text, 100).await.expect("search");
+            found.sort();
+            found
+        }
+    };
+    let mut both = vec![model, tool];
+    both.sort();
+    assert_eq!(search("refund").await, both, "case-insensitive, in messages and in attribute values, this run only");
+    assert_eq!(search("refund_policy").await, vec![tool], "`_` is a letter, not a wildcard");
+    assert_eq!(search("100%").await, vec![tool], "`%` is a letter, not a wildcard");
+    assert_eq!(search("REFUND? ✓").await, vec![model]);
+    assert!(search("nowhere").await.is_empty());
+    assert!(search("  ").await.is_empty(), "nothing to look for finds nothing");
+    assert!(
+        store.run_text_search(Uuid::new_v4(), run, "refund", 100).await.expect("search").is_empty(),
+        "another project"
+    );
+    assert_eq!(store.run_text_search(project, run, "refund", 1).await.expect("search").len(), 1, "at most the limit");
+}
+
+#[tokio::test]
+async fn a_run_is_searched_in_its_attribute_values_and_messages_on_postgres() {
+    a_run_is_searched_in_its_attribute_values_and_messages(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_run_is_searched_in_its_attribute_values_and_messages_on_sqlite() {
+    a_run_is_searched_in_its_attribute_values_and_messages(Backend::Sqlite).await;
+}

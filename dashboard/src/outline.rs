@@ -1,0 +1,483 @@
+//! The run page's tree, server side: a run is read and indexed once ([`Outline`]), kept for a
+//! moment ([`OutlineCache`]), and the page asks it for windows of the rows that are visible, so
+//! what a browser receives does not grow with the run. A 100,000-span run sends the rows on
+//! screen, not 100,000 nodes.
+//!
+//! The nodes are in depth-first order, so a node's subtree is the contiguous range after it:
+//! the visible rows are a walk that jumps over every closed subtree, and a node's row is a
+//! binary search in that walk. Which nodes are open is the default rule ([`Outline::new`])
+//! with the person's toggles applied; toggles travel as span ids, so a window request carries
+//! the whole state of the tree and the server keeps none per viewer.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use northstar_store::RunRow;
+use northstar_wire::Status;
+use uuid::Uuid;
+
+use northstar_wire::SpanKind;
+
+use crate::model::{SearchHit, Seek, TreeRow, TreeWindow};
+
+/// Rows that start open before anyone clicks, at most.
+pub const INITIAL_ROWS: usize = 500;
+
+/// Rows a window holds at most.
+pub const MAX_WINDOW: u32 = 500;
+
+/// A run's tree, indexed.
+#[derive(Debug)]
+pub(crate) struct Outline {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) total_ms: f64,
+    /// The size of each node's subtree, itself included.
+    size: Vec<u32>,
+    /// Whether a failed span is in each node's subtree, itself excluded.
+    error_below: Vec<bool>,
+    /// Span and event ids → node.
+    by_id: HashMap<String, u32>,
+    /// The nodes open when the person has toggled nothing.
+    default_open: HashSet<u32>,
+}
+
+impl Outline {
+    /// `nodes` in depth-first order (as `convert::trace` builds them).
+    pub(crate) fn new(nodes: Vec<Node>, total_ms: f64) -> Self {
+        let n = nodes.len();
+        let mut size = vec![1_u32; n];
+        let mut error_below = vec![false; n];
+        for i in (0..n).rev() {
+            if let Some(p) = nodes[i].parent {
+                let p = p as usize;
+                size[p] += size[i];
+                error_below[p] |= error_below[i] || nodes[i].status == Status::Error;
+            }
+        }
+        let by_id = nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i as u32)).collect();
+        let default_open = default_open(&nodes);
+        Self { nodes, total_ms, size, error_below, by_id, default_open }
+    }
+
+    /// The nodes open with `toggles` (span ids) applied to the default.
+    pub(crate) fn open(&self, toggles: &[String]) -> Open {
+        let toggled = toggles.iter().filter_map(|id| self.by_id.get(id)).copied().collect();
+        Open { toggled }
+    }
+
+    fn is_open(&self, open: &Open, i: u32) -> bool {
+        self.default_open.contains(&i) != open.toggled.contains(&i)
+    }
+
+    /// The visible rows, as node numbers in depth-first (so ascending) order.
+    pub(crate) fn visible(&self, open: &Open) -> Vec<u32> {
+        let mut rows = Vec::new();
+        let mut i = 0;
+        while i < self.nodes.len() {
+            rows.push(i as u32);
+            i += if self.is_open(open, i as u32) { 1 } else { self.size[i] as usize };
+        }
+        rows
+    }
+
+    /// `limit` visible rows from `offset`.
+    pub(crate) fn window(&self, open: &Open, offset: u32, limit: u32) -> TreeWindow {
+        let visible = self.visible(open);
+        let total = visible.len() as u32;
+        let offset = offset.min(total);
+        let end = offset.saturating_add(limit.min(MAX_WINDOW)).min(total);
+        let rows = visible[offset as usize..end as usize].iter().map(|&i| self.row(open, i)).collect();
+        TreeWindow { total, offset, rows }
+    }
+
+    fn row(&self, open: &Open, i: u32) -> TreeRow {
+        let n = &self.nodes[i as usize];
+        // An event opens the span it belongs to (its conversation is shown there).
+        let link = self.link(i);
+        TreeRow {
+            index: i,
+            id: n.id.clone(),
+            link,
+            depth: n.depth,
+            kind: n.kind,
+            event_type: n.event_type.clone(),
+            name: n.name.clone(),
+            status: n.status,
+            start_ms: n.start_ms,
+            duration_ms: n.duration_ms,
+            tokens: n.tokens,
+            cost_usd: n.cost_usd,
+            children: n.children.len() as u32,
+            open: !n.children.is_empty() && self.is_open(open, i),
+            error_below: self.error_below[i as usize],
+        }
+    }
+
+    /// The node of a span or event id, if it is one of this run's.
+    pub(crate) fn find(&self, span: &str) -> Option<u32> {
+        self.by_id.get(span).copied()
+    }
+
+    /// `toggles` with every closed ancestor of node `i` opened, so that `i` is visible.
+    pub(crate) fn reveal(&self, toggles: &[String], i: u32) -> Vec<String> {
+        let open = self.open(toggles);
+        let mut toggles = toggles.to_vec();
+        let mut at = self.nodes[i as usize].parent;
+        while let Some(p) = at {
+            if !self.is_open(&open, p) {
+                let id = &self.nodes[p as usize].id;
+                // Toggled closed by the person: remove the toggle; open by default: add one.
+                match toggles.iter().position(|t| t == id) {
+                    Some(k) => {
+                        toggles.swap_remove(k);
+                    }
+                    None => toggles.push(id.clone()),
+                }
+            }
+            at = self.nodes[p as usize].parent;
+        }
+        toggles
+    }
+
+    /// Where to go to show node `i`: `toggles` with its path opened, and its row.
+    pub(crate) fn seek(&self, toggles: &[String], i: u32) -> Seek {
+        let toggles = self.reveal(toggles, i);
+        let row = self.position(&self.open(&toggles), i).unwrap_or(0);
+        Seek { id: self.link(i), toggles, row }
+    }
+
+    /// The span a click on node `i` selects: itself, or an event's span (empty: the run).
+    fn link(&self, i: u32) -> String {
+        let n = &self.nodes[i as usize];
+        match (n.is_event(), n.parent) {
+            (false, _) => n.id.clone(),
+            (true, Some(p)) => self.nodes[p as usize].id.clone(),
+            (true, None) => String::new(),
+        }
+    }
+
+    pub(crate) fn hit(&self, i: u32) -> SearchHit {
+        let n = &self.nodes[i as usize];
+        SearchHit { link: self.link(i), id: n.id.clone(), kind: n.kind, name: n.name.clone(), status: n.status }
+    }
+
+    /// The row of node `i` among the visible ones (it must be visible).
+    pub(crate) fn position(&self, open: &Open, i: u32) -> Option<u32> {
+        self.visible(open).binary_search(&i).ok().map(|p| p as u32)
+    }
+
+    /// The next (or previous) failed span after (before) node `from`, wrapping around; from
+    /// the top when `from` is `None`.
+    pub(crate) fn next_error(&self, from: Option<u32>, forward: bool) -> Option<u32> {
+        let failed = |i: &usize| self.nodes[*i].status == Status::Error && !self.nodes[*i].is_event();
+        let n = self.nodes.len();
+        if forward {
+            let start = from.map_or(0, |f| f as usize + 1);
+            (start..n).chain(0..start.min(n)).find(failed)
+        } else {
+            let start = from.map_or(n, |f| f as usize);
+            (0..start).rev().chain((start..n).rev()).find(failed)
+        }
+        .map(|i| i as u32)
+    }
+
+    /// The nodes a search finds, in tree order: `text` (case-insensitive) in the name (an
+    /// event's name is its message's start), the model, or equal to the kind or status; or a
+    /// span in `text_hits` (found in its attributes or messages by the store). `kind` keeps only
+    /// spans of that kind (`error`: failed spans). Nothing when both are empty.
+    pub(crate) fn search(&self, text: &str, kind: &str, text_hits: &HashSet<String>) -> Vec<u32> {
+        let text = text.trim().to_lowercase();
+        if text.is_empty() && kind.is_empty() {
+            return Vec::new();
+        }
+        let kind_matches = |n: &Node| match kind {
+            "" => true,
+            "error" => n.status == Status::Error && !n.is_event(),
+            k => n.kind_name() == k,
+        };
+        let text_matches = |n: &Node| {
+            text.is_empty()
+                || n.name.to_lowercase().contains(&text)
+                || n.model.as_deref().is_some_and(|m| m.to_lowercase().contains(&text))
+                || (!n.is_event() && (n.kind_name() == text || n.status.as_str() == text || text_hits.contains(&n.id)))
+        };
+        let found = self.nodes.iter().enumerate().filter(|(_, n)| kind_matches(n) && text_matches(n));
+        found.map(|(i, _)| i as u32).collect()
+    }
+
+    /// How many spans failed.
+    pub(crate) fn errors(&self) -> u32 {
+        self.nodes.iter().filter(|n| n.status == Status::Error && !n.is_event()).count() as u32
+    }
+
+    fn weight(&self) -> usize {
+        self.nodes.len().max(1)
+    }
+}
+
+/// One row of the run tree: a span, or an event on a span (or on the run).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    pub(crate) id: String,
+    /// Index of the parent node; `None` for the run's direct children.
+    pub(crate) parent: Option<u32>,
+    pub(crate) children: Vec<u32>,
+    pub(crate) depth: u16,
+    /// The span's kind; `None` for an event.
+    pub(crate) kind: Option<SpanKind>,
+    /// For events: the event type.
+    pub(crate) event_type: Option<String>,
+    pub(crate) name: String,
+    pub(crate) status: Status,
+    pub(crate) start_ms: f64,
+    pub(crate) duration_ms: Option<f64>,
+    /// Own figures plus those of every model span below.
+    pub(crate) tokens: i64,
+    pub(crate) cost_usd: f64,
+    pub(crate) model: Option<String>,
+}
+
+impl Node {
+    /// `agent`, `model`, … or `event`.
+    #[must_use]
+    pub(crate) fn kind_name(&self) -> &'static str {
+        self.kind.map_or("event", SpanKind::as_str)
+    }
+
+    #[must_use]
+    pub(crate) fn is_event(&self) -> bool {
+        self.kind.is_none()
+    }
+}
+
+/// Which nodes are open: the default with these toggled.
+pub(crate) struct Open {
+    toggled: HashSet<u32>,
+}
+
+/// The top-level nodes start open; those at depth 1 too, in tree order, as long as the rows
+/// they reveal stay within [`INITIAL_ROWS`]; everything deeper starts closed.
+fn default_open(nodes: &[Node]) -> HashSet<u32> {
+    let mut rows = nodes.iter().filter(|n| n.parent.is_none()).count();
+    let mut open = HashSet::new();
+    // A parent comes before its children, so it is decided first.
+    for (i, n) in nodes.iter().enumerate() {
+        let shown = n.parent.is_none_or(|p| open.contains(&p));
+        if n.depth >= 2 || n.children.is_empty() || !shown {
+            continue;
+        }
+        if n.depth > 0 && rows + n.children.len() > INITIAL_ROWS {
+            continue;
+        }
+        rows += n.children.len();
+        open.insert(i as u32);
+    }
+    open
+}
+
+/// The run `id` of the scope's project with its outline (from the cache when fresh).
+pub(crate) async fn load(
+    scope: &crate::scope::ProjectScope,
+    id: &str,
+) -> Result<(RunRow, Arc<Outline>), leptos::prelude::ServerFnError> {
+    use leptos::prelude::use_context;
+    use northstar_store::Store;
+
+    use crate::scope::{PageError, fail};
+    let id = crate::scope::uuid(id)?;
+    let run = scope.store.run_row(scope.id, id).await.map_err(fail)?.ok_or_else(PageError::not_found)?;
+    let cache = use_context::<Arc<OutlineCache>>().unwrap_or_default();
+    let outline = cache
+        .get(&run, || async {
+            let view = scope.store.run_view(scope.id, id).await.map_err(fail)?;
+            let view = view.ok_or_else(PageError::not_found)?;
+            Ok::<_, leptos::prelude::ServerFnError>(crate::convert::outline(&view.run, &view.spans, &view.events))
+        })
+        .await?;
+    Ok((run, outline))
+}
+
+/// Toggles as they travel: span ids joined by commas.
+pub(crate) fn parse_toggles(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// Outlines of the runs being looked at, by run. An outline is rebuilt when its run has changed
+/// (status, end, figures) and after a moment in any case (a second while the run is running, so
+/// a live run's new spans appear; a minute after it ended, for late events). Concurrent
+/// viewers of one run wait for one build. Bounded by the nodes held in all outlines together.
+pub struct OutlineCache {
+    slots: Mutex<HashMap<Uuid, Arc<Slot>>>,
+    budget: usize,
+}
+
+struct Slot {
+    fingerprint: Fingerprint,
+    made: Instant,
+    outline: tokio::sync::OnceCell<Arc<Outline>>,
+}
+
+type Fingerprint = (Status, Option<chrono::DateTime<chrono::Utc>>, i64, i64, i64);
+
+fn fingerprint(run: &RunRow) -> Fingerprint {
+    (run.status, run.ended_at, run.spans, run.input_tokens + run.output_tokens, run.tool_calls)
+}
+
+impl Default for OutlineCache {
+    fn default() -> Self {
+        Self::new(1_000_000)
+    }
+}
+
+impl OutlineCache {
+    /// Holding at most about `budget` nodes (always at least the outline being read).
+    #[must_use]
+    pub fn new(budget: usize) -> Self {
+        Self { slots: Mutex::new(HashMap::new()), budget }
+    }
+
+    /// The outline of `run`, built by `build` when there is none fresh.
+    pub(crate) async fn get<F, Fut, E>(&self, run: &RunRow, build: F) -> Result<Arc<Outline>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Outline, E>>,
+    {
+        let fingerprint = fingerprint(run);
+        let ttl = if run.status == Status::Running { Duration::from_secs(1) } else { Duration::from_secs(60) };
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match slots.get(&run.id) {
+                Some(s) if s.fingerprint == fingerprint && s.made.elapsed() < ttl => Arc::clone(s),
+                _ => {
+                    let s = Arc::new(Slot { fingerprint, made: Instant::now(), outline: tokio::sync::OnceCell::new() });
+                    slots.insert(run.id, Arc::clone(&s));
+                    s
+                }
+            }
+        };
+        let outline = slot.outline.get_or_try_init(|| async { build().await.map(Arc::new) }).await?;
+        self.evict(run.id);
+        Ok(Arc::clone(outline))
+    }
+
+    /// Drops the oldest outlines (not `keep`) while all of them hold more than the budget.
+    fn evict(&self, keep: Uuid) {
+        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let weight = |s: &Slot| s.outline.get().map_or(0, |o| o.weight());
+        let mut held: usize = slots.values().map(|s| weight(s)).sum();
+        while held > self.budget {
+            let oldest =
+                slots.iter().filter(|(id, _)| **id != keep).min_by_key(|(_, s)| s.made).map(|(id, s)| (*id, weight(s)));
+            let Some((id, w)) = oldest else { break };
+            slots.remove(&id);
+            held -= w;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, parent: Option<u32>, children: Vec<u32>, depth: u16, status: Status) -> Node {
+        Node {
+            id: id.to_owned(),
+            parent,
+            children,
+            depth,
+            kind: Some(SpanKind::Agent),
+            event_type: None,
+            name: id.to_owned(),
+            status,
+            start_ms: 0.0,
+            duration_ms: None,
+            tokens: 0,
+            cost_usd: 0.0,
+            model: None,
+        }
+    }
+
+    /// a → b → c → d (failed), and e beside a.
+    fn chain() -> Outline {
+        Outline::new(
+            vec![
+                node("a", None, vec![1], 0, Status::Ok),
+                node("b", Some(0), vec![2], 1, Status::Ok),
+                node("c", Some(1), vec![3], 2, Status::Ok),
+                node("d", Some(2), vec![], 3, Status::Error),
+                node("e", None, vec![], 0, Status::Ok),
+            ],
+            1.0,
+        )
+    }
+
+    #[test]
+    fn closed_subtrees_are_skipped_and_toggles_open_them() {
+        let o = chain();
+        let open = o.open(&[]);
+        assert_eq!(o.visible(&open), vec![0, 1, 2, 4], "depth 2 starts closed");
+        let open = o.open(&["c".into()]);
+        assert_eq!(o.visible(&open), vec![0, 1, 2, 3, 4]);
+        let open = o.open(&["a".into()]);
+        assert_eq!(o.visible(&open), vec![0, 4], "a toggle closes what is open by default");
+    }
+
+    #[test]
+    fn a_revealed_node_is_visible_and_its_position_is_its_row() {
+        let o = chain();
+        let toggles = o.reveal(&["a".into()], 3);
+        let open = o.open(&toggles);
+        assert_eq!(o.visible(&open), vec![0, 1, 2, 3, 4]);
+        assert_eq!(o.position(&open, 3), Some(3));
+        assert_eq!(o.position(&open, 4), Some(4));
+    }
+
+    #[test]
+    fn every_ancestor_of_a_failure_is_marked_and_next_error_wraps() {
+        let o = chain();
+        let w = o.window(&o.open(&[]), 0, 10);
+        let marked: Vec<(String, bool)> = w.rows.iter().map(|r| (r.id.clone(), r.error_below)).collect();
+        assert_eq!(marked, [("a", true), ("b", true), ("c", true), ("e", false)].map(|(i, b)| (i.to_owned(), b)));
+        assert_eq!(o.next_error(None, true), Some(3));
+        assert_eq!(o.next_error(Some(3), true), Some(3), "wraps around to the only one");
+        assert_eq!(o.next_error(Some(4), false), Some(3));
+        assert_eq!(o.errors(), 1);
+    }
+
+    #[test]
+    fn a_window_is_bounded_and_counts_every_visible_row() {
+        // root → mid → 10,000 leaves: too many to open by default below the top.
+        let mut nodes = vec![
+            node("root", None, vec![1], 0, Status::Ok),
+            node("mid", Some(0), (2..10_002).collect(), 1, Status::Ok),
+        ];
+        nodes.extend((1..=10_000).map(|i| node(&format!("n{i}"), Some(1), vec![], 2, Status::Ok)));
+        let o = Outline::new(nodes, 1.0);
+        assert_eq!(o.window(&o.open(&[]), 0, 100).total, 2, "mid starts closed: too many rows for the first view");
+        let open = o.open(&["mid".into()]);
+        let w = o.window(&open, 9_990, 100_000);
+        assert_eq!((w.total, w.offset, w.rows.len()), (10_002, 9_990, 12));
+        assert_eq!(w.rows.last().map(|r| r.id.as_str()), Some("n10000"));
+        let w = o.window(&open, 0, 100_000);
+        assert_eq!(w.rows.len(), MAX_WINDOW as usize);
+    }
+
+    #[test]
+    fn search_finds_names_kinds_and_store_hits_in_tree_order() {
+        let o = chain();
+        let none = HashSet::new();
+        assert_eq!(o.search("C", "", &none), vec![2], "case-insensitive name");
+        assert_eq!(o.search("", "error", &none), vec![3]);
+        assert_eq!(o.search("agent", "", &none), vec![0, 1, 2, 3, 4], "the kind");
+        let hits: HashSet<String> = ["e".to_owned(), "b".to_owned()].into();
+        assert_eq!(o.search("text only in messages", "", &hits), vec![1, 4]);
+        assert!(o.search(" ", "", &hits).is_empty());
+    }
+
+    #[test]
+    fn toggles_travel_as_comma_separated_ids() {
+        assert_eq!(parse_toggles(" a, b,,c "), vec!["a", "b", "c"]);
+        assert!(parse_toggles("").is_empty());
+    }
+}
