@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    Me, NodeDetail, OverviewData, ProjectItem, RunsData, ScoreItem, ScoreSummaryItem, SearchResult, Seek, SessionData,
-    SessionsData, SettingsData, TraceHead, TreeWindow, UserItem,
+    Me, NodeDetail, OverviewData, ProjectItem, RunSummary, RunsData, ScoreItem, ScoreSummaryItem, SearchResult, Seek,
+    SessionData, SessionsData, SettingsData, TraceHead, TreeWindow, UserItem,
 };
 
 /// The logged-in user.
@@ -216,15 +216,19 @@ pub async fn trace(project: String, id: String, span: String) -> Result<TraceHea
     // The window starts a little above the selected row, so it is not the first one shown.
     let offset = selected_row.map_or(0, |r| r.saturating_sub(TREE_ROWS / 4));
     Ok(TraceHead {
-        run: crate::convert::run(&run, chrono::Utc::now(), run.started_at),
-        error: run.error.as_ref().and_then(crate::convert::error_view),
-        total_ms: outline.total_ms,
-        nodes: outline.nodes.len() as u32,
-        errors: outline.errors(),
+        summary: crate::convert::run_summary(&run, &outline),
         window: outline.window(&open, offset, TREE_ROWS),
         toggles,
         selected_row,
     })
+}
+
+/// The run page's header as it is now (a live page reads it again after a change).
+#[server(prefix = "/api/dashboard", endpoint = "run_header")]
+pub async fn run_header(project: String, id: String) -> Result<RunSummary, ServerFnError> {
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (run, outline) = crate::outline::load(&scope, &id).await?;
+    Ok(crate::convert::run_summary(&run, &outline))
 }
 
 /// Rows a tree window holds: a screen and a half, so that scrolling has rows ready.

@@ -14,8 +14,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::{
-    DayPoint, ErrorView, Ingest, MessageView, ModelPoint, NodeDetail, OverviewData, ProjectItem, RunItem, ScoreItem,
-    ScoreSummaryItem, SessionData, SessionItem,
+    DayPoint, ErrorView, Ingest, MessageView, ModelPoint, NodeDetail, OverviewData, ProjectItem, RunItem, RunSummary,
+    ScoreItem, ScoreSummaryItem, SessionData, SessionItem,
 };
 use crate::outline::{Node, Outline};
 
@@ -377,6 +377,17 @@ pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline
         .fold(row.duration_ms.unwrap_or(0.0), f64::max)
         .max(1.0);
     Outline::new(nodes, total_ms)
+}
+
+pub(crate) fn run_summary(row: &RunRow, outline: &Outline) -> RunSummary {
+    RunSummary {
+        run: run(row, Utc::now(), row.started_at),
+        started_unix_ms: row.started_at.timestamp_millis() as f64,
+        error: row.error.as_ref().and_then(error_view),
+        total_ms: outline.total_ms,
+        nodes: outline.nodes.len() as u32,
+        errors: outline.errors(),
+    }
 }
 
 fn messages_of(events: &[Event], span: Option<Uuid>) -> Vec<MessageView> {

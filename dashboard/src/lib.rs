@@ -17,6 +17,8 @@ mod pages;
 #[cfg(feature = "ssr")]
 mod convert;
 #[cfg(feature = "ssr")]
+mod live;
+#[cfg(feature = "ssr")]
 mod outline;
 #[cfg(feature = "ssr")]
 mod panics;

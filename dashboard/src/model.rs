@@ -151,19 +151,28 @@ pub struct ErrorView {
 /// comes a window at a time ([`TreeWindow`]), so this does not grow with the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceHead {
-    pub run: RunItem,
-    pub error: Option<ErrorView>,
-    pub total_ms: f64,
-    /// Spans and events in the tree.
-    pub nodes: u32,
-    /// Failed spans in the tree.
-    pub errors: u32,
+    pub summary: RunSummary,
     /// The tree's state: span ids whose open/closed state differs from the default (the deep
     /// link's path is opened this way).
     pub toggles: Vec<String>,
     pub window: TreeWindow,
     /// The row of the span the link selected, when there is one.
     pub selected_row: Option<u32>,
+}
+
+/// The run page's header: the run with its figures, as they are now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run: RunItem,
+    /// When the run started, in milliseconds since the Unix epoch (a running span's elapsed
+    /// time is counted from it in the browser).
+    pub started_unix_ms: f64,
+    pub error: Option<ErrorView>,
+    pub total_ms: f64,
+    /// Spans and events in the tree.
+    pub nodes: u32,
+    /// Failed spans in the tree.
+    pub errors: u32,
 }
 
 /// Consecutive visible rows of a run's tree.

@@ -361,6 +361,17 @@ impl OutlineCache {
         Ok(Arc::clone(outline))
     }
 
+    /// Drops the outlines of `runs` (of every run: `None`), which changed.
+    pub(crate) fn forget(&self, runs: Option<&[Uuid]>) {
+        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match runs {
+            None => slots.clear(),
+            Some(runs) => runs.iter().for_each(|r| {
+                slots.remove(r);
+            }),
+        }
+    }
+
     /// Drops the oldest outlines (not `keep`) while all of them hold more than the budget.
     fn evict(&self, keep: Uuid) {
         let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

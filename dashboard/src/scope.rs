@@ -58,6 +58,12 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl axum::response::IntoResponse for PageError {
+    fn into_response(self) -> axum::response::Response {
+        (self.status, self.message).into_response()
+    }
+}
+
 impl From<PageError> for ServerFnError {
     /// Sets the status of the response being produced (page or server function) on the way.
     fn from(err: PageError) -> Self {

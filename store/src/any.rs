@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::{
-    IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, RunView, ScoreSummary,
-    SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User,
-    UserChange, access, query, records,
+    Change, IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, RunView,
+    ScoreSummary, SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange, TraceBatch,
+    TraceCounts, User, UserChange, access, query, records,
 };
 use chrono::{DateTime, Utc};
 
@@ -33,6 +33,22 @@ impl AnyStore {
             // Never echo credentials: keep only the scheme.
             let scheme = url.split_once(':').map_or("", |(s, _)| s);
             Err(StoreError::UnsupportedUrl(format!("{scheme}:…")))
+        }
+    }
+
+    /// Changes committed from now on: on Postgres by any server on the database, on SQLite by
+    /// this process (see [`Change`]).
+    pub async fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        match self {
+            Self::Postgres(store) => store.subscribe().await,
+            Self::Sqlite(store) => store.subscribe(),
+        }
+    }
+
+    async fn announce(&self, change: Change) {
+        match self {
+            Self::Postgres(store) => store.announce(change).await,
+            Self::Sqlite(store) => store.announce(change),
         }
     }
 
@@ -79,13 +95,21 @@ impl Store for AnyStore {
         dispatch!(self, b => records::resolve_api_key(b, key_hash))
     }
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        dispatch!(self, b => Backend::ingest(b, project, batch))
+        let counts = dispatch!(self, b => Backend::ingest(b, project, batch))?;
+        self.announce(Change::of_batch(project, batch)).await;
+        Ok(counts)
     }
     async fn ingest_owned(&self, project: Uuid, batch: Batch) -> Result<IngestCounts, StoreError> {
-        dispatch!(self, b => Backend::ingest_owned(b, project, batch))
+        let change = Change::of_batch(project, &batch);
+        let counts = dispatch!(self, b => Backend::ingest_owned(b, project, batch))?;
+        self.announce(change).await;
+        Ok(counts)
     }
     async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
-        dispatch!(self, b => Backend::ingest_traces(b, project, batch))
+        let change = Change::of_traces(project, &batch);
+        let counts = dispatch!(self, b => Backend::ingest_traces(b, project, batch))?;
+        self.announce(change).await;
+        Ok(counts)
     }
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
         dispatch!(self, b => records::create_project(b, name, key_hash))
@@ -160,7 +184,9 @@ impl Store for AnyStore {
         dispatch!(self, b => query::list_scores(b, project, run))
     }
     async fn add_score(&self, project: Uuid, score: &NewScore) -> Result<Score, StoreError> {
-        dispatch!(self, b => query::add_score(b, project, score))
+        let added = dispatch!(self, b => query::add_score(b, project, score))?;
+        self.announce(Change::of_run(project, score.run)).await;
+        Ok(added)
     }
     async fn score_summaries(&self, project: Uuid, range: TimeRange) -> Result<Vec<ScoreSummary>, StoreError> {
         dispatch!(self, b => query::score_summaries(b, project, &range))

@@ -22,6 +22,7 @@
 mod access;
 mod any;
 mod backend;
+mod changes;
 mod error;
 mod ingest;
 mod migrations;
@@ -39,6 +40,7 @@ use uuid::Uuid;
 
 pub use access::{Role, User, UserChange, normalize_email};
 pub use any::AnyStore;
+pub use changes::Change;
 pub use error::StoreError;
 pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use postgres::PgStore;

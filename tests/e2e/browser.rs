@@ -5,7 +5,7 @@ use northstar_test_support::fixtures;
 use northstar_test_support::fixtures::agent_trace;
 use serde_json::json;
 
-use super::chromium::{Browser, login, shot, wait_for};
+use super::chromium::{Browser, ingest, login, shot, spawn_server, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_a_trace_and_score_it() {
@@ -192,4 +192,62 @@ async fn big_run_checks(c: &Client, base: &str, t: &fixtures::BigRun) {
         wait_for(c, "//section[@id='node-detail']//div[contains(@class,'role-user')]/div[@class='msg-text']").await;
     assert!(message.text().await.expect("text").contains(t.needle));
     shot(c, "10-big-run-search").await;
+}
+
+/// Two servers on one Postgres database, as replicas behind a load balancer: the browser is on
+/// one, the agent sends to the other, and the open pages follow what it sends without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_run_gains_spans_sent_to_another_server_on_the_same_postgres() {
+    let db = northstar_test_support::PgDatabase::create().await;
+    let url = db.url.clone();
+    let browser = Browser::start_on(Some(&url)).await;
+    let data = tempfile::tempdir().expect("data dir");
+    let (_other_server, other) = spawn_server(Some(&url), data.path());
+    let t = fixtures::Trace::new();
+    browser.ingest(&t.body()).await;
+    let (c, base) = (browser.client.clone(), browser.base.clone());
+    browser.run("live", live_checks(&c, &base, &other, &t)).await;
+}
+
+async fn live_checks(c: &Client, base: &str, other: &str, t: &fixtures::Trace) {
+    let project_href = login(c, base).await;
+    c.goto(&format!("{base}{project_href}/runs/{}", t.run)).await.expect("open run");
+    wait_for(c, "//span[@id='hydrated' and @data-state='hydrated']").await;
+    wait_for(c, "//div[@id='trace-tree']//a[text()='step']").await;
+    wait_for(c, "//button[@id='live-toggle' and @aria-pressed='true']").await;
+
+    // The agent goes on: a new span, sent to the other server, appears in the open tree, and
+    // the run's end changes its status.
+    let late = fixtures::id();
+    let mut span = fixtures::span(&late, &t.run, Some(&t.span));
+    span["name"] = json!("late-span");
+    ingest(other, &fixtures::batch(json!({"spans": [span]}))).await;
+    wait_for(c, "//div[@id='trace-tree']//a[text()='late-span']").await;
+    let mut run = fixtures::run(&t.run, &t.session);
+    run["status"] = json!("error");
+    run["ended_at"] = json!(fixtures::T1);
+    ingest(other, &fixtures::batch(json!({"runs": [run]}))).await;
+    wait_for(c, "//header[@class='page-head']//span[contains(@class,'status-error')]").await;
+    shot(c, "11-live-run").await;
+
+    // The runs list shows a new run as it arrives; paused, it stays as it is.
+    c.goto(&format!("{base}{project_href}/runs")).await.expect("open runs");
+    wait_for(c, "//span[@id='hydrated' and @data-state='hydrated']").await;
+    wait_for(c, &format!("//table[@id='runs']//a[contains(@href, '{}')]", t.run)).await;
+    let (session, fresh) = (fixtures::id(), fixtures::id());
+    let mut new_run = fixtures::run(&fresh, &session);
+    new_run["name"] = json!("fresh-run");
+    ingest(other, &fixtures::batch(json!({"sessions": [fixtures::session(&session)], "runs": [new_run]}))).await;
+    wait_for(c, "//table[@id='runs']//a[text()='fresh-run']").await;
+
+    c.find(Locator::Id("live-toggle")).await.expect("live toggle").click().await.expect("pause");
+    wait_for(c, "//button[@id='live-toggle' and @aria-pressed='false']").await;
+    let (session, paused) = (fixtures::id(), fixtures::id());
+    let mut paused_run = fixtures::run(&paused, &session);
+    paused_run["name"] = json!("while-paused");
+    ingest(other, &fixtures::batch(json!({"sessions": [fixtures::session(&session)], "runs": [paused_run]}))).await;
+    // Resuming reads again: the run sent while paused appears then.
+    c.find(Locator::Id("live-toggle")).await.expect("live toggle").click().await.expect("resume");
+    wait_for(c, "//table[@id='runs']//a[text()='while-paused']").await;
+    shot(c, "12-live-runs").await;
 }

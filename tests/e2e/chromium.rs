@@ -76,23 +76,39 @@ pub struct Browser {
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
+/// A server process on `database_url` (`None`: a fresh embedded store in `data`), with the
+/// browser tests' API key and admin; its base URL.
+pub fn spawn_server(database_url: Option<&str>, data: &std::path::Path) -> (Kill, String) {
+    let port = free_port();
+    let mut server = Command::new(BIN);
+    match database_url {
+        Some(url) => server.env("DATABASE_URL", url),
+        None => server.env_remove("DATABASE_URL"),
+    };
+    server
+        .env("NORTHSTAR_DATA_DIR", data)
+        .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
+        .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
+        .env("NORTHSTAR_ADMIN_EMAIL", ADMIN)
+        .env("NORTHSTAR_ADMIN_PASSWORD", PASSWORD)
+        .env("NORTHSTAR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let mut server = Kill(server.spawn().expect("spawn server"));
+    wait_port(port, &mut server.0, "northstar-server");
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
 impl Browser {
+    /// On a fresh embedded store.
     pub async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// On `database_url` (`None`: a fresh embedded store).
+    pub async fn start_on(database_url: Option<&str>) -> Self {
         let data = tempfile::tempdir().expect("data dir");
-        let port = free_port();
-        let mut server = Command::new(BIN);
-        server
-            .env_remove("DATABASE_URL")
-            .env("NORTHSTAR_DATA_DIR", data.path())
-            .env("NORTHSTAR_BIND", format!("127.0.0.1:{port}"))
-            .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
-            .env("NORTHSTAR_ADMIN_EMAIL", ADMIN)
-            .env("NORTHSTAR_ADMIN_PASSWORD", PASSWORD)
-            .env("NORTHSTAR_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let mut server = Kill(server.spawn().expect("spawn server"));
-        wait_port(port, &mut server.0, "northstar-server");
+        let (server, base) = spawn_server(database_url, data.path());
 
         let wd_port = free_port();
         let profile = tempfile::tempdir().expect("profile dir");
@@ -116,25 +132,12 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{wd_port}"))
             .await
             .expect("connect to chromedriver");
-        Self {
-            client,
-            base: format!("http://127.0.0.1:{port}"),
-            _server: server,
-            _driver: driver,
-            _dirs: (data, profile),
-        }
+        Self { client, base, _server: server, _driver: driver, _dirs: (data, profile) }
     }
 
     /// Sends a batch through the ingest API, as an SDK would.
     pub async fn ingest(&self, body: &serde_json::Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/functions/v1/ingest-traces", self.base))
-            .bearer_auth(KEY)
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("ingest");
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+        ingest(&self.base, body).await;
     }
 
     /// Runs `checks`, closing the browser even when one fails (after a screenshot and the page's
@@ -153,6 +156,18 @@ impl Browser {
             std::panic::resume_unwind(panic);
         }
     }
+}
+
+/// Sends a batch to the server at `base` through the ingest API, as an SDK would.
+pub async fn ingest(base: &str, body: &serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/functions/v1/ingest-traces"))
+        .bearer_auth(KEY)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("ingest");
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
 }
 
 /// Logs in and opens the first project; returns its path (`/p/<id>`).

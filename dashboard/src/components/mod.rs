@@ -1,11 +1,13 @@
 //! Small pieces every page uses.
 
 mod chart;
+mod live;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 pub use chart::{BarChart, HBar};
+pub use live::{LiveToggle, live_changes};
 
 use crate::format;
 

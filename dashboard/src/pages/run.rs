@@ -8,9 +8,9 @@ use super::tree::{TraceTree, TreeSource};
 use super::{query_param, route_param};
 use crate::api::AddScore;
 use crate::app::project_id;
-use crate::components::{ErrorBox, IdChip, Loading, Stat, StatusBadge, kind_icon, message};
+use crate::components::{ErrorBox, IdChip, LiveToggle, Loading, Stat, StatusBadge, kind_icon, live_changes, message};
 use crate::format;
-use crate::model::{ErrorView, MessageView, NodeDetail};
+use crate::model::{ErrorView, MessageView, NodeDetail, RunItem};
 
 #[component]
 pub fn RunPage() -> impl IntoView {
@@ -19,12 +19,19 @@ pub fn RunPage() -> impl IntoView {
     let span = query_param("span");
     let tab = query_param("view");
     let timeline = Memo::new(move |_| tab.get() == "timeline");
+    // Changes to this run, as they are ingested (by any server on the database).
+    let live = RwSignal::new(true);
+    let live_url =
+        Memo::new(move |_| format!("/api/live{}", format::query(&[("project", &project.get()), ("run", &id.get())])));
+    let changes = live_changes(live_url, live);
     // The span in the URL when the page opens decides the first window; selecting another
     // afterwards does not reload the tree.
     let trace =
         Resource::new(move || (project.get(), id.get()), move |(p, id)| crate::api::trace(p, id, span.get_untracked()));
-    let detail =
-        Resource::new(move || (project.get(), id.get(), span.get()), |(p, id, n)| crate::api::load_node(p, id, n));
+    let detail = Resource::new(
+        move || (project.get(), id.get(), span.get(), changes.get()),
+        |(p, id, n, _)| crate::api::load_node(p, id, n),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
@@ -32,7 +39,19 @@ pub fn RunPage() -> impl IntoView {
                     Ok(t) => t,
                     Err(e) => return view! { <ErrorBox message=message(&e)/> }.into_any(),
                 };
-                let r = t.run.clone();
+                let summary = RwSignal::new(t.summary.clone());
+                // The header follows the run's changes.
+                Effect::new(move |_| {
+                    if changes.get() > 0 {
+                        let (p, r) = (project.get_untracked(), id.get_untracked());
+                        leptos::task::spawn_local(async move {
+                            if let Ok(now) = crate::api::run_header(p, r).await {
+                                summary.set(now);
+                            }
+                        });
+                    }
+                });
+                let r = t.summary.run.clone();
                 let base = format!("/p/{}/runs/{}", project.get_untracked(), r.id);
                 // Links that follow the selection without re-rendering the tree (which would
                 // fold what the person opened).
@@ -41,17 +60,17 @@ pub fn RunPage() -> impl IntoView {
                     move || format!("{base}{}", format::query(&[("span", &span.get()), ("view", v)]))
                 };
                 let tab_class = move |on: bool| move || if timeline.get() == on { "tab active" } else { "tab" };
-                let model = match (&r.model, r.models) {
-                    (Some(m), n) if n > 1 => format!("{m} +{}", n - 1),
-                    (Some(m), _) => m.clone(),
-                    (None, _) => "—".into(),
-                };
                 let source = TreeSource {
                     project: project.get_untracked(),
                     run: r.id.clone(),
-                    total_ms: t.total_ms,
+                    total_ms: t.summary.total_ms,
+                    started_unix_ms: t.summary.started_unix_ms,
                     base: base.clone(),
                 };
+                let errors = Signal::derive(move || summary.with(|s| s.errors));
+                // Only a run's first node replaces the empty state by the tree; later changes
+                // update the tree in place.
+                let empty = Memo::new(move |_| summary.with(|s| s.nodes) == 0);
                 view! {
                     <nav class="crumbs">
                         <A href=format!("/p/{}/sessions", project.get_untracked())>"Sessions"</A>" / "
@@ -60,18 +79,12 @@ pub fn RunPage() -> impl IntoView {
                     </nav>
                     <header class="page-head">
                         <h1><span class="kind kind-run">{kind_icon("run")}</span>" " {r.name.clone()}</h1>
-                        <StatusBadge status=r.status.as_str().to_owned()/>
+                        {move || view! { <StatusBadge status=summary.with(|s| s.run.status.as_str().to_owned())/> }}
+                        <LiveToggle on=live/>
                         <IdChip id=r.id.clone()/>
                     </header>
-                    {t.error.clone().map(|e| view! { <ErrorBanner error=e/> })}
-                    <section class="stats">
-                        <Stat label="Duration" value=format::duration(r.duration_ms) sub=r.started.clone()/>
-                        <Stat label="Cost" value=format::cost(r.cost_usd)/>
-                        <Stat label="Tokens" value=format::count(r.input_tokens + r.output_tokens)
-                              sub=format!("{} in · {} out", format::count(r.input_tokens), format::count(r.output_tokens))/>
-                        <Stat label="Model" value=model/>
-                        <Stat label="Spans" value=r.spans.to_string() sub=format!("{} tool calls", r.tool_calls)/>
-                    </section>
+                    {move || summary.with(|s| s.error.clone()).map(|e| view! { <ErrorBanner error=e/> })}
+                    {move || view! { <RunStats r=summary.with(|s| s.run.clone())/> }}
                     <div class="trace">
                         <section class="panel trace-tree">
                             <div class="tabs">
@@ -79,30 +92,50 @@ pub fn RunPage() -> impl IntoView {
                                 <A href=tab_href("timeline") attr:class=tab_class(true)>"Timeline"</A>
                                 <A href=base.clone() attr:class="tab run-link">"▶ Run"</A>
                             </div>
-                            {if t.nodes == 0 {
-                                view! { <p class="muted">"This run has no spans or events."</p> }.into_any()
+                            {move || if empty.get() {
+                                view! { <p class="muted">"This run has no spans or events yet."</p> }.into_any()
                             } else {
                                 view! {
-                                    <TraceTree source window=t.window toggles=t.toggles selected_row=t.selected_row
-                                               errors=t.errors selected=span timeline/>
+                                    <TraceTree source=source.clone() window=t.window.clone() toggles=t.toggles.clone()
+                                               selected_row=t.selected_row errors selected=span timeline changes/>
                                 }.into_any()
                             }}
                         </section>
                         <section class="panel trace-detail" id="node-detail">
-                            <Suspense fallback=Loading>
+                            <Transition fallback=Loading>
                                 {move || Suspend::new(async move {
                                     match detail.await {
                                         Ok(d) => view! { <Detail d/> }.into_any(),
                                         Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
                                     }
                                 })}
-                            </Suspense>
+                            </Transition>
                         </section>
                     </div>
                     <Scores project=project.get_untracked() run=r.id.clone()/>
                 }.into_any()
             })}
         </Suspense>
+    }
+}
+
+/// The run's figures.
+#[component]
+fn RunStats(r: RunItem) -> impl IntoView {
+    let model = match (&r.model, r.models) {
+        (Some(m), n) if n > 1 => format!("{m} +{}", n - 1),
+        (Some(m), _) => m.clone(),
+        (None, _) => "—".into(),
+    };
+    view! {
+        <section class="stats">
+            <Stat label="Duration" value=format::duration(r.duration_ms) sub=r.started.clone()/>
+            <Stat label="Cost" value=format::cost(r.cost_usd)/>
+            <Stat label="Tokens" value=format::count(r.input_tokens + r.output_tokens)
+                  sub=format!("{} in · {} out", format::count(r.input_tokens), format::count(r.output_tokens))/>
+            <Stat label="Model" value=model/>
+            <Stat label="Spans" value=r.spans.to_string() sub=format!("{} tool calls", r.tool_calls)/>
+        </section>
     }
 }
 

@@ -5,7 +5,9 @@ use leptos_router::components::A;
 
 use super::query_param;
 use crate::app::project_id;
-use crate::components::{ErrorBox, FirstTrace, IdChip, Loading, Pager, STARTED, Select, StatusBadge, message};
+use crate::components::{
+    ErrorBox, FirstTrace, IdChip, LiveToggle, Loading, Pager, STARTED, Select, StatusBadge, live_changes, message,
+};
 use crate::format;
 
 #[component]
@@ -20,13 +22,28 @@ pub fn RunsPage() -> impl IntoView {
         query_param("max"),
         query_param("page"),
     );
+    // New and finished runs appear as they are ingested, unless paused.
+    let live = RwSignal::new(true);
+    let changes = live_changes(Memo::new(move |_| format!("/api/live?project={}", project.get())), live);
     let data = Resource::new(
-        move || (project.get(), status.get(), range.get(), q.get(), score.get(), min.get(), max.get(), page.get()),
-        |(p, st, r, q, sc, mn, mx, pg)| crate::api::list_runs(p, st, r, q, sc, mn, mx, pg.parse().unwrap_or(1)),
+        move || {
+            (
+                changes.get(),
+                project.get(),
+                status.get(),
+                range.get(),
+                q.get(),
+                score.get(),
+                min.get(),
+                max.get(),
+                page.get(),
+            )
+        },
+        |(_, p, st, r, q, sc, mn, mx, pg)| crate::api::list_runs(p, st, r, q, sc, mn, mx, pg.parse().unwrap_or(1)),
     );
     view! {
-        <header class="page-head"><h1>"Runs"</h1></header>
-        <Suspense fallback=Loading>
+        <header class="page-head"><h1>"Runs"</h1><LiveToggle on=live/></header>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 let d = match data.await {
                     Ok(d) => d,
@@ -85,6 +102,6 @@ pub fn RunsPage() -> impl IntoView {
                     <Pager page=page.get().parse().unwrap_or(1) total=d.total base=format!("/p/{}/runs", project.get()) pairs=keep/>
                 }.into_any()
             })}
-        </Suspense>
+        </Transition>
     }
 }

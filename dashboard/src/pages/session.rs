@@ -5,16 +5,19 @@ use leptos_router::components::A;
 
 use super::route_param;
 use crate::app::project_id;
-use crate::components::{ErrorBox, IdChip, Loading, Stat, StatusBadge, message};
+use crate::components::{ErrorBox, IdChip, LiveToggle, Loading, Stat, StatusBadge, live_changes, message};
 use crate::format;
 
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let project = project_id();
     let id = route_param("id");
-    let data = Resource::new(move || (project.get(), id.get()), |(p, id)| crate::api::session(p, id));
+    // The session's new and finished runs appear as they are ingested, unless paused.
+    let live = RwSignal::new(true);
+    let changes = live_changes(Memo::new(move |_| format!("/api/live?project={}", project.get())), live);
+    let data = Resource::new(move || (changes.get(), project.get(), id.get()), |(_, p, id)| crate::api::session(p, id));
     view! {
-        <Suspense fallback=Loading>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 let d = match data.await {
                     Ok(d) => d,
@@ -27,6 +30,7 @@ pub fn SessionPage() -> impl IntoView {
                     <header class="page-head">
                         <h1>"Session " <IdChip id=s.id.clone()/></h1>
                         <StatusBadge status=s.status.clone()/>
+                        <LiveToggle on=live/>
                     </header>
                     <section class="stats">
                         <Stat label="Started" value=s.started_ago.clone() sub=s.started.clone()/>
@@ -70,6 +74,6 @@ pub fn SessionPage() -> impl IntoView {
                     </details>
                 }.into_any()
             })}
-        </Suspense>
+        </Transition>
     }
 }

@@ -5,7 +5,9 @@ use leptos_router::components::A;
 
 use super::query_param;
 use crate::app::project_id;
-use crate::components::{ErrorBox, FirstTrace, IdChip, Loading, Pager, STARTED, Select, StatusBadge, message};
+use crate::components::{
+    ErrorBox, FirstTrace, IdChip, LiveToggle, Loading, Pager, STARTED, Select, StatusBadge, live_changes, message,
+};
 use crate::format;
 
 #[component]
@@ -19,12 +21,15 @@ pub fn SessionsPage() -> impl IntoView {
         query_param("dir"),
         query_param("page"),
     );
+    // New and finished runs appear as they are ingested, unless paused.
+    let live = RwSignal::new(true);
+    let changes = live_changes(Memo::new(move |_| format!("/api/live?project={}", project.get())), live);
     let data = Resource::new(
-        move || (project.get(), status.get(), range.get(), q.get(), sort.get(), dir.get(), page.get()),
-        |(p, st, r, q, so, d, pg)| crate::api::list_sessions(p, st, r, q, so, d, pg.parse().unwrap_or(1)),
+        move || (changes.get(), project.get(), status.get(), range.get(), q.get(), sort.get(), dir.get(), page.get()),
+        |(_, p, st, r, q, so, d, pg)| crate::api::list_sessions(p, st, r, q, so, d, pg.parse().unwrap_or(1)),
     );
     view! {
-        <header class="page-head"><h1>"Sessions"</h1></header>
+        <header class="page-head"><h1>"Sessions"</h1><LiveToggle on=live/></header>
         <form method="get" class="filters">
             {move || view! {
                 <Select label="Status" name="status" current=status.get()
@@ -36,7 +41,7 @@ pub fn SessionsPage() -> impl IntoView {
             <input type="hidden" name="dir" prop:value=move || dir.get()/>
             <button type="submit">"Filter"</button>
         </form>
-        <Suspense fallback=Loading>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 let d = match data.await {
                     Ok(d) => d,
@@ -88,6 +93,6 @@ pub fn SessionsPage() -> impl IntoView {
                     <Pager page=page.get().parse().unwrap_or(1) total=d.total base=base pairs=keep/>
                 }.into_any()
             })}
-        </Suspense>
+        </Transition>
     }
 }

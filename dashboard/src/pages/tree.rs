@@ -28,6 +28,8 @@ pub struct TreeSource {
     pub project: String,
     pub run: String,
     pub total_ms: f64,
+    /// The run's start, in milliseconds since the Unix epoch.
+    pub started_unix_ms: f64,
     /// The run page's path; rows link to `base?span=…`.
     pub base: String,
 }
@@ -39,9 +41,12 @@ pub fn TraceTree(
     toggles: Vec<String>,
     /// The row of the span the page opened with, scrolled into view once hydrated.
     selected_row: Option<u32>,
-    errors: u32,
+    /// Failed spans in the run.
+    errors: Signal<u32>,
     selected: Memo<String>,
     timeline: Memo<bool>,
+    /// Goes up with every change to the run: the rows on screen are read again.
+    changes: ReadSignal<u64>,
 ) -> impl IntoView {
     let source = StoredValue::new(source);
     let window = RwSignal::new(window);
@@ -53,6 +58,20 @@ pub fn TraceTree(
     // Answers to older requests are dropped: the newest state wins.
     let generation = StoredValue::new(0_u64);
     let navigate = use_navigate();
+    // The browser's clock, each second, for the elapsed time of running spans (0 on the server
+    // and until the first tick, so both sides of hydration draw the same).
+    let now = RwSignal::new(0.0_f64);
+    #[cfg(feature = "hydrate")]
+    if let Ok(tick) = set_interval_with_handle(
+        move || {
+            if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                now.set(p.time_origin() + p.now());
+            }
+        },
+        std::time::Duration::from_secs(1),
+    ) {
+        on_cleanup(move || tick.clear());
+    }
 
     let fetch = move |offset: u32| {
         let request = generation.get_value() + 1;
@@ -79,6 +98,11 @@ pub fn TraceTree(
         let (offset, len) = window.with_untracked(|w| (w.offset, w.rows.len() as u32));
         if first < offset || last > offset + len {
             fetch(first.saturating_sub(TREE_ROWS / 4));
+        }
+    });
+    Effect::new(move |_| {
+        if changes.get() > 0 {
+            fetch(window.with_untracked(|w| w.offset));
         }
     });
     // A deep link's row is in view once the page is live.
@@ -227,7 +251,13 @@ pub fn TraceTree(
         };
         let (left, width) = format::bar(row.start_ms, row.duration_ms, source.with_value(|s| s.total_ms), 0.3);
         let bar_title = format!("+{} · {}", format::duration(Some(row.start_ms)), format::duration(row.duration_ms));
-        let duration = if is_event { String::new() } else { format::duration(row.duration_ms) };
+        let running = row.status == northstar_wire::Status::Running && row.duration_ms.is_none();
+        let (started, start_ms) = (source.with_value(|s| s.started_unix_ms), row.start_ms);
+        let fixed = if is_event { String::new() } else { format::duration(row.duration_ms) };
+        let duration = move || match now.get() {
+            t if running && t > 0.0 => format::duration(Some((t - started - start_ms).max(0.0))),
+            _ => fixed.clone(),
+        };
         let tokens = if row.tokens > 0 { format::count(row.tokens) } else { String::new() };
         let cost = if row.cost_usd > 0.0 { format::cost(row.cost_usd) } else { String::new() };
         // The columns, or the bar on the time axis: switching keeps the tree as it is.
@@ -244,7 +274,7 @@ pub fn TraceTree(
                 view! {
                     <span class="tree-cols">
                         <span>{(!is_event).then(|| view! { <StatusBadge status=status.to_owned()/> })}</span>
-                        <span class="num">{duration.clone()}</span>
+                        <span class="num" class:elapsed=running>{duration.clone()}</span>
                         <span class="num">{tokens.clone()}</span>
                         <span class="num">{cost.clone()}</span>
                     </span>
@@ -295,13 +325,11 @@ pub fn TraceTree(
     let seek_next = seek.clone();
     view! {
         <Search source=source reveal/>
-        {(errors > 0).then(|| view! {
-            <div class="tree-tools">
-                <span class="error-count">{format!("{errors} failed {}", if errors == 1 { "span" } else { "spans" })}</span>
-                <button type="button" class="link" id="prev-error" on:click=move |_| seek(false)>"↑ previous error"</button>
-                <button type="button" class="link" id="next-error" on:click=move |_| seek_next(true)>"↓ next error"</button>
-            </div>
-        })}
+        <div class="tree-tools" class:hidden=move || errors.get() == 0>
+            <span class="error-count">{move || { let n = errors.get(); format!("{n} failed {}", if n == 1 { "span" } else { "spans" }) }}</span>
+            <button type="button" class="link" id="prev-error" on:click=move |_| seek(false)>"↑ previous error"</button>
+            <button type="button" class="link" id="next-error" on:click=move |_| seek_next(true)>"↓ next error"</button>
+        </div>
         <div class="tree" class:timeline=move || timeline.get() id="trace-tree" tabindex="0" node_ref=container
              on:scroll=on_scroll on:keydown=on_key aria-label="Spans and events of the run">
             {head}

@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod dashboard_auth;
+mod dashboard_live;
 mod dashboard_pages;
 mod dashboard_queries;
 mod hardening;

@@ -7,12 +7,16 @@
 mod rows;
 mod tx;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use northstar_wire::Batch;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use uuid::Uuid;
 
 use crate::backend::Backend;
+use crate::changes::{Change, Feed};
 use crate::ingest::{self, Locks};
 use crate::migrations::Embedded;
 use crate::query::sql::{Dialect, Reader, Sql};
@@ -25,6 +29,9 @@ pub(crate) use tx::PgTx;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    feed: Feed,
+    /// Whether the `LISTEN` task runs (it starts with the first subscriber).
+    listening: Arc<AtomicBool>,
 }
 
 impl PgStore {
@@ -42,13 +49,38 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(3))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Wraps an existing pool.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, feed: Feed::new(), listening: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Changes committed by any server on this database, from now on (the first subscriber
+    /// waits until this store listens).
+    pub(crate) async fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        let changes = self.feed.subscribe();
+        if !self.listening.swap(true, Ordering::SeqCst) {
+            let first = crate::changes::listener(&self.pool).await;
+            let (pool, feed, running) = (self.pool.clone(), self.feed.clone(), self.listening.clone());
+            tokio::spawn(crate::changes::listen(pool, first, feed, running));
+        }
+        changes
+    }
+
+    /// Tells every listening server (this one included) about a committed write. A failure is
+    /// logged: the write itself is done, only a live page misses it until its next change.
+    pub(crate) async fn announce(&self, change: Change) {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::changes::CHANNEL)
+            .bind(change.payload())
+            .execute(&self.pool)
+            .await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, "announcing a change failed");
+        }
     }
 
     /// The underlying pool.

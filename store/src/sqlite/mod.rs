@@ -36,6 +36,8 @@ use writer::{Writer, checkpoints};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// This process's changes to this database file.
+    feed: crate::changes::Feed,
     writer: Writer,
     /// Ingest requests, written in groups by one task (see `group`).
     groups: std::sync::Arc<Groups<Writer>>,
@@ -90,12 +92,23 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options.clone()).await?
         };
+        let feed = crate::changes::Feed::of_file((!in_memory).then(|| options.get_filename()));
         let committed = std::sync::Arc::new(tokio::sync::Notify::new());
         if !in_memory {
             tokio::spawn(checkpoints(options, std::sync::Arc::downgrade(&committed)));
         }
         let writer = Writer { pool: write_pool, turn: std::sync::Arc::new(tokio::sync::Mutex::new(())), committed };
-        Ok(Self { pool, groups: std::sync::Arc::new(Groups::new(writer.clone())), writer })
+        Ok(Self { pool, feed, groups: std::sync::Arc::new(Groups::new(writer.clone())), writer })
+    }
+
+    /// Changes committed by this process to this database file, from now on.
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<crate::changes::Change> {
+        self.feed.subscribe()
+    }
+
+    /// Tells this process's subscribers about a committed write.
+    pub(crate) fn announce(&self, change: crate::changes::Change) {
+        self.feed.send(change);
     }
 
     /// This process's write turn, held until dropped (as a long write would).
