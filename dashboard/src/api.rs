@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    Me, NodeDetail, OverviewData, ProjectItem, RunSummary, RunsData, ScoreItem, ScoreSummaryItem, SearchResult, Seek,
-    SessionData, SessionsData, SettingsData, TraceHead, TreeWindow, UserItem,
+    AgentGraph, Me, NodeDetail, OverviewData, ProjectItem, RunSummary, RunsData, ScoreItem, ScoreSummaryItem,
+    SearchResult, Seek, SessionData, SessionsData, SettingsData, TraceHead, TreeWindow, UserItem,
 };
 
 /// The logged-in user.
@@ -172,17 +172,23 @@ pub async fn list_runs(
     score: String,
     min: String,
     max: String,
+    category: String,
     page: u32,
 ) -> Result<RunsData, ServerFnError> {
     use northstar_store::{RunFilter, ScoreFilter, Store};
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let (store, id) = (&scope.store, scope.id);
-    let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    let score = Some(score.trim().to_owned()).filter(|s| !s.is_empty()).map(|name| {
-        // A bound that is not a number is a category (for categorical scores).
-        let category = Some(min.trim()).filter(|m| !m.is_empty() && number(m).is_none()).map(str::to_owned);
-        ScoreFilter { name, min: number(&min), max: number(&max), category }
-    });
+    // An empty bound is none; anything else must be a number (never silently no rows).
+    let bound = |s: &str, what: &str| match s.trim() {
+        "" => Ok(None),
+        t => t.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some).ok_or_else(|| {
+            crate::scope::PageError::bad_request(format!("the score's {what} must be a number, not “{t}”"))
+        }),
+    };
+    let (min, max) = (bound(&min, "minimum")?, bound(&max, "maximum")?);
+    let category = Some(category.trim().to_owned()).filter(|c| !c.is_empty());
+    let score =
+        Some(score.trim().to_owned()).filter(|s| !s.is_empty()).map(|name| ScoreFilter { name, min, max, category });
     let filter = RunFilter {
         status: crate::convert::status(&status),
         range: crate::convert::range(&range),
@@ -288,6 +294,14 @@ pub async fn trace_search(
     let found = outline.search(&text, &kind, &text_hits);
     let hits = found.iter().take(SearchResult::LIMIT).map(|&i| outline.hit(i)).collect();
     Ok(SearchResult { total: found.len() as u32, hits })
+}
+
+/// The run as who called whom (agents, tools, models), for the run page's graph.
+#[server(prefix = "/api/dashboard", endpoint = "trace_graph")]
+pub async fn trace_graph(project: String, run: String) -> Result<AgentGraph, ServerFnError> {
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let (_, outline) = crate::outline::load(&scope, &run).await?;
+    Ok(outline.graph())
 }
 
 /// The tree state that shows node `node` (a span or event id), and its row.

@@ -11,6 +11,11 @@ use crate::pages::{
 };
 
 /// The HTML document around the app.
+/// Sets `data-theme` from the stored choice (no `<`, `>` or `&`: the text is not escaped into
+/// something else).
+const THEME_BEFORE_PAINT: &str = "try{var t=localStorage.getItem(\"northstar-theme\");\
+    if(t){document.documentElement.dataset.theme=t}}catch(e){}";
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::content_security_policy();
@@ -22,6 +27,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <title>"NorthStar"</title>
                 <link rel="stylesheet" href="/pkg/dashboard.css"/>
+                <link rel="icon" href="/pkg/favicon.svg" type="image/svg+xml"/>
+                // The theme the person chose, before the first paint (the toggle applies it
+                // again once the page is live): no light flash on a dark dashboard.
+                <script nonce=leptos::nonce::use_nonce()>{THEME_BEFORE_PAINT}</script>
                 <HydrationScripts options/>
             </head>
             <body>

@@ -189,12 +189,23 @@ pub(crate) fn unique_names(summaries: &[ScoreSummary]) -> Vec<String> {
 pub(crate) fn error_view(v: &Value) -> Option<ErrorView> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(ErrorView { kind: None, message: s.clone() }),
+        Value::String(s) => Some(ErrorView { kind: None, message: s.clone(), stack: None }),
         Value::Object(o) => Some(ErrorView {
             kind: o.get("type").and_then(Value::as_str).map(str::to_owned),
             message: o.get("message").and_then(Value::as_str).map_or_else(|| pretty(v), str::to_owned),
+            stack: ["stack", "stacktrace", "traceback"].iter().find_map(|k| match o.get(*k) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Array(lines)) => Some(
+                    lines
+                        .iter()
+                        .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+                _ => None,
+            }),
         }),
-        other => Some(ErrorView { kind: None, message: other.to_string() }),
+        other => Some(ErrorView { kind: None, message: other.to_string(), stack: None }),
     }
 }
 
@@ -319,6 +330,7 @@ pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline
                     kind: Some(s.kind),
                     event_type: None,
                     name: s.name.clone(),
+                    iteration: s.iteration,
                     status: s.status,
                     start_ms: millis(origin, s.started_at),
                     duration_ms: s.ended_at.map(|e| millis(s.started_at, e)),
@@ -336,6 +348,7 @@ pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline
                     kind: None,
                     event_type: Some(e.event_type.as_str().to_owned()),
                     name: format!("{}: {}", event_label(e.event_type).1, preview(e)),
+                    iteration: None,
                     status: Status::Ok,
                     start_ms: millis(origin, e.created_at),
                     duration_ms: None,
@@ -406,6 +419,7 @@ pub(crate) fn run_detail(row: &RunRow, events: &[Event]) -> NodeDetail {
         cost_usd: Some(row.cost_usd),
         model: row.model.clone(),
         error: row.error.as_ref().and_then(error_view),
+        iteration: None,
         attributes: pretty(&row.metadata),
         messages: messages_of(events, None),
     }
@@ -429,6 +443,7 @@ pub(crate) fn span_detail(s: &Span, events: &[Event]) -> NodeDetail {
         cost_usd: if model { num(attr::COST_USD) } else { None },
         model: s.attributes.get(attr::MODEL).and_then(Value::as_str).map(str::to_owned),
         error: s.error.as_ref().and_then(error_view),
+        iteration: s.iteration,
         attributes: pretty(&s.attributes),
         messages: messages_of(events, Some(s.id)),
     }
@@ -461,6 +476,12 @@ pub(crate) fn new_score(
     comment: Option<String>,
 ) -> Result<NewScore, ServerFnError> {
     let invalid = |m: &str| fail(StoreError::Invalid(m.to_owned()));
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Err(invalid("a score needs a name"));
+    }
+    let category = category.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     let data_type =
         ScoreDataType::parse(data_type).ok_or_else(|| invalid("type must be number, category or pass/fail"))?;
     let value = match data_type {
@@ -475,8 +496,15 @@ pub(crate) fn new_score(
             Some("fail") => 0.0,
             _ => return Err(invalid("choose pass or fail")),
         },
-        ScoreDataType::Categorical => 0.0,
+        ScoreDataType::Categorical => {
+            if category.is_none() {
+                return Err(invalid("a category score needs a category"));
+            }
+            0.0
+        }
     };
+    // Only the categorical type keeps a category (the store refuses one on other types).
+    let category = if data_type == ScoreDataType::Categorical { category } else { None };
     Ok(NewScore {
         run: uuid(run)?,
         span: None,

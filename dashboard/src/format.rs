@@ -14,18 +14,23 @@ pub fn bar(offset_ms: f64, duration_ms: Option<f64>, total_ms: f64, min_width: f
     (left, width)
 }
 
-/// `$0.0123` below a dollar, `$12.34` above, `$0` for nothing.
+/// Three significant digits below a dollar, no trailing zeros past the cents (`$0.0123`,
+/// `$0.000077`, `$0.0001`, `$0.50`), cents above (`$12.34`), `$0` for nothing: one rule for
+/// every cost on every page.
 #[must_use]
 pub fn cost(usd: f64) -> String {
-    if usd == 0.0 {
-        "$0".into()
-    } else if usd.abs() < 0.0001 {
-        format!("${usd:.6}")
-    } else if usd.abs() < 1.0 {
-        format!("${usd:.4}")
-    } else {
-        format!("${usd:.2}")
+    if usd == 0.0 || !usd.is_finite() {
+        return "$0".into();
     }
+    if usd.abs() >= 1.0 {
+        return format!("${usd:.2}");
+    }
+    // Decimals that keep three significant digits: 0.0123 → 4, 0.000077 → 7 (then trimmed).
+    let decimals = (2 - usd.abs().log10().floor() as i32).clamp(2, 12) as usize;
+    let text = format!("{usd:.decimals$}");
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let fraction = fraction.trim_end_matches('0');
+    format!("${whole}.{fraction:0<2}")
 }
 
 /// `950`, `12.3k`, `4.56M`.
@@ -116,6 +121,11 @@ mod tests {
         assert_eq!(cost(0.0), "$0");
         assert_eq!(cost(0.000036), "$0.000036");
         assert_eq!(cost(0.0123), "$0.0123");
+        assert_eq!(cost(0.000077), "$0.000077");
+        assert_eq!(cost(0.0001), "$0.0001");
+        assert_eq!(cost(0.5), "$0.50");
+        assert_eq!(cost(0.99999), "$1.00");
+        assert_eq!(cost(f64::NAN), "$0");
         assert_eq!(cost(12.345), "$12.35");
         assert_eq!(count(950), "950");
         assert_eq!(count(12_345), "12.3k");

@@ -145,6 +145,8 @@ pub struct SessionData {
 pub struct ErrorView {
     pub kind: Option<String>,
     pub message: String,
+    /// The stack or traceback, when the error carries one (`stack`, `stacktrace`, `traceback`).
+    pub stack: Option<String>,
 }
 
 /// The run page's first answer: the run, and the first window of its tree. The rest of the tree
@@ -233,6 +235,37 @@ pub struct SearchHit {
     pub status: Status,
 }
 
+/// A run as who called whom: agents, tools and models as nodes (the run itself first), calls
+/// as edges, each with how many, how long in all, what they cost and how many failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentGraph {
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphNode {
+    /// `run`, `agent`, `tool` or `model`.
+    pub kind: String,
+    /// The agent's or tool's name, the model's name.
+    pub name: String,
+    /// Calls that lead from the run to it (0 for the run): its column in the picture.
+    pub depth: u32,
+    pub calls: u32,
+    pub errors: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphEdge {
+    /// Indexes into [`AgentGraph::nodes`].
+    pub from: u32,
+    pub to: u32,
+    pub calls: u32,
+    pub total_ms: f64,
+    pub cost_usd: f64,
+    pub errors: u32,
+}
+
 /// Where "next error" (or "previous") leads: the span, the tree state that shows it, its row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seek {
@@ -266,6 +299,8 @@ pub struct NodeDetail {
     pub cost_usd: Option<f64>,
     pub model: Option<String>,
     pub error: Option<ErrorView>,
+    /// Which turn of an agent loop the span was (`iteration`), when recorded.
+    pub iteration: Option<i32>,
     /// Attributes (spans) or metadata (the run), pretty JSON.
     pub attributes: String,
     pub messages: Vec<MessageView>,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use northstar_wire::SpanKind;
 
-use crate::model::{SearchHit, Seek, TreeRow, TreeWindow};
+use crate::model::{AgentGraph, GraphEdge, GraphNode, SearchHit, Seek, TreeRow, TreeWindow};
 
 /// Rows that start open before anyone clicks, at most.
 pub const INITIAL_ROWS: usize = 500;
@@ -102,7 +102,7 @@ impl Outline {
             depth: n.depth,
             kind: n.kind,
             event_type: n.event_type.clone(),
-            name: n.name.clone(),
+            name: n.label(),
             status: n.status,
             start_ms: n.start_ms,
             duration_ms: n.duration_ms,
@@ -159,7 +159,7 @@ impl Outline {
 
     pub(crate) fn hit(&self, i: u32) -> SearchHit {
         let n = &self.nodes[i as usize];
-        SearchHit { link: self.link(i), id: n.id.clone(), kind: n.kind, name: n.name.clone(), status: n.status }
+        SearchHit { link: self.link(i), id: n.id.clone(), kind: n.kind, name: n.label(), status: n.status }
     }
 
     /// The row of node `i` among the visible ones (it must be visible).
@@ -198,12 +198,57 @@ impl Outline {
         };
         let text_matches = |n: &Node| {
             text.is_empty()
-                || n.name.to_lowercase().contains(&text)
+                || n.label().to_lowercase().contains(&text)
                 || n.model.as_deref().is_some_and(|m| m.to_lowercase().contains(&text))
                 || (!n.is_event() && (n.kind_name() == text || n.status.as_str() == text || text_hits.contains(&n.id)))
         };
         let found = self.nodes.iter().enumerate().filter(|(_, n)| kind_matches(n) && text_matches(n));
         found.map(|(i, _)| i as u32).collect()
+    }
+
+    /// The run as who called whom. Each agent, tool and model span is a call from the nearest
+    /// agent above it (or the run); workflow and custom spans are steps inside their caller, not
+    /// callees. Nodes are one per kind and name (a model by its model name), in order of first
+    /// call; an agent that reaches itself is drawn at its first depth.
+    pub(crate) fn graph(&self) -> AgentGraph {
+        let mut nodes = vec![GraphNode { kind: "run".into(), name: "run".into(), depth: 0, calls: 0, errors: 0 }];
+        let mut index: HashMap<(&'static str, String), u32> = HashMap::new();
+        let mut edges: Vec<GraphEdge> = Vec::new();
+        let mut edge_index: HashMap<(u32, u32), usize> = HashMap::new();
+        // The graph node each tree node calls from: its own for agents, its caller's otherwise.
+        let mut caller_of = vec![0_u32; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            let caller = n.parent.map_or(0, |p| caller_of[p as usize]);
+            caller_of[i] = caller;
+            let kind = match n.kind {
+                Some(SpanKind::Agent) => "agent",
+                Some(SpanKind::Tool) => "tool",
+                Some(SpanKind::Model) => "model",
+                _ => continue,
+            };
+            let name = if kind == "model" { n.model.clone().unwrap_or_else(|| n.name.clone()) } else { n.name.clone() };
+            let depth = nodes[caller as usize].depth + 1;
+            let to = *index.entry((kind, name.clone())).or_insert_with(|| {
+                nodes.push(GraphNode { kind: kind.into(), name, depth, calls: 0, errors: 0 });
+                (nodes.len() - 1) as u32
+            });
+            let failed = u32::from(n.status == Status::Error);
+            nodes[to as usize].calls += 1;
+            nodes[to as usize].errors += failed;
+            let e = *edge_index.entry((caller, to)).or_insert_with(|| {
+                edges.push(GraphEdge { from: caller, to, calls: 0, total_ms: 0.0, cost_usd: 0.0, errors: 0 });
+                edges.len() - 1
+            });
+            let edge = &mut edges[e];
+            edge.calls += 1;
+            edge.total_ms += n.duration_ms.unwrap_or(0.0);
+            edge.cost_usd += n.cost_usd;
+            edge.errors += failed;
+            if kind == "agent" {
+                caller_of[i] = to;
+            }
+        }
+        AgentGraph { nodes, edges }
     }
 
     /// How many spans failed.
@@ -229,6 +274,8 @@ pub(crate) struct Node {
     /// For events: the event type.
     pub(crate) event_type: Option<String>,
     pub(crate) name: String,
+    /// The turn of an agent loop, when recorded.
+    pub(crate) iteration: Option<i32>,
     pub(crate) status: Status,
     pub(crate) start_ms: f64,
     pub(crate) duration_ms: Option<f64>,
@@ -239,6 +286,15 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// The name as rows show it: with the turn of an agent loop, which tells a thousand
+    /// `fetch_page` rows apart.
+    pub(crate) fn label(&self) -> String {
+        match self.iteration {
+            Some(i) => format!("{} #{i}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// `agent`, `model`, … or `event`.
     #[must_use]
     pub(crate) fn kind_name(&self) -> &'static str {
@@ -400,6 +456,7 @@ mod tests {
             kind: Some(SpanKind::Agent),
             event_type: None,
             name: id.to_owned(),
+            iteration: None,
             status,
             start_ms: 0.0,
             duration_ms: None,
@@ -484,6 +541,34 @@ mod tests {
         let hits: HashSet<String> = ["e".to_owned(), "b".to_owned()].into();
         assert_eq!(o.search("text only in messages", "", &hits), vec![1, 4]);
         assert!(o.search(" ", "", &hits).is_empty());
+    }
+
+    #[test]
+    fn the_graph_counts_calls_from_the_nearest_agent() {
+        // run → planner (agent) → search (tool) ×2, one failed; → gpt (model) via a workflow step.
+        let mut nodes = vec![
+            node("planner", None, vec![1, 2, 3], 0, Status::Ok),
+            node("search", Some(0), vec![], 1, Status::Ok),
+            node("search", Some(0), vec![], 1, Status::Error),
+            node("step", Some(0), vec![4], 1, Status::Ok),
+            node("llm", Some(3), vec![], 2, Status::Ok),
+        ];
+        nodes[1].kind = Some(SpanKind::Tool);
+        nodes[2].kind = Some(SpanKind::Tool);
+        nodes[3].kind = Some(SpanKind::Workflow);
+        nodes[4].kind = Some(SpanKind::Model);
+        nodes[4].model = Some("gpt-4o".into());
+        nodes[4].cost_usd = 0.5;
+        nodes[1].duration_ms = Some(10.0);
+        nodes[2].duration_ms = Some(30.0);
+        let g = Outline::new(nodes, 1.0).graph();
+        let names: Vec<(&str, &str, u32)> =
+            g.nodes.iter().map(|n| (n.kind.as_str(), n.name.as_str(), n.depth)).collect();
+        assert_eq!(names, [("run", "run", 0), ("agent", "planner", 1), ("tool", "search", 2), ("model", "gpt-4o", 2)]);
+        let edges: Vec<(u32, u32, u32, f64, f64, u32)> =
+            g.edges.iter().map(|e| (e.from, e.to, e.calls, e.total_ms, e.cost_usd, e.errors)).collect();
+        assert_eq!(edges, [(0, 1, 1, 0.0, 0.0, 0), (1, 2, 2, 40.0, 0.0, 1), (1, 3, 1, 0.0, 0.5, 0)]);
+        assert_eq!((g.nodes[2].calls, g.nodes[2].errors), (2, 1));
     }
 
     #[test]

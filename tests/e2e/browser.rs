@@ -163,6 +163,11 @@ async fn big_run_checks(c: &Client, base: &str, t: &fixtures::BigRun) {
     // Every ancestor of the failed tool call says so.
     wait_for(c, "//div[contains(@class,'tree-row')][.//a[text()='agent-loop']]//span[@class='error-below']").await;
 
+    // The agent graph: the loop's thousands of tool calls are one arrow with its count.
+    let calls = wait_for(c, "//table[@id='graph-calls']//tr[td[2][text()='fetch_page']]").await;
+    let text = calls.text().await.expect("text");
+    assert!(text.contains("agent-loop") && text.contains(&format!("{}", (t.spans - 11) / 100 * 98 - 1)), "{text}");
+
     // Keys: down moves to the row below deep-target (the first step), Enter selects it.
     let tree = c.find(Locator::Id("trace-tree")).await.expect("tree");
     tree.send_keys(&fantoccini::key::Key::Down.to_string()).await.expect("down");

@@ -32,10 +32,12 @@ pub fn Loading() -> impl IntoView {
 /// A labelled figure.
 #[component]
 pub fn Stat(label: &'static str, value: String, #[prop(optional, into)] sub: Option<String>) -> impl IntoView {
+    // The whole value on hover when it does not fit (a long model name).
+    let title = value.clone();
     view! {
         <div class="stat">
             <div class="stat-label">{label}</div>
-            <div class="stat-value">{value}</div>
+            <div class="stat-value" title=title>{value}</div>
             {sub.map(|s| view! { <div class="stat-sub">{s}</div> })}
         </div>
     }

@@ -1,5 +1,6 @@
 //! One module per page.
 
+mod graph;
 mod overview;
 mod projects;
 mod run;

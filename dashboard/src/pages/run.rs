@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use super::graph::RunGraph;
 use super::tree::{TraceTree, TreeSource};
 use super::{query_param, route_param};
 use crate::api::AddScore;
@@ -112,6 +113,7 @@ pub fn RunPage() -> impl IntoView {
                             </Transition>
                         </section>
                     </div>
+                    <RunGraph project=project.get_untracked() run=r.id.clone() changes/>
                     <Scores project=project.get_untracked() run=r.id.clone()/>
                 }.into_any()
             })}
@@ -145,6 +147,9 @@ fn ErrorBanner(error: ErrorView) -> impl IntoView {
         <div class="banner error" role="alert">
             {error.kind.map(|k| view! { <strong>{k}</strong>": " })}
             <span class="error-message">{error.message}</span>
+            {error.stack.map(|s| view! {
+                <details class="error-stack"><summary>"Stack"</summary><pre class="code">{s}</pre></details>
+            })}
         </div>
     }
 }
@@ -158,6 +163,7 @@ fn Detail(d: NodeDetail) -> impl IntoView {
             <span class="muted">{d.kind_name()}</span>
             <StatusBadge status=d.status.as_str().to_owned()/>
             <span>{format::duration(d.duration_ms)}</span>
+            {d.iteration.map(|i| view! { <span class="iteration">{format!("iteration {i}")}</span> })}
             {tokens.map(|t| view! { <span>{t}</span> })}
             {d.cost_usd.map(|c| view! { <span class="cost">{format::cost(c)}</span> })}
             {d.model.clone().map(|m| view! { <span class="model">{m}</span> })}
@@ -191,6 +197,17 @@ fn Message(m: MessageView) -> impl IntoView {
 #[component]
 fn Scores(project: String, run: String) -> impl IntoView {
     let add = ServerAction::<AddScore>::new();
+    let data_type = RwSignal::new("numeric".to_owned());
+    let form = NodeRef::<leptos::html::Form>::new();
+    // A score added: the form is empty again, for the next one.
+    Effect::new(move |_| {
+        if matches!(add.value().get(), Some(Ok(_))) {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
+            data_type.set("numeric".to_owned());
+        }
+    });
     let (p, r) = (project.clone(), run.clone());
     let scores =
         Resource::new(move || (p.clone(), r.clone(), add.version().get()), |(p, r, _)| crate::api::run_scores(p, r));
@@ -224,19 +241,22 @@ fn Scores(project: String, run: String) -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <ActionForm action=add>
+            <ActionForm action=add node_ref=form>
                 <div class="score-form">
                     <input type="hidden" name="project" value=project/>
                     <input type="hidden" name="run" value=run/>
                     <input name="name" placeholder="Score name" required aria-label="Score name"/>
-                    <select name="data_type" aria-label="Type">
+                    <select name="data_type" aria-label="Type" on:change=move |ev| data_type.set(event_target_value(&ev))>
                         <option value="numeric">"Number"</option>
                         <option value="categorical">"Category"</option>
                         <option value="boolean">"Pass / fail"</option>
                     </select>
-                    <input name="value" type="number" step="any" placeholder="Value" aria-label="Value"/>
-                    <input name="category" placeholder="Category" aria-label="Category"/>
-                    <select name="passed" aria-label="Pass or fail">
+                    // Only the input of the chosen type is shown.
+                    <input name="value" type="number" step="any" placeholder="Value" aria-label="Value"
+                           hidden=move || data_type.get() != "numeric"/>
+                    <input name="category" placeholder="Category" aria-label="Category"
+                           hidden=move || data_type.get() != "categorical"/>
+                    <select name="passed" aria-label="Pass or fail" hidden=move || data_type.get() != "boolean">
                         <option value="">"Pass / fail…"</option>
                         <option value="pass">"Pass"</option>
                         <option value="fail">"Fail"</option>

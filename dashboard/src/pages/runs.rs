@@ -13,13 +13,14 @@ use crate::format;
 #[component]
 pub fn RunsPage() -> impl IntoView {
     let project = project_id();
-    let (status, range, q, score, min, max, page) = (
+    let (status, range, q, score, min, max, category, page) = (
         query_param("status"),
         query_param("range"),
         query_param("q"),
         query_param("score"),
         query_param("min"),
         query_param("max"),
+        query_param("category"),
         query_param("page"),
     );
     // New and finished runs appear as they are ingested, unless paused.
@@ -27,19 +28,12 @@ pub fn RunsPage() -> impl IntoView {
     let changes = live_changes(Memo::new(move |_| format!("/api/live?project={}", project.get())), live);
     let data = Resource::new(
         move || {
-            (
-                changes.get(),
-                project.get(),
-                status.get(),
-                range.get(),
-                q.get(),
-                score.get(),
-                min.get(),
-                max.get(),
-                page.get(),
-            )
+            let filters = (status.get(), range.get(), q.get(), score.get(), min.get(), max.get(), category.get());
+            (changes.get(), project.get(), filters, page.get())
         },
-        |(_, p, st, r, q, sc, mn, mx, pg)| crate::api::list_runs(p, st, r, q, sc, mn, mx, pg.parse().unwrap_or(1)),
+        |(_, p, (st, r, q, sc, mn, mx, cat), pg)| {
+            crate::api::list_runs(p, st, r, q, sc, mn, mx, cat, pg.parse().unwrap_or(1))
+        },
     );
     view! {
         <header class="page-head"><h1>"Runs"</h1><LiveToggle on=live/></header>
@@ -53,7 +47,7 @@ pub fn RunsPage() -> impl IntoView {
                 if d.total == 0 && !filtered {
                     return view! { <FirstTrace ingest_url=d.ingest.url/> }.into_any();
                 }
-                let keep = vec![("status", status.get()), ("range", range.get()), ("q", q.get()), ("score", score.get()), ("min", min.get()), ("max", max.get())];
+                let keep = vec![("status", status.get()), ("range", range.get()), ("q", q.get()), ("score", score.get()), ("min", min.get()), ("max", max.get()), ("category", category.get())];
                 view! {
                     <form method="get" class="filters">
                         <Select label="Status" name="status" current=status.get()
@@ -69,8 +63,9 @@ pub fn RunsPage() -> impl IntoView {
                                 }).collect_view()}
                             </select>
                         </label>
-                        <input name="min" size="6" placeholder="min / category" value=min.get()/>
-                        <input name="max" size="6" placeholder="max" value=max.get()/>
+                        <input name="min" size="6" placeholder="min" aria-label="Score at least" value=min.get()/>
+                        <input name="max" size="6" placeholder="max" aria-label="Score at most" value=max.get()/>
+                        <input name="category" size="10" placeholder="category" aria-label="Score category" value=category.get()/>
                         <button type="submit">"Filter"</button>
                     </form>
                     <table class="table" id="runs">

@@ -293,7 +293,7 @@ pub async fn login_page(Query(q): Query<LoginQuery>) -> impl IntoResponse {
     let next = escape(safe_next(&q.next));
     let page = Html(format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Log in · NorthStar</title><link rel="stylesheet" href="/pkg/dashboard.css"></head>
+<title>Log in · NorthStar</title><link rel="stylesheet" href="/pkg/dashboard.css"><link rel="icon" href="/pkg/favicon.svg" type="image/svg+xml"></head>
 <body><main class="main narrow login"><h1>✦ NorthStar</h1>{error}
 <form method="post" action="/login" class="login-form">
 <input type="hidden" name="next" value="{next}">

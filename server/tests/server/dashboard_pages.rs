@@ -119,7 +119,117 @@ async fn a_10k_span_run_page_renders(server: &TestServer) {
     assert!(html.contains("$9.90"), "the run's cost is the sum of its 9,900 model spans");
 }
 
+/// A server function called as the page's forms call it.
+async fn call(server: &TestServer, cookie: &str, function: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let url = format!("{}/api/dashboard/{function}", server.base);
+    let response = server.client.post(url).header("cookie", cookie).form(form).send().await.expect("request");
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+async fn a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (t, body) = agent_trace();
+    server.accepts(&body).await;
+    let p = server.project.to_string();
+    let score = |name: &'static str, data_type: &'static str, extra: (&'static str, &'static str)| {
+        vec![
+            ("project", p.clone()),
+            ("run", t.run.clone()),
+            ("name", name.to_owned()),
+            ("data_type", data_type.to_owned()),
+            (extra.0, extra.1.to_owned()),
+        ]
+    };
+    for (form, says) in [
+        (score("  ", "numeric", ("value", "1")), "a score needs a name"),
+        (score("tone", "categorical", ("category", " ")), "a category score needs a category"),
+        (score("q", "numeric", ("value", "lots")), "value must be a number"),
+        (score("q", "boolean", ("passed", "maybe")), "choose pass or fail"),
+    ] {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = call(server, &cookie, "add_score", &form).await;
+        assert_eq!((status, body.contains(says)), (400, true), "{form:?}: {body}");
+    }
+    // A category on a number score is not kept (the store would refuse it).
+    let form = [
+        ("project", p.as_str()),
+        ("run", &t.run),
+        ("name", "q"),
+        ("data_type", "numeric"),
+        ("value", "0.5"),
+        ("category", "stray"),
+    ];
+    assert_eq!(call(server, &cookie, "add_score", &form).await.0, 200);
+
+    let runs = |min: &'static str| {
+        [
+            ("project", p.clone()),
+            ("status", String::new()),
+            ("range", String::new()),
+            ("q", String::new()),
+            ("score", "q".to_owned()),
+            ("min", min.to_owned()),
+            ("max", String::new()),
+            ("category", String::new()),
+            ("page", "1".to_owned()),
+        ]
+    };
+    let form = runs("high");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, body) = call(server, &cookie, "runs", &form).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("minimum must be a number"), "{body}");
+    let form = runs("0.5");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, body) = call(server, &cookie, "runs", &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&t.run), "the run scored 0.5: {body}");
+}
+
+async fn a_failed_span_shows_its_stack_and_its_iteration(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (session, run, span) = (id(), id(), id());
+    server
+        .accepts(&batch(json!({
+            "sessions": [{"id": session, "created_at": "2025-05-01T10:00:00Z"}],
+            "runs": [{"id": run, "session_id": session, "name": "loop", "started_at": "2025-05-01T10:00:00Z", "status": "error"}],
+            "spans": [{"id": span, "run_id": run, "kind": "tool", "name": "fetch_page", "started_at": "2025-05-01T10:00:00Z",
+                       "ended_at": "2025-05-01T10:00:01Z", "status": "error", "iteration": 7,
+                       "error": {"type": "TimeoutError", "message": "took too long", "stack": "at fetch (agent.py:12)"},
+                       "attributes": {}}],
+        })))
+        .await;
+    let html = page(server, &cookie, &format!("/p/{}/runs/{run}?span={span}", server.project)).await;
+    assert!(html.contains("TimeoutError") && html.contains("at fetch (agent.py:12)"), "the stack is shown");
+    assert!(html.contains("iteration 7") && html.contains(">fetch_page #7</a>"), "the turn is shown");
+}
+
+async fn the_run_page_draws_who_called_whom(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (t, body) = agent_trace();
+    server.accepts(&body).await;
+    let html = page(server, &cookie, &format!("/p/{}/runs/{}", server.project, t.run)).await;
+    assert!(html.contains(r#"aria-label="Agent graph""#), "the picture");
+    for call in ["<td>plan-and-answer</td><td>gpt-4o-mini</td>", "<td>plan-and-answer</td><td>search_docs</td>"] {
+        assert!(html.contains(call), "{call}");
+    }
+}
+
+async fn the_page_has_an_icon_and_its_theme_before_the_first_paint(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let html = page(server, &cookie, &format!("/p/{}", server.project)).await;
+    assert!(html.contains(r#"<link rel="icon" href="/pkg/favicon.svg""#), "{html}");
+    assert!(html.contains("localStorage.getItem(\"northstar-theme\")"), "the stored theme is applied by the head");
+    let icon = server.client.get(format!("{}/pkg/favicon.svg", server.base)).send().await.expect("icon");
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+}
+
 on_both_stores!(
+    a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why,
+    a_failed_span_shows_its_stack_and_its_iteration,
+    the_page_has_an_icon_and_its_theme_before_the_first_paint,
+    the_run_page_draws_who_called_whom,
     every_page_renders_its_data,
     agent_content_is_text_not_markup,
     empty_project_shows_how_to_send_a_trace,
