@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::outline::OutlineCache;
 
-/// Writes closer together than this reach a page as one event.
+/// Events to one page are at least this far apart; the writes in between are merged.
 pub const COALESCE: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Deserialize)]
@@ -30,7 +30,6 @@ pub struct LiveQuery {
 #[derive(Clone)]
 pub(crate) struct LiveState {
     pub(crate) store: AnyStore,
-    pub(crate) outlines: std::sync::Arc<OutlineCache>,
 }
 
 pub(crate) async fn handle(
@@ -52,9 +51,11 @@ pub(crate) async fn handle(
         Err(err) => return crate::scope::PageError::from(err).into_response(),
     }
     let changes = state.store.changes().await;
-    let stream = futures_util::stream::unfold((changes, state.outlines), move |(mut changes, outlines)| async move {
+    let start = (changes, tokio::time::Instant::now() - COALESCE);
+    let stream = futures_util::stream::unfold(start, move |(mut changes, last_sent)| async move {
         let wanted = |c: &Change| c.project == project && run.is_none_or(|r| c.touches(r));
-        // The first change for this page, then whatever else arrives within COALESCE.
+        // The first change for this page goes out at once; what follows within COALESCE of
+        // the last event is merged into the next one.
         let mut runs = loop {
             match changes.recv().await {
                 Ok(c) if wanted(&c) => break c.runs,
@@ -63,7 +64,7 @@ pub(crate) async fn handle(
                 Err(RecvError::Closed) => return None,
             }
         };
-        let until = tokio::time::Instant::now() + COALESCE;
+        let until = last_sent + COALESCE;
         while let Ok(next) = tokio::time::timeout_at(until, changes.recv()).await {
             match next {
                 Ok(c) if wanted(&c) => match (&mut runs, c.runs) {
@@ -75,7 +76,12 @@ pub(crate) async fn handle(
                 Err(RecvError::Closed) => break,
             }
         }
-        // The page will read again: the outlines it reads must not be older than the change.
+        // A run page reads its run's outline again: not more often than building it allows,
+        // and then from a fresh build (not older than the change).
+        let outlines = OutlineCache::global();
+        if let Some(at) = run.and_then(|r| outlines.next_build(r)) {
+            tokio::time::sleep_until(at.into()).await;
+        }
         outlines.forget(runs.as_deref());
         let data = match &runs {
             None => "*".to_owned(),
@@ -86,7 +92,8 @@ pub(crate) async fn handle(
                 ids.join(" ")
             }
         };
-        Some((Ok::<_, std::convert::Infallible>(Event::default().event("change").data(data)), (changes, outlines)))
+        let event = Event::default().event("change").data(data);
+        Some((Ok::<_, std::convert::Infallible>(event), (changes, tokio::time::Instant::now())))
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }

@@ -337,18 +337,20 @@ pub(crate) async fn load(
     scope: &crate::scope::ProjectScope,
     id: &str,
 ) -> Result<(RunRow, Arc<Outline>), leptos::prelude::ServerFnError> {
-    use leptos::prelude::use_context;
     use northstar_store::Store;
 
     use crate::scope::{PageError, fail};
     let id = crate::scope::uuid(id)?;
     let run = scope.store.run_row(scope.id, id).await.map_err(fail)?.ok_or_else(PageError::not_found)?;
-    let cache = use_context::<Arc<OutlineCache>>().unwrap_or_default();
-    let outline = cache
-        .get(&run, || async {
+    let outline = OutlineCache::global()
+        .get(scope.id, &run, || async {
+            let started = std::time::Instant::now();
             let view = scope.store.run_view(scope.id, id).await.map_err(fail)?;
             let view = view.ok_or_else(PageError::not_found)?;
-            Ok::<_, leptos::prelude::ServerFnError>(crate::convert::outline(&view.run, &view.spans, &view.events))
+            let read = started.elapsed();
+            let outline = crate::convert::outline(&view.run, &view.spans, &view.events);
+            tracing::debug!(run = %id, nodes = outline.nodes.len(), ?read, indexed = ?(started.elapsed() - read), "run outline built");
+            Ok::<_, leptos::prelude::ServerFnError>(outline)
         })
         .await?;
     Ok((run, outline))
@@ -359,12 +361,16 @@ pub(crate) fn parse_toggles(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
 
-/// Outlines of the runs being looked at, by run. An outline is rebuilt when its run has changed
+/// Outlines of the runs being looked at, by project and run (one per process: every router
+/// and server function of the process reads the same, and ids are random, so two stores in one
+/// process do not meet). An outline is rebuilt when its run has changed
 /// (status, end, figures) and after a moment in any case (a second while the run is running, so
 /// a live run's new spans appear; a minute after it ended, for late events). Concurrent
 /// viewers of one run wait for one build. Bounded by the nodes held in all outlines together.
 pub struct OutlineCache {
-    slots: Mutex<HashMap<Uuid, Arc<Slot>>>,
+    slots: Mutex<HashMap<(Uuid, Uuid), Arc<Slot>>>,
+    /// When each run's outline was last built and how long that took.
+    builds: Mutex<HashMap<Uuid, (Instant, Duration)>>,
     budget: usize,
 }
 
@@ -387,14 +393,20 @@ impl Default for OutlineCache {
 }
 
 impl OutlineCache {
+    /// The process's cache.
+    pub(crate) fn global() -> &'static Self {
+        static CACHE: std::sync::LazyLock<OutlineCache> = std::sync::LazyLock::new(OutlineCache::default);
+        &CACHE
+    }
+
     /// Holding at most about `budget` nodes (always at least the outline being read).
     #[must_use]
     pub fn new(budget: usize) -> Self {
-        Self { slots: Mutex::new(HashMap::new()), budget }
+        Self { slots: Mutex::new(HashMap::new()), builds: Mutex::new(HashMap::new()), budget }
     }
 
     /// The outline of `run`, built by `build` when there is none fresh.
-    pub(crate) async fn get<F, Fut, E>(&self, run: &RunRow, build: F) -> Result<Arc<Outline>, E>
+    pub(crate) async fn get<F, Fut, E>(&self, project: Uuid, run: &RunRow, build: F) -> Result<Arc<Outline>, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Outline, E>>,
@@ -403,18 +415,40 @@ impl OutlineCache {
         let ttl = if run.status == Status::Running { Duration::from_secs(1) } else { Duration::from_secs(60) };
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match slots.get(&run.id) {
+            let key = (project, run.id);
+            match slots.get(&key) {
                 Some(s) if s.fingerprint == fingerprint && s.made.elapsed() < ttl => Arc::clone(s),
                 _ => {
                     let s = Arc::new(Slot { fingerprint, made: Instant::now(), outline: tokio::sync::OnceCell::new() });
-                    slots.insert(run.id, Arc::clone(&s));
+                    slots.insert(key, Arc::clone(&s));
                     s
                 }
             }
         };
-        let outline = slot.outline.get_or_try_init(|| async { build().await.map(Arc::new) }).await?;
-        self.evict(run.id);
+        let outline = slot
+            .outline
+            .get_or_try_init(|| async {
+                let started = Instant::now();
+                let outline = build().await.map(Arc::new)?;
+                let mut builds = self.builds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if builds.len() > 10_000 {
+                    builds.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
+                }
+                builds.insert(run.id, (started, started.elapsed()));
+                Ok(outline)
+            })
+            .await?;
+        self.evict((project, run.id));
         Ok(Arc::clone(outline))
+    }
+
+    /// When `run`'s outline may be built again without building more than half the time: a live
+    /// page of a run that takes 0.7 s to read hears of its changes at most every 1.4 s (small
+    /// runs at once). `None`: now.
+    pub(crate) fn next_build(&self, run: Uuid) -> Option<Instant> {
+        let builds = self.builds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (at, took) = builds.get(&run)?;
+        Some(*at + *took * 2).filter(|next| *next > Instant::now())
     }
 
     /// Drops the outlines of `runs` (of every run: `None`), which changed.
@@ -422,14 +456,12 @@ impl OutlineCache {
         let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match runs {
             None => slots.clear(),
-            Some(runs) => runs.iter().for_each(|r| {
-                slots.remove(r);
-            }),
+            Some(runs) => slots.retain(|(_, run), _| !runs.contains(run)),
         }
     }
 
     /// Drops the oldest outlines (not `keep`) while all of them hold more than the budget.
-    fn evict(&self, keep: Uuid) {
+    fn evict(&self, keep: (Uuid, Uuid)) {
         let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let weight = |s: &Slot| s.outline.get().map_or(0, |o| o.weight());
         let mut held: usize = slots.values().map(|s| weight(s)).sum();

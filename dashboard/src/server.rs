@@ -19,13 +19,10 @@ pub fn router(store: AnyStore, config: DashboardConfig) -> Router {
     crate::panics::install();
     let options = LeptosOptions::builder().output_name(OUTPUT_NAME).site_pkg_dir("pkg").build();
     let routes = route_list().to_vec();
-    // The run page's trees, shared by everyone viewing through this router.
-    let outlines = std::sync::Arc::new(crate::outline::OutlineCache::default());
-    let live = crate::live::LiveState { store: store.clone(), outlines: outlines.clone() };
+    let live = crate::live::LiveState { store: store.clone() };
     let context = move || {
         provide_context(store.clone());
         provide_context(config.clone());
-        provide_context(outlines.clone());
     };
     Router::new()
         .route("/api/live", axum::routing::get(crate::live::handle).with_state(live))

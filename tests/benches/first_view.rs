@@ -1,8 +1,13 @@
-//! The run page's first view at any size (issue 24): runs of 10, 10,000 and 100,000 spans, each
-//! opened cold (the run read and indexed) and warm. For each: the server's time to answer the
-//! page and the bytes it sends, then in Chromium the time from navigation to a hydrated,
-//! interactive page (the `northstar-hydrated` performance mark) and the page's JS heap.
+//! The run page's first view at any size (issue 24): runs of about 100, 10,000 and 100,000
+//! spans. For each, in Chromium, the time from navigation to a hydrated, interactive page (the
+//! `northstar-hydrated` performance mark), first on a cold server (the run read and indexed
+//! for this view) and then warm, and the page's JS heap; then the server's time to answer the
+//! page and the bytes it sends.
 //! The 10-span run is the reference: a big run should cost what a small one does.
+//!
+//! Then the latency from an ingest request to the `change` event on a run page's live stream
+//! (`/api/live`), p50 and p99 over a series of spans sent one by one, beside the ingest
+//! request's own time (the reference: a page cannot hear of a write before it commits).
 //!
 //! `cargo bench -p northstar-tests --bench first_view` (release server); under `cargo test` a
 //! smoke pass with the 10-span run and a 1,000-span one.
@@ -38,7 +43,7 @@ async fn measure(sizes: &[usize]) {
     let cookie = c.get_named_cookie("northstar_session").await.expect("login cookie");
     let cookie = format!("{}={}", cookie.name(), cookie.value());
     let http = reqwest::Client::new();
-    println!("| spans | server, cold | server, warm | bytes | hydrated (Chromium) | JS heap |");
+    println!("| spans | hydrated in Chromium, cold server | hydrated, warm | server, warm | bytes | JS heap |");
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
     for run in &runs {
         let url = format!("{base}{project}/runs/{}", run.run);
@@ -49,12 +54,8 @@ async fn measure(sizes: &[usize]) {
             let bytes = response.bytes().await.expect("body").len();
             (started.elapsed(), bytes)
         };
-        let (cold, bytes) = get().await;
-        let mut warm: Vec<Duration> = Vec::new();
-        for _ in 0..5 {
-            warm.push(get().await.0);
-        }
-        warm.sort();
+        // Chromium first, on a cold server (the run not yet read since it was ingested), then
+        // twice more warm; then the page's HTML alone, warm.
         let mut hydrated = Vec::new();
         let mut heap = 0.0;
         for _ in 0..3 {
@@ -72,16 +73,74 @@ async fn measure(sizes: &[usize]) {
                 .as_f64()
                 .unwrap_or(0.0);
         }
+        let cold_hydrated = hydrated.remove(0);
+        let (_, bytes) = get().await;
+        let mut warm: Vec<Duration> = Vec::new();
+        for _ in 0..5 {
+            warm.push(get().await.0);
+        }
+        warm.sort();
         hydrated.sort_by(f64::total_cmp);
         println!(
-            "| {} | {:.0} ms | {:.0} ms | {:.0} KiB | {:.0} ms | {:.1} MiB |",
+            "| {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} KiB | {:.1} MiB |",
             run.spans,
-            cold.as_secs_f64() * 1000.0,
+            cold_hydrated,
+            hydrated[hydrated.len() / 2],
             warm[warm.len() / 2].as_secs_f64() * 1000.0,
             bytes as f64 / 1024.0,
-            hydrated[hydrated.len() / 2],
             heap / 1_048_576.0,
         );
     }
+    live_latency(&http, &base, &project, &cookie, runs.last().expect("a run"), if sizes.len() > 2 { 200 } else { 5 })
+        .await;
     let _ = c.close().await;
+}
+
+/// Sends `n` spans of `run`, one at a time, each once the page's stream has told of the last.
+async fn live_latency(
+    http: &reqwest::Client,
+    base: &str,
+    project: &str,
+    cookie: &str,
+    run: &fixtures::BigRun,
+    n: usize,
+) {
+    let project_id = project.trim_start_matches("/p/");
+    let mut stream = http
+        .get(format!("{base}/api/live?project={project_id}&run={}", run.run))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("follow the run");
+    assert_eq!(stream.status(), 200);
+    let (mut heard, mut ingest) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let span = fixtures::span(&fixtures::id(), &run.run, None);
+        let started = Instant::now();
+        chromium::ingest(base, &fixtures::batch(serde_json::json!({"spans": [span]}))).await;
+        ingest.push(started.elapsed());
+        let mut text = String::new();
+        while !text.contains("event: change") {
+            let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream")
+                .expect("a chunk");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        heard.push(started.elapsed());
+        // Past the stream's merging window, so each span is its own event.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let pct = |v: &mut Vec<Duration>, p: f64| {
+        v.sort();
+        v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "\ningest → live event, {n} spans: p50 {:.1} ms, p99 {:.1} ms (the ingest request alone: p50 {:.1} ms, p99 {:.1} ms)",
+        pct(&mut heard, 0.5),
+        pct(&mut heard, 0.99),
+        pct(&mut ingest, 0.5),
+        pct(&mut ingest, 0.99),
+    );
 }

@@ -91,7 +91,8 @@ pub fn spawn_server(database_url: Option<&str>, data: &std::path::Path) -> (Kill
         .env("NORTHSTAR_BOOTSTRAP_API_KEY", KEY)
         .env("NORTHSTAR_ADMIN_EMAIL", ADMIN)
         .env("NORTHSTAR_ADMIN_PASSWORD", PASSWORD)
-        .env("NORTHSTAR_LOG", "warn")
+        // Quiet unless whoever runs the tests asks for more.
+        .env("NORTHSTAR_LOG", std::env::var("NORTHSTAR_LOG").unwrap_or_else(|_| "warn".to_owned()))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     let mut server = Kill(server.spawn().expect("spawn server"));
