@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use northstar_store::{
-    NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, StoreError, TimeRange, User,
+    NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, SpanOutline, StoreError, TimeRange, User,
 };
 use northstar_wire::attributes as attr;
 use northstar_wire::{Event, EventType, Score, ScoreDataType, Span, SpanKind, Status};
@@ -209,17 +209,6 @@ pub(crate) fn error_view(v: &Value) -> Option<ErrorView> {
     }
 }
 
-/// A model span's own tokens and cost.
-fn span_figures(s: &Span) -> (i64, f64, Option<String>) {
-    if s.kind != SpanKind::Model {
-        return (0, 0.0, None);
-    }
-    let num = |k: &str| s.attributes.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-    let tokens = (num(attr::INPUT_TOKENS) + num(attr::OUTPUT_TOKENS)).round() as i64;
-    let model = s.attributes.get(attr::MODEL).and_then(Value::as_str).map(str::to_owned);
-    (tokens, num(attr::COST_USD), model)
-}
-
 /// The text of a message's content: a string, or the text parts of a content array, or
 /// `{content|text: "…"}`.
 fn content_text(v: &Value) -> Option<String> {
@@ -285,7 +274,7 @@ fn message(e: &Event) -> MessageView {
 
 /// The run as a tree: spans nested by `parent_span_id`, events under their span (or the
 /// run), children in time order; each node's figures include those below it.
-pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline {
+pub(crate) fn outline(row: &RunRow, spans: &[SpanOutline], events: &[Event]) -> Outline {
     let origin = row.started_at;
     let ids: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
     // Items are numbered: spans 0..n, then events. Children lists hold item numbers.
@@ -321,7 +310,6 @@ pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline
                 if std::mem::replace(&mut seen[item], true) {
                     continue;
                 }
-                let (tokens, cost, model) = span_figures(s);
                 Node {
                     id: s.id.to_string(),
                     parent,
@@ -334,9 +322,9 @@ pub(crate) fn outline(row: &RunRow, spans: &[Span], events: &[Event]) -> Outline
                     status: s.status,
                     start_ms: millis(origin, s.started_at),
                     duration_ms: s.ended_at.map(|e| millis(s.started_at, e)),
-                    tokens,
-                    cost_usd: cost,
-                    model,
+                    tokens: s.tokens.round() as i64,
+                    cost_usd: s.cost_usd,
+                    model: s.model.clone(),
                 }
             } else {
                 let e = &events[item - spans.len()];

@@ -56,11 +56,11 @@ pub(crate) async fn handle(
         let wanted = |c: &Change| c.project == project && run.is_none_or(|r| c.touches(r));
         // The first change for this page goes out at once; what follows within COALESCE of
         // the last event is merged into the next one.
-        let mut runs = loop {
+        let (mut runs, heard) = loop {
             match changes.recv().await {
-                Ok(c) if wanted(&c) => break c.runs,
+                Ok(c) if wanted(&c) => break (c.runs, std::time::Instant::now()),
                 Ok(_) => {}
-                Err(RecvError::Lagged(_)) => break None,
+                Err(RecvError::Lagged(_)) => break (None, std::time::Instant::now()),
                 Err(RecvError::Closed) => return None,
             }
         };
@@ -82,7 +82,7 @@ pub(crate) async fn handle(
         if let Some(at) = run.and_then(|r| outlines.next_build(r)) {
             tokio::time::sleep_until(at.into()).await;
         }
-        outlines.forget(runs.as_deref());
+        outlines.forget(runs.as_deref(), heard);
         let data = match &runs {
             None => "*".to_owned(),
             Some(runs) => {

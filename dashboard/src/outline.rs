@@ -345,7 +345,7 @@ pub(crate) async fn load(
     let outline = OutlineCache::global()
         .get(scope.id, &run, || async {
             let started = std::time::Instant::now();
-            let view = scope.store.run_view(scope.id, id).await.map_err(fail)?;
+            let view = scope.store.run_outline(scope.id, id).await.map_err(fail)?;
             let view = view.ok_or_else(PageError::not_found)?;
             let read = started.elapsed();
             let outline = crate::convert::outline(&view.run, &view.spans, &view.events);
@@ -451,13 +451,12 @@ impl OutlineCache {
         Some(*at + *took * 2).filter(|next| *next > Instant::now())
     }
 
-    /// Drops the outlines of `runs` (of every run: `None`), which changed.
-    pub(crate) fn forget(&self, runs: Option<&[Uuid]>) {
+    /// Drops the outlines of `runs` (of every run: `None`) built before `changed` (when the
+    /// change was heard): every page following a run forgets its outline, and the first
+    /// rebuild after the change serves them all.
+    pub(crate) fn forget(&self, runs: Option<&[Uuid]>, changed: Instant) {
         let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match runs {
-            None => slots.clear(),
-            Some(runs) => slots.retain(|(_, run), _| !runs.contains(run)),
-        }
+        slots.retain(|(_, run), slot| slot.made >= changed || runs.is_some_and(|r| !r.contains(run)));
     }
 
     /// Drops the oldest outlines (not `keep`) while all of them hold more than the budget.

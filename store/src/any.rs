@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::{
-    Change, IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunRow, RunView,
-    ScoreSummary, SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange, TraceBatch,
-    TraceCounts, User, UserChange, access, query, records,
+    Change, IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunOutline, RunRow,
+    RunView, ScoreSummary, SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange,
+    TraceBatch, TraceCounts, User, UserChange, access, query, records,
 };
 use chrono::{DateTime, Utc};
 
@@ -167,6 +167,9 @@ impl Store for AnyStore {
     }
     async fn run_view(&self, project: Uuid, id: Uuid) -> Result<Option<RunView>, StoreError> {
         dispatch!(self, b => query::run_view(b, project, id))
+    }
+    async fn run_outline(&self, project: Uuid, id: Uuid) -> Result<Option<RunOutline>, StoreError> {
+        dispatch!(self, b => query::run_outline(b, project, id))
     }
     async fn session_view(&self, project: Uuid, id: Uuid) -> Result<Option<SessionView>, StoreError> {
         dispatch!(self, b => query::session_view(b, project, id))

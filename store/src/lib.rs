@@ -45,8 +45,9 @@ pub use error::StoreError;
 pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use postgres::PgStore;
 pub use query::{
-    DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunRow, RunView, SESSION_VIEW_RUNS,
-    ScoreFilter, ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus, SessionView, TimeRange,
+    DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunOutline, RunRow, RunView,
+    SESSION_VIEW_RUNS, ScoreFilter, ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus, SessionView,
+    SpanOutline, TimeRange,
 };
 pub use sqlite::SqliteStore;
 
@@ -221,6 +222,13 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Page<RunRow>, StoreError>> + Send;
     /// The run page: the run with its figures, spans and events; `None` if not the project's.
     fn run_view(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<RunView>, StoreError>> + Send;
+    /// The run page's tree: the run, its spans as rows show them, its events; `None` if not
+    /// the project's.
+    fn run_outline(
+        &self,
+        project: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<RunOutline>, StoreError>> + Send;
     /// The session page: the session with its figures and metadata, and its first
     /// [`SESSION_VIEW_RUNS`] runs, oldest first.
     fn session_view(

@@ -24,8 +24,8 @@ pub(crate) use overview::overview;
 pub(crate) use runs::{run_row, run_rows};
 pub(crate) use scores::{add_score, list_scores, score_summaries};
 pub(crate) use sessions::{session_row, session_rows};
-pub use views::{NodeView, RunView, SESSION_VIEW_RUNS, SessionView};
-pub(crate) use views::{node_view, run_text_search, run_view, session_view};
+pub use views::{NodeView, RunOutline, RunView, SESSION_VIEW_RUNS, SessionView, SpanOutline};
+pub(crate) use views::{node_view, run_outline, run_text_search, run_view, session_view};
 
 /// The run's cost under the cost rule, as SQL over its row `r`.
 pub(crate) fn run_cost(q: &sql::Sql, r: &str) -> String {

@@ -165,3 +165,49 @@ async fn a_run_is_searched_in_its_attribute_values_and_messages_on_postgres() {
 async fn a_run_is_searched_in_its_attribute_values_and_messages_on_sqlite() {
     a_run_is_searched_in_its_attribute_values_and_messages(Backend::Sqlite).await;
 }
+
+async fn the_run_tree_reads_a_model_spans_figures_and_nothing_else(backend: Backend) {
+    let (store, _guard) = store(backend).await;
+    let project = store.create_project("p", "hash-of-key").await.expect("project").id;
+    let (session, run, model, tool) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let body = json!({
+        "schema_version": 2,
+        "sessions": [{"id": session, "created_at": T0}],
+        "runs": [{"id": run, "session_id": session, "name": "agent", "started_at": T0, "status": "running"}],
+        "spans": [
+            {"id": model, "run_id": run, "kind": "model", "name": "chat", "started_at": T0, "status": "ok", "iteration": 3,
+             "attributes": {"model": "gpt-4o", "input_tokens": 1200, "output_tokens": 34, "cost_usd": 0.0123, "prompt": "long"}},
+            {"id": tool, "run_id": run, "parent_span_id": model, "kind": "tool", "name": "search", "started_at": at(1),
+             "status": "running", "attributes": {"model": "not a model span", "cost_usd": 5, "input_tokens": "many"}}
+        ],
+        "events": [{"id": Uuid::new_v4(), "run_id": run, "span_id": model, "type": "user_input", "created_at": T0,
+                    "content": "hi"}]
+    });
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest");
+    let mut tree = store.run_outline(project, run).await.expect("read").expect("the run");
+    tree.spans.sort_by_key(|s| s.started_at);
+    assert_eq!(tree.run.id, run);
+    let rows: Vec<_> = tree.spans.iter().map(|s| (s.id, s.model.clone(), s.tokens, s.cost_usd, s.iteration)).collect();
+    assert_eq!(rows, [(model, Some("gpt-4o".to_owned()), 1234.0, 0.0123, Some(3)), (tool, None, 0.0, 0.0, None)]);
+    assert_eq!(tree.spans[1].parent_span_id, Some(model));
+    assert_eq!(tree.events.len(), 1);
+    assert_eq!(store.run_outline(Uuid::new_v4(), run).await.expect("read"), None, "another project");
+
+    // A run with no span yet has an empty tree.
+    let empty = Uuid::new_v4();
+    let body = json!({"schema_version": 2,
+                      "runs": [{"id": empty, "session_id": session, "name": "new", "started_at": T0, "status": "running"}]});
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest");
+    let tree = store.run_outline(project, empty).await.expect("read").expect("the run");
+    assert!(tree.spans.is_empty() && tree.events.is_empty());
+}
+
+#[tokio::test]
+async fn the_run_tree_reads_a_model_spans_figures_and_nothing_else_on_postgres() {
+    the_run_tree_reads_a_model_spans_figures_and_nothing_else(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_run_tree_reads_a_model_spans_figures_and_nothing_else_on_sqlite() {
+    the_run_tree_reads_a_model_spans_figures_and_nothing_else(Backend::Sqlite).await;
+}
