@@ -220,10 +220,34 @@ fn content_text(v: &Value) -> Option<String> {
             (!texts.is_empty() && texts.len() == parts.len()).then(|| texts.join("\n"))
         }
         Value::Object(o) => {
-            ["content", "text"].iter().find_map(|k| o.get(*k).and_then(Value::as_str)).map(str::to_owned)
+            let text = ["content", "text"].iter().find_map(|k| o.get(*k).and_then(content_text));
+            // An OpenAI-style assistant message that calls tools: its text, then one line per
+            // call, `→ name(arguments)`.
+            let calls: Vec<String> = o
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .map(|calls| calls.iter().filter_map(tool_call_line).collect())
+                .unwrap_or_default();
+            match (text, calls.is_empty()) {
+                (text, true) => text,
+                (None, false) => Some(calls.join("\n")),
+                (Some(t), false) => Some(format!("{t}\n{}", calls.join("\n"))),
+            }
         }
         _ => None,
     }
+}
+
+/// `→ name(arguments)` for a tool call as OpenAI writes it (`{function: {name, arguments}}`,
+/// arguments a JSON string) or flat (`{name, arguments|args|input}`).
+fn tool_call_line(call: &Value) -> Option<String> {
+    let f = call.get("function").unwrap_or(call);
+    let name = f.get("name").and_then(Value::as_str)?;
+    let args = ["arguments", "args", "input"].iter().find_map(|k| f.get(*k)).map_or_else(String::new, |a| match a {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    Some(format!("→ {name}({args})"))
 }
 
 fn event_label(t: EventType) -> (&'static str, &'static str) {
@@ -515,5 +539,25 @@ pub(crate) fn summary(s: ScoreSummary) -> ScoreSummaryItem {
         max: s.max,
         buckets: s.buckets,
         trend: s.trend,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_assistant_message_that_calls_tools_reads_as_text_and_calls() {
+        let message = json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "search_docs", "arguments": "{\"q\":\"refunds\"}"}},
+            {"name": "lookup", "input": {"id": 7}}
+        ]});
+        assert_eq!(content_text(&message).as_deref(), Some("→ search_docs({\"q\":\"refunds\"})\n→ lookup({\"id\":7})"));
+        let with_text =
+            json!({"content": "Let me look.", "tool_calls": [{"function": {"name": "f", "arguments": ""}}]});
+        assert_eq!(content_text(&with_text).as_deref(), Some("Let me look.\n→ f()"));
+        assert_eq!(content_text(&json!({"content": [{"type": "text", "text": "hi"}]})).as_deref(), Some("hi"));
+        assert_eq!(content_text(&json!({"other": 1})), None);
     }
 }

@@ -113,6 +113,23 @@ async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
     let theme = c.execute("return document.documentElement.dataset.theme", vec![]).await.expect("js");
     assert_eq!(theme, json!("dark"));
     shot(c, "7-run-dark").await;
+    // Messages and attributes can be copied.
+    wait_for(c, "//section[@id='node-detail']//div[contains(@class,'role-user')]//button[@aria-label='Copy message']")
+        .await;
+    wait_for(c, "//section[@id='node-detail']//details[@class='attributes']//button[@aria-label='Copy JSON']").await;
+
+    // Replacing the API key takes a second, explicit click; the new key can be copied.
+    c.find(Locator::XPath("//nav//a[text()='Settings']")).await.expect("settings").click().await.expect("click");
+    let confirm = wait_for(c, "//details[@id='rotate-confirm']/summary").await;
+    assert!(
+        !c.find(Locator::Id("rotate-key")).await.expect("button").is_displayed().await.expect("shown"),
+        "hidden at first"
+    );
+    confirm.click().await.expect("open");
+    wait_for(c, "//button[@id='rotate-key']").await.click().await.expect("replace");
+    wait_for(c, "//div[contains(@class,'new-key')]//button[@aria-label='Copy key']").await;
+    let key = c.find(Locator::Id("new-key")).await.expect("key").text().await.expect("text");
+    assert!(key.starts_with("ns_"), "{key}");
 
     // Logging out ends the session: the dashboard asks for a login again.
     c.find(Locator::Id("logout")).await.expect("logout").click().await.expect("click");

@@ -84,13 +84,22 @@ pub fn IdChip(id: String, #[prop(optional, into)] href: Option<String>) -> impl 
                 Some(h) => view! { <A href=h>{code()}</A> }.into_any(),
                 None => code().into_any(),
             }}
-            <button type="button" class="copy" title="Copy id" aria-label="Copy id" on:click=move |_| copy_text(&full)>
-                <svg viewBox="0 0 16 16" width="11" height="11" aria-hidden="true">
-                    <rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.5"></rect>
-                    <path d="M3 11V3a1 1 0 0 1 1-1h7" fill="none" stroke="currentColor" stroke-width="1.5"></path>
-                </svg>
-            </button>
+            <CopyButton text=full what="id"/>
         </span>
+    }
+}
+
+/// A button that copies `text` to the clipboard; `what` names it for people and screen readers.
+#[component]
+pub fn CopyButton(text: String, what: &'static str) -> impl IntoView {
+    let label = format!("Copy {what}");
+    view! {
+        <button type="button" class="copy" title=label.clone() aria-label=label on:click=move |_| copy_text(&text)>
+            <svg viewBox="0 0 16 16" width="11" height="11" aria-hidden="true">
+                <rect x="5" y="5" width="9" height="9" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.5"></rect>
+                <path d="M3 11V3a1 1 0 0 1 1-1h7" fill="none" stroke="currentColor" stroke-width="1.5"></path>
+            </svg>
+        </button>
     }
 }
 

@@ -9,7 +9,9 @@ use super::tree::{TraceTree, TreeSource};
 use super::{query_param, route_param};
 use crate::api::AddScore;
 use crate::app::project_id;
-use crate::components::{ErrorBox, IdChip, LiveToggle, Loading, Stat, StatusBadge, kind_icon, live_changes, message};
+use crate::components::{
+    CopyButton, ErrorBox, IdChip, LiveToggle, Loading, Stat, StatusBadge, kind_icon, live_changes, message,
+};
 use crate::format;
 use crate::model::{ErrorView, MessageView, NodeDetail, RunItem};
 
@@ -176,7 +178,7 @@ fn Detail(d: NodeDetail) -> impl IntoView {
             </div>
         })}
         <details class="attributes" open=d.messages.is_empty()>
-            <summary>{if d.kind.is_none() { "Metadata" } else { "Attributes" }}</summary>
+            <summary>{if d.kind.is_none() { "Metadata" } else { "Attributes" }}" "<CopyButton text=d.attributes.clone() what="JSON"/></summary>
             <pre class="code">{d.attributes.clone()}</pre>
         </details>
     }
@@ -186,9 +188,17 @@ fn Detail(d: NodeDetail) -> impl IntoView {
 fn Message(m: MessageView) -> impl IntoView {
     view! {
         <div class=format!("msg role-{}", m.role)>
-            <div class="msg-head"><span class="msg-role">{m.label.clone()}</span><span class="muted">{m.at.clone()}</span></div>
+            <div class="msg-head">
+                <span class="msg-role">{m.label.clone()}</span>
+                <span class="msg-tools">
+                    <span class="muted">{m.at.clone()}</span>
+                    <CopyButton text=m.text.clone().or_else(|| m.json.clone()).unwrap_or_default() what="message"/>
+                </span>
+            </div>
             {m.text.clone().map(|t| view! { <div class="msg-text">{t}</div> })}
-            {m.json.clone().map(|j| view! { <pre class="code">{j}</pre> })}
+            {m.json.clone().map(|j| view! {
+                <details class="msg-json" open><summary>"JSON"</summary><pre class="code">{j}</pre></details>
+            })}
         </div>
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{RotateKey, SetRetention};
 use crate::app::project_id;
-use crate::components::{ErrorBox, Loading, message};
+use crate::components::{CopyButton, ErrorBox, Loading, message};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -34,11 +34,15 @@ pub fn SettingsPage() -> impl IntoView {
                         <p class="muted">"Ingest URL: " <code>{d.ingest.url.clone()}</code></p>
                         {if admin {
                             view! {
-                                <ActionForm action=rotate>
-                                    <input type="hidden" name="project" value=id1/>
-                                    <button type="submit" id="rotate-key">"Create a new key"</button>
-                                    <span class="muted">" The current key stops working at once."</span>
-                                </ActionForm>
+                                // Two steps: the key every agent of the project sends stops working.
+                                <details class="confirm" id="rotate-confirm">
+                                    <summary>"Create a new key…"</summary>
+                                    <ActionForm action=rotate>
+                                        <input type="hidden" name="project" value=id1/>
+                                        <p class="form-error">"The current key stops working at once: every agent sending with it is refused until it has the new one."</p>
+                                        <button type="submit" id="rotate-key">"Replace the key"</button>
+                                    </ActionForm>
+                                </details>
                             }.into_any()
                         } else {
                             view! { <p class="muted">"Only the project's admins can create keys."</p> }.into_any()
@@ -46,7 +50,8 @@ pub fn SettingsPage() -> impl IntoView {
                         {move || rotate.value().get().map(|r| match r {
                             Ok(key) => view! {
                                 <div class="banner new-key" role="status">
-                                    "New key (shown once, copy it now): " <code id="new-key">{key}</code>
+                                    "New key (shown once, copy it now): " <code id="new-key">{key.clone()}</code>
+                                    <CopyButton text=key what="key"/>
                                 </div>
                             }.into_any(),
                             Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
