@@ -39,6 +39,10 @@ async fn list<R: Reader, T>(
     q.push(&format!("SELECT {} FROM {table} WHERE project_id = ", listing.columns)).arg(Arg::Uuid(project));
     q.push(&format!(" AND {} = ", listing.parent)).arg(Arg::Uuid(parent));
     q.push(&format!(" ORDER BY {}", listing.order));
+    if listing.then_recorded {
+        let recorded = q.recorded();
+        q.push(&format!(", {recorded}"));
+    }
     r.fetch_all(q).await?.iter().map(decode).collect()
 }
 
@@ -96,7 +100,9 @@ pub(crate) async fn list_node_events<R: Reader>(
         Some(span) => q.push(" AND span_id = ").arg(Arg::Uuid(span)),
         None => q.push(" AND span_id IS NULL"),
     };
-    q.push(" ORDER BY created_at, id");
+    // Events at one instant (a system prompt and the user's message) as they were recorded.
+    let recorded = q.recorded();
+    q.push(&format!(" ORDER BY created_at, {recorded}"));
     r.fetch_all(q).await?.iter().map(rows::event).collect()
 }
 

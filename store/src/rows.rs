@@ -111,14 +111,21 @@ pub(crate) struct Listing {
     pub(crate) columns: &'static str,
     pub(crate) parent: &'static str,
     pub(crate) order: &'static str,
+    /// Ties of `order` in the order the rows were first stored ([`crate::query::sql::Sql::recorded`]).
+    pub(crate) then_recorded: bool,
 }
 
-pub(crate) const RUNS_OF_SESSION: Listing =
-    Listing { table: "runs", columns: select::RUN, parent: "session_id", order: "started_at, id" };
+pub(crate) const RUNS_OF_SESSION: Listing = Listing {
+    table: "runs",
+    columns: select::RUN,
+    parent: "session_id",
+    order: "started_at, id",
+    then_recorded: false,
+};
 pub(crate) const SPANS_OF_RUN: Listing =
-    Listing { table: "spans", columns: select::SPAN, parent: "run_id", order: "started_at, id" };
+    Listing { table: "spans", columns: select::SPAN, parent: "run_id", order: "started_at, id", then_recorded: false };
 pub(crate) const EVENTS_OF_RUN: Listing =
-    Listing { table: "events", columns: select::EVENT, parent: "run_id", order: "created_at, id" };
+    Listing { table: "events", columns: select::EVENT, parent: "run_id", order: "created_at", then_recorded: true };
 
 /// The column lists the decoders above read, shared by both backends' SELECTs.
 pub(crate) mod select {

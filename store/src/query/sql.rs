@@ -90,6 +90,15 @@ impl Sql {
         }
     }
 
+    /// The order events were first stored in: Postgres' `seq` column (migration 0008), SQLite's
+    /// `rowid` (an upsert keeps both).
+    pub(crate) fn recorded(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "seq",
+            Dialect::Sqlite => "rowid",
+        }
+    }
+
     /// Every row's `values` as one JSON array of arrays, in one text value (NULL or `[]` for no
     /// row): a read of 100,000 small rows as one value skips the driver's per-row cost.
     pub(crate) fn json_rows(&self, values: &str) -> String {

@@ -211,3 +211,44 @@ async fn the_run_tree_reads_a_model_spans_figures_and_nothing_else_on_postgres()
 async fn the_run_tree_reads_a_model_spans_figures_and_nothing_else_on_sqlite() {
     the_run_tree_reads_a_model_spans_figures_and_nothing_else(Backend::Sqlite).await;
 }
+
+async fn events_at_one_instant_come_back_as_they_were_recorded(backend: Backend) {
+    let (store, _guard) = store(backend).await;
+    let project = store.create_project("p", "hash-of-key").await.expect("project").id;
+    let (session, run, span) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // Eight events with one timestamp and random ids: any other order shows.
+    let events: Vec<_> = (0..8)
+        .map(|i| {
+            json!({"id": Uuid::new_v4(), "run_id": run, "span_id": span, "type": "custom", "created_at": T0,
+                   "content": {"text": format!("message {i}")}})
+        })
+        .collect();
+    let body = json!({
+        "schema_version": 2,
+        "sessions": [{"id": session, "created_at": T0}],
+        "runs": [{"id": run, "session_id": session, "name": "agent", "started_at": T0, "status": "running"}],
+        "spans": [{"id": span, "run_id": run, "kind": "model", "name": "chat", "started_at": T0, "status": "running"}],
+        "events": events
+    });
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest");
+    // Sent again (an SDK retry): still in the order first recorded.
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest again");
+    let texts = |events: Vec<northstar_wire::Event>| {
+        events.into_iter().map(|e| e.content["text"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    };
+    let expected: Vec<String> = (0..8).map(|i| format!("message {i}")).collect();
+    assert_eq!(texts(store.list_node_events(project, run, Some(span)).await.expect("read")), expected);
+    assert_eq!(texts(store.list_events(project, run).await.expect("read")), expected);
+    let tree = store.run_outline(project, run).await.expect("read").expect("run");
+    assert_eq!(texts(tree.events), expected, "the run page's tree");
+}
+
+#[tokio::test]
+async fn events_at_one_instant_come_back_as_they_were_recorded_on_postgres() {
+    events_at_one_instant_come_back_as_they_were_recorded(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn events_at_one_instant_come_back_as_they_were_recorded_on_sqlite() {
+    events_at_one_instant_come_back_as_they_were_recorded(Backend::Sqlite).await;
+}
