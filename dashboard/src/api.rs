@@ -333,9 +333,9 @@ pub async fn run_scores(project: String, run: String) -> Result<Vec<ScoreItem>, 
     use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let (store, project) = (&scope.store, scope.id);
-    let scores = store.list_scores(project, crate::convert::uuid(&run)?).await.map_err(crate::convert::fail)?;
+    let scores = store.score_rows(project, crate::convert::uuid(&run)?).await.map_err(crate::convert::fail)?;
     let now = chrono::Utc::now();
-    Ok(scores.iter().map(|s| crate::convert::score(s, now)).collect())
+    Ok(scores.into_iter().map(|s| crate::convert::score(&s.score, s.created_by, now)).collect())
 }
 
 /// Adds a human score to a run. `data_type`: `numeric` (uses `value`), `categorical` (uses
@@ -357,7 +357,7 @@ pub async fn add_score(
     let mut new = crate::convert::new_score(&run, name, &data_type, value, category, passed, comment)?;
     new.created_by = Some(scope.user.email.clone());
     let score = store.add_score(project, &new).await.map_err(crate::convert::fail)?;
-    Ok(crate::convert::score(&score, chrono::Utc::now()))
+    Ok(crate::convert::score(&score, new.created_by, chrono::Utc::now()))
 }
 
 /// Every score name's distribution and trend.

@@ -461,7 +461,7 @@ pub(crate) fn span_detail(s: &Span, events: &[Event]) -> NodeDetail {
     }
 }
 
-pub(crate) fn score(s: &Score, now: DateTime<Utc>) -> ScoreItem {
+pub(crate) fn score(s: &Score, by: Option<String>, now: DateTime<Utc>) -> ScoreItem {
     let value = match s.data_type {
         ScoreDataType::Categorical => s.string_value.clone().unwrap_or_default(),
         ScoreDataType::Boolean => if s.value == 1.0 { "Pass" } else { "Fail" }.to_owned(),
@@ -475,6 +475,8 @@ pub(crate) fn score(s: &Score, now: DateTime<Utc>) -> ScoreItem {
         source: s.source.as_str().to_owned(),
         comment: s.comment.clone(),
         created: ago(now, s.created_at),
+        by,
+        span: s.span_id.map(|id| id.to_string()),
     }
 }
 

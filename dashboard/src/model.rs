@@ -316,6 +316,10 @@ pub struct ScoreItem {
     pub source: String,
     pub comment: Option<String>,
     pub created: String,
+    /// Who added it (a human score's dashboard user).
+    pub by: Option<String>,
+    /// The span it scores, when it scores one span rather than the run.
+    pub span: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

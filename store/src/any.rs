@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::backend::Backend;
 use crate::{
     Change, IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunOutline, RunRow,
-    RunView, ScoreSummary, SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange,
+    RunView, ScoreRow, ScoreSummary, SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange,
     TraceBatch, TraceCounts, User, UserChange, access, query, records,
 };
 use chrono::{DateTime, Utc};
@@ -185,6 +185,9 @@ impl Store for AnyStore {
     }
     async fn list_scores(&self, project: Uuid, run: Uuid) -> Result<Vec<Score>, StoreError> {
         dispatch!(self, b => query::list_scores(b, project, run))
+    }
+    async fn score_rows(&self, project: Uuid, run: Uuid) -> Result<Vec<ScoreRow>, StoreError> {
+        dispatch!(self, b => query::score_rows(b, project, run))
     }
     async fn add_score(&self, project: Uuid, score: &NewScore) -> Result<Score, StoreError> {
         let added = dispatch!(self, b => query::add_score(b, project, score))?;

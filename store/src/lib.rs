@@ -46,8 +46,8 @@ pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use postgres::PgStore;
 pub use query::{
     DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunOutline, RunRow, RunView,
-    SESSION_VIEW_RUNS, ScoreFilter, ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus, SessionView,
-    SpanOutline, TimeRange,
+    SESSION_VIEW_RUNS, ScoreFilter, ScoreRow, ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus,
+    SessionView, SpanOutline, TimeRange,
 };
 pub use sqlite::SqliteStore;
 
@@ -257,6 +257,8 @@ pub trait Store: Send + Sync {
     fn run_row(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<RunRow>, StoreError>> + Send;
     /// The scores of a run, newest first.
     fn list_scores(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Score>, StoreError>> + Send;
+    /// The run page's scores: [`Store::list_scores`] with who added each (a human score's user).
+    fn score_rows(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<ScoreRow>, StoreError>> + Send;
     /// Adds a `human` score to a run of the project.
     ///
     /// # Errors

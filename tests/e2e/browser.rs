@@ -5,7 +5,7 @@ use northstar_test_support::fixtures;
 use northstar_test_support::fixtures::agent_trace;
 use serde_json::json;
 
-use super::chromium::{Browser, ingest, login, shot, spawn_server, wait_for};
+use super::chromium::{ADMIN, Browser, ingest, login, shot, spawn_server, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_a_trace_and_score_it() {
@@ -94,6 +94,7 @@ async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
     let added = wait_for(c, &format!("{form}//tr[@class='score-row'][td[text()='helpfulness']]")).await;
     let text = added.text().await.expect("text");
     assert!(text.contains("0.9") && text.contains("human") && text.contains("clear answer"), "score row: {text}");
+    assert!(text.contains(&format!("by {ADMIN}")), "who added it: {text}");
     shot(c, "5-scored").await;
 
     // The scores page shows it too.

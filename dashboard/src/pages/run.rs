@@ -238,8 +238,14 @@ fn Scores(project: String, run: String) -> impl IntoView {
                                     {list.into_iter().map(|s| view! {
                                         <tr class="score-row">
                                             <td>{s.name}</td>
-                                            <td class=format!("score-value type-{}", s.data_type)>{s.value}</td>
-                                            <td><span class=format!("badge source-{}", s.source)>{s.source.clone()}</span></td>
+                                            <td class=format!("score-value type-{}", s.data_type)>
+                                                {s.value}
+                                                {s.span.map(|id| view! { <span class="score-span" title=id.clone()>" span "{format::short_id(&id).to_owned()}</span> })}
+                                            </td>
+                                            <td>
+                                                <span class=format!("badge source-{}", s.source)>{s.source.clone()}</span>
+                                                {s.by.map(|by| view! { <span class="score-by muted">" by "{by}</span> })}
+                                            </td>
                                             <td>{s.comment.unwrap_or_default()}</td>
                                             <td class="muted">{s.created}</td>
                                         </tr>

@@ -215,6 +215,19 @@ async fn the_run_page_draws_who_called_whom(server: &TestServer) {
     }
 }
 
+async fn a_span_level_score_says_which_span(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (t, body) = agent_trace();
+    server.accepts(&body).await;
+    let mut score = crate::common::fixtures::score(&id(), &t.run);
+    score["span_id"] = json!(t.model);
+    server.accepts(&batch(json!({"scores": [score]}))).await;
+    let html = page(server, &cookie, &format!("/p/{}/runs/{}", server.project, t.run)).await;
+    let short = &t.model[..8];
+    let at = html.find(r#"class="score-span""#).expect("the score is marked as a span's");
+    assert!(html[at..].chars().take(200).collect::<String>().contains(short), "which span: {}", &html[at..]);
+}
+
 async fn the_page_has_an_icon_and_its_theme_before_the_first_paint(server: &TestServer) {
     let cookie = server.admin_cookie().await;
     let html = page(server, &cookie, &format!("/p/{}", server.project)).await;
@@ -230,6 +243,7 @@ on_both_stores!(
     a_failed_span_shows_its_stack_and_its_iteration,
     the_page_has_an_icon_and_its_theme_before_the_first_paint,
     the_run_page_draws_who_called_whom,
+    a_span_level_score_says_which_span,
     every_page_renders_its_data,
     agent_content_is_text_not_markup,
     empty_project_shows_how_to_send_a_trace,

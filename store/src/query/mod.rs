@@ -22,7 +22,8 @@ use uuid::Uuid;
 
 pub(crate) use overview::overview;
 pub(crate) use runs::{run_row, run_rows};
-pub(crate) use scores::{add_score, list_scores, score_summaries};
+pub use scores::ScoreRow;
+pub(crate) use scores::{add_score, list_scores, score_rows, score_summaries};
 pub(crate) use sessions::{session_row, session_rows};
 pub use views::{NodeView, RunOutline, RunView, SESSION_VIEW_RUNS, SessionView, SpanOutline};
 pub(crate) use views::{node_view, run_outline, run_text_search, run_view, session_view};

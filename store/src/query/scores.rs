@@ -19,6 +19,27 @@ fn columns(q: &super::sql::Sql) -> String {
     )
 }
 
+/// A score with who added it (a human score's dashboard user), as the run page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreRow {
+    pub score: Score,
+    pub created_by: Option<String>,
+}
+
+/// The run page's scores: [`list_scores`] with who added each.
+pub(crate) async fn score_rows<R: Reader>(r: &R, project: Uuid, run: Uuid) -> Result<Vec<ScoreRow>, StoreError> {
+    let mut q = r.sql();
+    let (cols, scores) = (columns(&q), q.table("scores"));
+    q.push(&format!("SELECT {cols}, sc.created_by FROM {scores} sc WHERE sc.project_id = "));
+    q.arg(Arg::Uuid(project)).push(" AND sc.trace_id = ").arg(Arg::Uuid(run));
+    q.push(" ORDER BY sc.created_at DESC, sc.id");
+    r.fetch_all(q)
+        .await?
+        .iter()
+        .map(|row| Ok(ScoreRow { score: crate::rows::score(row)?, created_by: row.opt_text("created_by")? }))
+        .collect()
+}
+
 /// The scores of a run, newest first.
 pub(crate) async fn list_scores<R: Reader>(r: &R, project: Uuid, run: Uuid) -> Result<Vec<Score>, StoreError> {
     let mut q = r.sql();
