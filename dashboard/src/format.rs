@@ -33,6 +33,13 @@ pub fn cost(usd: f64) -> String {
     format!("${whole}.{fraction:0<2}")
 }
 
+/// A run's cost, or `unpriced` when it called a model and nothing priced it (no cost recorded
+/// and no price known): `$0` would say it was free.
+#[must_use]
+pub fn run_cost(usd: f64, model: Option<&str>) -> String {
+    if usd == 0.0 && model.is_some() { "unpriced".into() } else { cost(usd) }
+}
+
 /// `950`, `12.3k`, `4.56M`.
 #[must_use]
 pub fn count(n: i64) -> String {
@@ -126,6 +133,9 @@ mod tests {
         assert_eq!(cost(0.5), "$0.50");
         assert_eq!(cost(0.99999), "$1.00");
         assert_eq!(cost(f64::NAN), "$0");
+        assert_eq!(run_cost(0.0, Some("my-local-model")), "unpriced");
+        assert_eq!(run_cost(0.0, None), "$0", "no model call: nothing to price");
+        assert_eq!(run_cost(0.0123, Some("gpt-4o-mini")), "$0.0123");
         assert_eq!(cost(12.345), "$12.35");
         assert_eq!(count(950), "950");
         assert_eq!(count(12_345), "12.3k");

@@ -134,7 +134,7 @@ fn RunStats(r: RunItem) -> impl IntoView {
     view! {
         <section class="stats">
             <Stat label="Duration" value=format::duration(r.duration_ms) sub=r.started.clone()/>
-            <Stat label="Cost" value=format::cost(r.cost_usd)/>
+            <Stat label="Cost" value=format::run_cost(r.cost_usd, r.model.as_deref())/>
             <Stat label="Tokens" value=format::count(r.input_tokens + r.output_tokens)
                   sub=format!("{} in · {} out", format::count(r.input_tokens), format::count(r.output_tokens))/>
             <Stat label="Model" value=model/>

@@ -87,7 +87,7 @@ pub fn RunsPage() -> impl IntoView {
                                         <td class="muted">{r.model.clone().unwrap_or_else(|| "—".into())}</td>
                                         <td class="num">{r.tool_calls}</td>
                                         <td class="num">{format::count(r.input_tokens + r.output_tokens)}</td>
-                                        <td class="num">{format::cost(r.cost_usd)}</td>
+                                        <td class="num">{format::run_cost(r.cost_usd, r.model.as_deref())}</td>
                                         <td><IdChip id=r.session_id.clone() href=session/></td>
                                     </tr>
                                 }

@@ -60,7 +60,7 @@ pub fn SessionPage() -> impl IntoView {
                                         <span class="timeline-meta">
                                             <StatusBadge status=r.status.as_str().to_owned()/>
                                             <span>{format::duration(r.duration_ms)}</span>
-                                            <span>{format::cost(r.cost_usd)}</span>
+                                            <span>{format::run_cost(r.cost_usd, r.model.as_deref())}</span>
                                             <span class="muted">{model}</span>
                                         </span>
                                     </div>

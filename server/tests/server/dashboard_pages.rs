@@ -228,6 +228,23 @@ async fn a_span_level_score_says_which_span(server: &TestServer) {
     assert!(html[at..].chars().take(200).collect::<String>().contains(short), "which span: {}", &html[at..]);
 }
 
+async fn a_run_whose_model_nothing_priced_says_unpriced_not_free(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (session, run) = (id(), id());
+    server
+        .accepts(&batch(json!({
+            "sessions": [{"id": session, "created_at": "2025-05-01T10:00:00Z"}],
+            "runs": [{"id": run, "session_id": session, "name": "local", "started_at": "2025-05-01T10:00:00Z", "status": "ok"}],
+            "spans": [{"id": id(), "run_id": run, "kind": "model", "name": "chat", "started_at": "2025-05-01T10:00:00Z",
+                       "status": "ok", "attributes": {"model": "my-local-model-7b", "input_tokens": 10, "output_tokens": 2}}],
+        })))
+        .await;
+    let html = page(server, &cookie, &format!("/p/{}/runs/{run}", server.project)).await;
+    assert!(html.contains(">unpriced</div>"), "the run's cost says unpriced");
+    let list = page(server, &cookie, &format!("/p/{}/runs", server.project)).await;
+    assert!(list.contains(r#"<td class="num">unpriced</td>"#), "the runs list too");
+}
+
 async fn the_page_has_an_icon_and_its_theme_before_the_first_paint(server: &TestServer) {
     let cookie = server.admin_cookie().await;
     let html = page(server, &cookie, &format!("/p/{}", server.project)).await;
@@ -244,6 +261,7 @@ on_both_stores!(
     the_page_has_an_icon_and_its_theme_before_the_first_paint,
     the_run_page_draws_who_called_whom,
     a_span_level_score_says_which_span,
+    a_run_whose_model_nothing_priced_says_unpriced_not_free,
     every_page_renders_its_data,
     agent_content_is_text_not_markup,
     empty_project_shows_how_to_send_a_trace,
