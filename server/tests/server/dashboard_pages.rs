@@ -245,6 +245,32 @@ async fn a_run_whose_model_nothing_priced_says_unpriced_not_free(server: &TestSe
     assert!(list.contains(r#"<td class="num">unpriced</td>"#), "the runs list too");
 }
 
+async fn hostile_search_text_finds_nothing_and_is_no_5xx(server: &TestServer) {
+    let cookie = server.admin_cookie().await;
+    let (t, body) = agent_trace();
+    server.accepts(&body).await;
+    let p = server.project.to_string();
+    for text in ["\0", "a\0b", "%_\\", &"x".repeat(10_000), "\u{202e}\u{1}"] {
+        let form = [("project", p.as_str()), ("run", &t.run), ("text", text), ("kind", "")];
+        let (status, body) = call(server, &cookie, "trace_search", &form).await;
+        assert_eq!(status, 200, "{text:?}: {body}");
+        assert!(body.contains(r#""total":0"#), "{text:?}: {body}");
+        let form = [
+            ("project", p.as_str()),
+            ("status", ""),
+            ("range", ""),
+            ("q", text),
+            ("score", ""),
+            ("min", ""),
+            ("max", ""),
+            ("category", ""),
+            ("page", "1"),
+        ];
+        let (status, body) = call(server, &cookie, "runs", &form).await;
+        assert_eq!(status, 200, "runs list, {text:?}: {body}");
+    }
+}
+
 async fn the_page_has_an_icon_and_its_theme_before_the_first_paint(server: &TestServer) {
     let cookie = server.admin_cookie().await;
     let html = page(server, &cookie, &format!("/p/{}", server.project)).await;
@@ -261,6 +287,7 @@ on_both_stores!(
     the_page_has_an_icon_and_its_theme_before_the_first_paint,
     the_run_page_draws_who_called_whom,
     a_span_level_score_says_which_span,
+    hostile_search_text_finds_nothing_and_is_no_5xx,
     a_run_whose_model_nothing_priced_says_unpriced_not_free,
     every_page_renders_its_data,
     agent_content_is_text_not_markup,

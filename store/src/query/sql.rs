@@ -158,8 +158,11 @@ impl Sql {
     }
 
     /// Binds `needle` as a "contains" pattern (`%` and `_` taken literally); returns its
-    /// position for [`Sql::like`].
+    /// position for [`Sql::like`]. A NUL is looked for as U+FFFD, which is what ingest stores for
+    /// one: Postgres refuses NUL in text, and SQLite's `LIKE` would end the pattern there (and
+    /// match everything).
     pub(crate) fn pattern(&mut self, needle: &str) -> usize {
+        let needle = needle.replace('\0', "\u{fffd}");
         let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         self.args.push(Arg::Text(format!("%{escaped}%")));
         self.args.len()
