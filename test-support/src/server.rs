@@ -118,6 +118,24 @@ impl TestServer {
         (response.status().as_u16(), response.text().await.expect("body"))
     }
 
+    /// Calls the dashboard's server function `function` as the page's forms do (form-encoded,
+    /// with `cookie`, and an `Origin` header when given); the status and the body.
+    pub async fn server_fn(
+        &self,
+        cookie: &str,
+        function: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> (u16, String) {
+        let url = format!("{}/api/dashboard/{function}", self.base);
+        let mut request = self.client.post(url).header("cookie", cookie).form(form);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.expect("request");
+        (response.status().as_u16(), response.text().await.expect("body"))
+    }
+
     /// POSTs `body` with this server's key; returns the status and the JSON body.
     pub async fn post(&self, body: &Value) -> (u16, Value) {
         self.post_with_key(&self.key, body).await

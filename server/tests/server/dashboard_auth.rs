@@ -28,22 +28,6 @@ fn token(secret: &[u8], sub: &str, exp: i64, alg: jsonwebtoken::Algorithm) -> St
 }
 
 /// POSTs a server function's form; the status and body.
-async fn call(
-    server: &TestServer,
-    cookie: &str,
-    function: &str,
-    form: &[(&str, &str)],
-    origin: Option<&str>,
-) -> (u16, String) {
-    let mut request =
-        server.client.post(format!("{}/api/dashboard/{function}", server.base)).header("cookie", cookie).form(form);
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    let response = request.send().await.expect("request");
-    (response.status().as_u16(), response.text().await.expect("body"))
-}
-
 async fn login_logout_and_wrong_passwords(server: &TestServer) {
     server.user("ana@example.com", true).await;
     let page = format!("/p/{}/sessions", server.project);
@@ -52,7 +36,7 @@ async fn login_logout_and_wrong_passwords(server: &TestServer) {
     let response = server.client.get(format!("{}{page}", server.base)).send().await.expect("request");
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], format!("/login?next=%2Fp%2F{}%2Fsessions", server.project));
-    let (status, _) = call(server, "", "projects", &[], None).await;
+    let (status, _) = server.server_fn("", "projects", &[], None).await;
     assert_eq!(status, 401);
     let (status, html) = server.get_as("", "/login").await;
     assert_eq!(status, 200);
@@ -120,7 +104,7 @@ async fn expired_and_forged_tokens_are_refused(server: &TestServer) {
         let (status, body) = server.get_as(&format!("northstar_session={bad}"), &page).await;
         assert_eq!(status, 303, "{what}: back to the login");
         assert!(!body.contains("Overview"), "{what}: no page");
-        let (status, _) = call(server, &format!("northstar_session={bad}"), "projects", &[], None).await;
+        let (status, _) = server.server_fn(&format!("northstar_session={bad}"), "projects", &[], None).await;
         assert_eq!(status, 401, "{what}: server functions refuse too");
     }
 }
@@ -163,35 +147,35 @@ async fn users_see_only_their_projects(server: &TestServer) {
     }
     let b_id = b.to_string();
     let (status, body) =
-        call(server, &cookie, "trace", &[("project", &b_id), ("id", &b_trace.run), ("span", "")], None).await;
+        server.server_fn(&cookie, "trace", &[("project", &b_id), ("id", &b_trace.run), ("span", "")], None).await;
     assert_eq!(status, 404);
     assert!(!body.contains("llm.answer"));
     let score =
         [("project", b_id.as_str()), ("run", &b_trace.run), ("name", "q"), ("data_type", "numeric"), ("value", "1")];
-    assert_eq!(call(server, &cookie, "add_score", &score, None).await.0, 404);
+    assert_eq!(server.server_fn(&cookie, "add_score", &score, None).await.0, 404);
     let a_id = server.project.to_string();
     let sideways =
         [("project", a_id.as_str()), ("run", &b_trace.run), ("name", "q"), ("data_type", "numeric"), ("value", "1")];
-    assert_ne!(call(server, &cookie, "add_score", &sideways, None).await.0, 200);
+    assert_ne!(server.server_fn(&cookie, "add_score", &sideways, None).await.0, 200);
     assert!(server.store.list_scores(b, b_trace.run.parse().expect("id")).await.expect("scores").is_empty());
 
     // A member adds scores but may not manage keys or retention; an admin may.
     let mine =
         [("project", a_id.as_str()), ("run", &a_trace.run), ("name", "q"), ("data_type", "numeric"), ("value", "1")];
-    assert_eq!(call(server, &cookie, "add_score", &mine, None).await.0, 200);
+    assert_eq!(server.server_fn(&cookie, "add_score", &mine, None).await.0, 200);
     let scores = server.store.list_scores(server.project, a_trace.run.parse().expect("id")).await.expect("scores");
     assert_eq!(scores.len(), 1);
-    assert_eq!(call(server, &cookie, "rotate_key", &[("project", &a_id)], None).await.0, 403);
-    assert_eq!(call(server, &cookie, "retention", &[("project", &a_id), ("days", "7")], None).await.0, 403);
+    assert_eq!(server.server_fn(&cookie, "rotate_key", &[("project", &a_id)], None).await.0, 403);
+    assert_eq!(server.server_fn(&cookie, "retention", &[("project", &a_id), ("days", "7")], None).await.0, 403);
     server.store.set_member(server.project, carol, Role::Admin).await.expect("admin");
-    let (status, body) = call(server, &cookie, "rotate_key", &[("project", &a_id)], None).await;
+    let (status, body) = server.server_fn(&cookie, "rotate_key", &[("project", &a_id)], None).await;
     assert_eq!(status, 200);
     let new_key: String = serde_json::from_str(&body).expect("the key, as JSON");
     assert!(new_key.starts_with("ns_") && new_key.len() == 35);
     let (old, _) = server.post(&agent_trace().1).await;
     assert_eq!(old, 401, "the old key stopped working");
     assert_eq!(server.post_with_key(&new_key, &agent_trace().1).await.0, 200, "the new one works");
-    assert_eq!(call(server, &cookie, "rotate_key", &[("project", &b_id)], None).await.0, 404, "not B's admin");
+    assert_eq!(server.server_fn(&cookie, "rotate_key", &[("project", &b_id)], None).await.0, 404, "not B's admin");
 }
 
 async fn cross_site_posts_are_refused(server: &TestServer) {
@@ -201,7 +185,7 @@ async fn cross_site_posts_are_refused(server: &TestServer) {
     let project = server.project.to_string();
     let form =
         [("project", project.as_str()), ("run", &t.run), ("name", "csrf"), ("data_type", "numeric"), ("value", "1")];
-    let (status, _) = call(server, &cookie, "add_score", &form, Some("http://evil.example")).await;
+    let (status, _) = server.server_fn(&cookie, "add_score", &form, Some("http://evil.example")).await;
     assert_eq!(status, 403);
     let referer = server
         .client
@@ -225,7 +209,7 @@ async fn cross_site_posts_are_refused(server: &TestServer) {
     assert!(server.store.list_scores(server.project, run).await.expect("scores").is_empty(), "nothing stored");
 
     let own = server.base.clone();
-    assert_eq!(call(server, &cookie, "add_score", &form, Some(&own)).await.0, 200, "the dashboard's own origin");
+    assert_eq!(server.server_fn(&cookie, "add_score", &form, Some(&own)).await.0, 200, "the dashboard's own origin");
     assert_eq!(server.store.list_scores(server.project, run).await.expect("scores").len(), 1);
 }
 

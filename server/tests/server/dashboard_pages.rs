@@ -119,13 +119,6 @@ async fn a_10k_span_run_page_renders(server: &TestServer) {
     assert!(html.contains("$9.90"), "the run's cost is the sum of its 9,900 model spans");
 }
 
-/// A server function called as the page's forms call it.
-async fn call(server: &TestServer, cookie: &str, function: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let url = format!("{}/api/dashboard/{function}", server.base);
-    let response = server.client.post(url).header("cookie", cookie).form(form).send().await.expect("request");
-    (response.status().as_u16(), response.text().await.expect("body"))
-}
-
 async fn a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why(server: &TestServer) {
     let cookie = server.admin_cookie().await;
     let (t, body) = agent_trace();
@@ -147,7 +140,7 @@ async fn a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why(server: &Te
         (score("q", "boolean", ("passed", "maybe")), "choose pass or fail"),
     ] {
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (status, body) = call(server, &cookie, "add_score", &form).await;
+        let (status, body) = server.server_fn(&cookie, "add_score", &form, None).await;
         assert_eq!((status, body.contains(says)), (400, true), "{form:?}: {body}");
     }
     // A category on a number score is not kept (the store would refuse it).
@@ -159,7 +152,7 @@ async fn a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why(server: &Te
         ("value", "0.5"),
         ("category", "stray"),
     ];
-    assert_eq!(call(server, &cookie, "add_score", &form).await.0, 200);
+    assert_eq!(server.server_fn(&cookie, "add_score", &form, None).await.0, 200);
 
     let runs = |min: &'static str| {
         [
@@ -176,12 +169,12 @@ async fn a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why(server: &Te
     };
     let form = runs("high");
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, body) = call(server, &cookie, "runs", &form).await;
+    let (status, body) = server.server_fn(&cookie, "runs", &form, None).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("minimum must be a number"), "{body}");
     let form = runs("0.5");
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, body) = call(server, &cookie, "runs", &form).await;
+    let (status, body) = server.server_fn(&cookie, "runs", &form, None).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&t.run), "the run scored 0.5: {body}");
 }
@@ -252,7 +245,7 @@ async fn hostile_search_text_finds_nothing_and_is_no_5xx(server: &TestServer) {
     let p = server.project.to_string();
     for text in ["\0", "a\0b", "%_\\", &"x".repeat(10_000), "\u{202e}\u{1}"] {
         let form = [("project", p.as_str()), ("run", &t.run), ("text", text), ("kind", "")];
-        let (status, body) = call(server, &cookie, "trace_search", &form).await;
+        let (status, body) = server.server_fn(&cookie, "trace_search", &form, None).await;
         assert_eq!(status, 200, "{text:?}: {body}");
         assert!(body.contains(r#""total":0"#), "{text:?}: {body}");
         let form = [
@@ -266,7 +259,7 @@ async fn hostile_search_text_finds_nothing_and_is_no_5xx(server: &TestServer) {
             ("category", ""),
             ("page", "1"),
         ];
-        let (status, body) = call(server, &cookie, "runs", &form).await;
+        let (status, body) = server.server_fn(&cookie, "runs", &form, None).await;
         assert_eq!(status, 200, "runs list, {text:?}: {body}");
     }
 }
