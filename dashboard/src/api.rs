@@ -159,10 +159,19 @@ pub async fn session(project: String, id: String) -> Result<SessionData, ServerF
     let id = crate::convert::uuid(&id)?;
     let view = scope.store.session_view(scope.id, id).await.map_err(crate::convert::fail)?;
     let view = view.ok_or_else(crate::scope::PageError::not_found)?;
-    Ok(crate::convert::session_data(&view.session, Some(view.metadata), &view.runs, chrono::Utc::now()))
+    Ok(crate::convert::session_data(&view, chrono::Utc::now()))
 }
 
-/// One page of runs: status, time range, text, and an optional score condition.
+/// The project's score names, for the runs list's score filter.
+#[server(prefix = "/api/dashboard", endpoint = "score_names")]
+pub async fn score_names(project: String) -> Result<Vec<String>, ServerFnError> {
+    use northstar_store::Store;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    scope.store.score_names(scope.id).await.map_err(crate::convert::fail)
+}
+
+/// One page of runs: status, time range, text, an optional score condition, and the sort
+/// (`started`, `duration`, `cost`, `tokens`; `dir` `asc`, else newest or largest first).
 #[server(prefix = "/api/dashboard", endpoint = "runs")]
 pub async fn list_runs(
     project: String,
@@ -173,9 +182,11 @@ pub async fn list_runs(
     min: String,
     max: String,
     category: String,
+    sort: String,
+    dir: String,
     page: u32,
 ) -> Result<RunsData, ServerFnError> {
-    use northstar_store::{RunFilter, ScoreFilter, Store};
+    use northstar_store::{RunFilter, RunSort, ScoreFilter, Store};
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let (store, id) = (&scope.store, scope.id);
     // An empty bound is none; anything else must be a number (never silently no rows).
@@ -194,17 +205,17 @@ pub async fn list_runs(
         range: crate::convert::range(&range),
         search: Some(q).filter(|q| !q.trim().is_empty()),
         score,
+        sort: RunSort::parse(&sort).unwrap_or_default(),
+        descending: dir != "asc",
         limit: crate::PAGE_SIZE,
         offset: page.saturating_sub(1).saturating_mul(crate::PAGE_SIZE),
         ..RunFilter::default()
     };
     let rows = store.list_run_rows(id, &filter).await.map_err(crate::convert::fail)?;
-    let names = store.score_summaries(id, Default::default()).await.map_err(crate::convert::fail)?;
     let now = chrono::Utc::now();
     Ok(RunsData {
         rows: rows.rows.iter().map(|r| crate::convert::run(r, now, r.started_at)).collect(),
         total: rows.total,
-        score_names: crate::convert::unique_names(&names),
         ingest: crate::convert::ingest(),
     })
 }

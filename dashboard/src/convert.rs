@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use northstar_store::{
-    NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, SpanOutline, StoreError, TimeRange, User,
+    NewScore, Overview, Project, Role, RunRow, ScoreSummary, SessionRow, SessionView, SpanOutline, StoreError,
+    TimeRange, User,
 };
 use northstar_wire::attributes as attr;
 use northstar_wire::{Event, EventType, Score, ScoreDataType, Span, SpanKind, Status};
@@ -14,8 +15,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::model::{
-    DayPoint, ErrorView, Ingest, MessageView, ModelPoint, NodeDetail, OverviewData, ProjectItem, RunItem, RunSummary,
-    ScoreItem, ScoreSummaryItem, SessionData, SessionItem,
+    DayPoint, ErrorView, Ingest, JsonNode, MessageView, ModelPoint, NodeDetail, OverviewData, ProjectItem, RunItem,
+    RunSummary, ScoreChip, ScoreItem, ScoreSummaryItem, SessionData, SessionItem, TurnView,
 };
 use crate::outline::{Node, Outline};
 
@@ -95,6 +96,22 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
+/// `v` as a foldable tree, its deepest levels as JSON text.
+pub(crate) fn json_tree(v: &Value) -> JsonNode {
+    fn walk(v: &Value, depth: usize) -> JsonNode {
+        match v {
+            Value::Array(items) if depth < JsonNode::MAX_DEPTH => {
+                JsonNode::List(items.iter().map(|i| walk(i, depth + 1)).collect())
+            }
+            Value::Object(map) if depth < JsonNode::MAX_DEPTH => {
+                JsonNode::Map(map.iter().map(|(k, i)| (k.clone(), walk(i, depth + 1))).collect())
+            }
+            other => JsonNode::Scalar(other.to_string()),
+        }
+    }
+    walk(v, 0)
+}
+
 pub(crate) fn overview(project: ProjectItem, o: Overview, has_data: bool) -> OverviewData {
     OverviewData {
         project,
@@ -146,7 +163,38 @@ pub(crate) fn session(r: &SessionRow, now: DateTime<Utc>) -> SessionItem {
         tool_calls: r.tool_calls,
         cost_usd: r.cost_usd,
         tokens: r.input_tokens + r.output_tokens,
+        user: r.user.clone(),
+        first_run: r.first_run.clone(),
+        input: r.input.as_deref().map(|t| one_line(t, 120)),
     }
+}
+
+/// A preview on one line: whitespace runs folded, at most `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line,
+    }
+}
+
+/// The value of a score as a person reads it: the number, the category, or Pass/Fail.
+fn score_value(s: &Score) -> String {
+    match s.data_type {
+        ScoreDataType::Categorical => s.string_value.clone().unwrap_or_default(),
+        ScoreDataType::Boolean => if s.value == 1.0 { "Pass" } else { "Fail" }.to_owned(),
+        ScoreDataType::Numeric => crate::format::number(s.value),
+    }
+}
+
+/// The newest score of each name (`scores` newest first), as a list shows them.
+fn score_chips(scores: &[Score]) -> Vec<ScoreChip> {
+    let mut seen = HashSet::new();
+    scores
+        .iter()
+        .filter(|s| seen.insert((s.name.as_str(), s.span_id)))
+        .map(|s| ScoreChip { name: s.name.clone(), value: score_value(s), span: s.span_id.is_some() })
+        .collect()
 }
 
 pub(crate) fn run(r: &RunRow, now: DateTime<Utc>, origin: DateTime<Utc>) -> RunItem {
@@ -166,24 +214,35 @@ pub(crate) fn run(r: &RunRow, now: DateTime<Utc>, origin: DateTime<Utc>) -> RunI
         tool_calls: r.tool_calls,
         spans: r.spans,
         offset_ms: millis(origin, r.started_at),
+        input: r.input.as_deref().map(|t| one_line(t, 120)),
+        user: r.user.clone(),
+        scores: score_chips(&r.scores),
     }
 }
 
-pub(crate) fn session_data(row: &SessionRow, meta: Option<Value>, runs: &[RunRow], now: DateTime<Utc>) -> SessionData {
+pub(crate) fn session_data(view: &SessionView, now: DateTime<Utc>) -> SessionData {
+    let (row, runs) = (&view.session, &view.runs);
     let items: Vec<RunItem> = runs.iter().map(|r| run(r, now, row.created_at)).collect();
+    let named: HashMap<Uuid, &RunRow> = runs.iter().map(|r| (r.id, r)).collect();
+    let turns = view
+        .turns
+        .iter()
+        .map(|t| TurnView {
+            run: t.run.to_string(),
+            name: named.get(&t.run).map(|r| r.name.clone()).unwrap_or_default(),
+            status: named.get(&t.run).map_or(Status::Ok, |r| r.status),
+            input: t.input.as_ref().map(message),
+            output: t.output.as_ref().map(message),
+        })
+        .collect();
     let end = items.iter().map(|r| r.offset_ms + r.duration_ms.unwrap_or(0.0)).fold(0.0_f64, f64::max);
     SessionData {
         session: session(row, now),
-        metadata: meta.as_ref().map(pretty).unwrap_or_default(),
+        metadata: pretty(&view.metadata),
         runs: items,
+        turns,
         span_ms: end.max(row.duration_ms.unwrap_or(0.0)).max(1.0),
     }
-}
-
-pub(crate) fn unique_names(summaries: &[ScoreSummary]) -> Vec<String> {
-    let mut names: Vec<String> = summaries.iter().map(|s| s.name.clone()).collect();
-    names.dedup();
-    names
 }
 
 pub(crate) fn error_view(v: &Value) -> Option<ErrorView> {
@@ -265,11 +324,7 @@ fn event_label(t: EventType) -> (&'static str, &'static str) {
 
 fn preview(e: &Event) -> String {
     let text = content_text(&e.content).unwrap_or_else(|| e.content.to_string());
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(80) {
-        Some((i, _)) => format!("{}…", &one_line[..i]),
-        None => one_line,
-    }
+    one_line(&text, 80)
 }
 
 fn message(e: &Event) -> MessageView {
@@ -291,8 +346,48 @@ fn message(e: &Event) -> MessageView {
         role: role.to_owned(),
         label,
         json: text.is_none().then(|| pretty(&e.content)),
+        tree: text.is_none().then(|| json_tree(&e.content)),
         text,
         at: e.created_at.format("%H:%M:%S%.3f").to_string(),
+    }
+}
+
+/// A child in a node's list: the time and rank it is ordered by, and its item number.
+type Child = (DateTime<Utc>, u8, usize);
+
+/// At one instant: inputs (a system prompt, the user's message), then spans, then outputs.
+const RANK_INPUT: u8 = 0;
+const RANK_SPAN: u8 = 1;
+const RANK_OUTPUT: u8 = 2;
+
+/// Orders the children of one node: by time, then rank, then as recorded. An input event
+/// that falls inside a sibling span that started before it is put just before that span: it
+/// is what the span answers (an SDK that opens the agent's span before it records the run's
+/// question would otherwise list the question after the whole agent).
+fn order_children(list: &mut [Child], spans: &[SpanOutline]) {
+    list.sort_unstable();
+    if !list.iter().any(|c| c.1 == RANK_INPUT) || !list.iter().any(|c| c.1 == RANK_SPAN) {
+        return;
+    }
+    // The sibling spans by start, and the latest end reached by each prefix of them (a span
+    // still running reaches everything).
+    let (mut starts, mut reach) = (Vec::new(), Vec::new());
+    for &(start, _, item) in list.iter().filter(|c| c.1 == RANK_SPAN) {
+        let end = spans[item].ended_at.unwrap_or(DateTime::<Utc>::MAX_UTC);
+        reach.push(reach.last().map_or(end, |r: &DateTime<Utc>| end.max(*r)));
+        starts.push(start);
+    }
+    let mut moved = false;
+    for child in list.iter_mut().filter(|c| c.1 == RANK_INPUT) {
+        // The first span whose prefix reaches the input is the earliest one covering it.
+        let k = reach.partition_point(|r| *r < child.0);
+        if k < starts.len() && starts[k] < child.0 {
+            child.0 = starts[k];
+            moved = true;
+        }
+    }
+    if moved {
+        list.sort_unstable();
     }
 }
 
@@ -301,18 +396,24 @@ fn message(e: &Event) -> MessageView {
 pub(crate) fn outline(row: &RunRow, spans: &[SpanOutline], events: &[Event]) -> Outline {
     let origin = row.started_at;
     let ids: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
-    // Items are numbered: spans 0..n, then events. Children lists hold item numbers.
-    let mut children: HashMap<Option<Uuid>, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
+    // Items are numbered: spans 0..n, then events. Children lists hold item numbers, with the
+    // time and rank they are ordered by.
+    let mut children: HashMap<Option<Uuid>, Vec<Child>> = HashMap::new();
     for (i, s) in spans.iter().enumerate() {
         let parent = s.parent_span_id.filter(|p| ids.contains(p) && *p != s.id);
-        children.entry(parent).or_default().push((s.started_at, i));
+        children.entry(parent).or_default().push((s.started_at, RANK_SPAN, i));
     }
     for (i, e) in events.iter().enumerate() {
         let parent = e.span_id.filter(|p| ids.contains(p));
-        children.entry(parent).or_default().push((e.created_at, spans.len() + i));
+        let rank = if matches!(e.event_type, EventType::UserInput | EventType::SystemMessage) {
+            RANK_INPUT
+        } else {
+            RANK_OUTPUT
+        };
+        children.entry(parent).or_default().push((e.created_at, rank, spans.len() + i));
     }
     for list in children.values_mut() {
-        list.sort_unstable();
+        order_children(list, spans);
     }
 
     let mut nodes: Vec<Node> = Vec::with_capacity(spans.len() + events.len());
@@ -322,7 +423,7 @@ pub(crate) fn outline(row: &RunRow, spans: &[SpanOutline], events: &[Event]) -> 
     let push_children =
         |stack: &mut Vec<(Option<u32>, u16, usize)>, key: Option<Uuid>, parent: Option<u32>, depth: u16| {
             if let Some(list) = children.get(&key) {
-                stack.extend(list.iter().rev().map(|&(_, item)| (parent, depth, item)));
+                stack.extend(list.iter().rev().map(|&(_, _, item)| (parent, depth, item)));
             }
         };
     push_children(&mut stack, None, None, 0);
@@ -433,6 +534,7 @@ pub(crate) fn run_detail(row: &RunRow, events: &[Event]) -> NodeDetail {
         error: row.error.as_ref().and_then(error_view),
         iteration: None,
         attributes: pretty(&row.metadata),
+        attributes_tree: json_tree(&row.metadata),
         messages: messages_of(events, None),
     }
 }
@@ -457,16 +559,13 @@ pub(crate) fn span_detail(s: &Span, events: &[Event]) -> NodeDetail {
         error: s.error.as_ref().and_then(error_view),
         iteration: s.iteration,
         attributes: pretty(&s.attributes),
+        attributes_tree: json_tree(&s.attributes),
         messages: messages_of(events, Some(s.id)),
     }
 }
 
 pub(crate) fn score(s: &Score, by: Option<String>, now: DateTime<Utc>) -> ScoreItem {
-    let value = match s.data_type {
-        ScoreDataType::Categorical => s.string_value.clone().unwrap_or_default(),
-        ScoreDataType::Boolean => if s.value == 1.0 { "Pass" } else { "Fail" }.to_owned(),
-        ScoreDataType::Numeric => crate::format::number(s.value),
-    };
+    let value = score_value(s);
     ScoreItem {
         id: s.id.to_string(),
         name: s.name.clone(),
@@ -548,6 +647,39 @@ pub(crate) fn summary(s: ScoreSummary) -> ScoreSummaryItem {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_question_recorded_inside_the_span_that_answers_it_comes_before_that_span() {
+        let t = |ms: i64| DateTime::<Utc>::UNIX_EPOCH + Duration::milliseconds(ms);
+        let span = |start: i64, end: Option<i64>| SpanOutline {
+            id: Uuid::new_v4(),
+            parent_span_id: None,
+            kind: SpanKind::Agent,
+            name: "agent".into(),
+            started_at: t(start),
+            ended_at: end.map(t),
+            status: Status::Ok,
+            iteration: None,
+            model: None,
+            tokens: 0.0,
+            cost_usd: 0.0,
+        };
+        // Items 0 and 1 are spans: the agent (0–100 ms) and a later one still running (200 ms–).
+        let spans = [span(0, Some(100)), span(200, None)];
+        let mut children = vec![
+            (t(0), RANK_SPAN, 0),
+            (t(200), RANK_SPAN, 1),
+            (t(5), RANK_INPUT, 2),   // the run's question, recorded 5 ms into the agent
+            (t(5), RANK_OUTPUT, 3),  // an answer inside the agent stays after it
+            (t(150), RANK_INPUT, 4), // between the two: stays where its time puts it
+            (t(250), RANK_INPUT, 5), // inside the running span
+            (t(0), RANK_OUTPUT, 6),  // at the agent's start: outputs after spans
+            (t(0), RANK_INPUT, 7),   // at the agent's start: inputs before spans
+        ];
+        order_children(&mut children, &spans);
+        let order: Vec<usize> = children.iter().map(|c| c.2).collect();
+        assert_eq!(order, [2, 7, 0, 6, 3, 4, 5, 1]);
+    }
 
     #[test]
     fn an_assistant_message_that_calls_tools_reads_as_text_and_calls() {

@@ -40,6 +40,13 @@ pub fn run_cost(usd: f64, model: Option<&str>) -> String {
     if usd == 0.0 && model.is_some() { "unpriced".into() } else { cost(usd) }
 }
 
+/// A total cost of `tokens` of model use: "unpriced" when tokens were used and nothing
+/// priced them (a session or a model of local or unknown models), never a bare $0.
+#[must_use]
+pub fn usage_cost(usd: f64, tokens: i64) -> String {
+    if usd == 0.0 && tokens > 0 { "unpriced".into() } else { cost(usd) }
+}
+
 /// `950`, `12.3k`, `4.56M`.
 #[must_use]
 pub fn count(n: i64) -> String {
@@ -135,6 +142,9 @@ mod tests {
         assert_eq!(cost(f64::NAN), "$0");
         assert_eq!(run_cost(0.0, Some("my-local-model")), "unpriced");
         assert_eq!(run_cost(0.0, None), "$0", "no model call: nothing to price");
+        assert_eq!(usage_cost(0.0, 1200), "unpriced");
+        assert_eq!(usage_cost(0.0, 0), "$0");
+        assert_eq!(usage_cost(0.5, 1200), "$0.50");
         assert_eq!(run_cost(0.0123, Some("gpt-4o-mini")), "$0.0123");
         assert_eq!(cost(12.345), "$12.35");
         assert_eq!(count(950), "950");

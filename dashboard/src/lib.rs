@@ -30,6 +30,11 @@ pub mod server;
 /// Rows per page in every list.
 pub const PAGE_SIZE: u32 = 50;
 
+/// Rows a list counts at most; a larger total reads `COUNT_CAP + 1` (the store's rule).
+pub const COUNT_CAP: i64 = 10_000;
+#[cfg(feature = "ssr")]
+const _: () = assert!(COUNT_CAP == northstar_store::COUNT_CAP);
+
 /// The browser entry point, called by the hydration script.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -94,6 +94,10 @@ pub struct SessionItem {
     pub tool_calls: i64,
     pub cost_usd: f64,
     pub tokens: i64,
+    /// Who the session was for, its first run's name and what that run was asked.
+    pub user: Option<String>,
+    pub first_run: Option<String>,
+    pub input: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,13 +125,26 @@ pub struct RunItem {
     pub spans: i64,
     /// Milliseconds from the start of the session (or list) it is drawn against.
     pub offset_ms: f64,
+    /// What the run was asked (its first input, on one line) and who for.
+    pub input: Option<String>,
+    pub user: Option<String>,
+    /// Its newest score of each name (a list's scores column).
+    pub scores: Vec<ScoreChip>,
+}
+
+/// A score as a list shows it: `name value`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreChip {
+    pub name: String,
+    pub value: String,
+    /// It scores one of the run's spans, not the run.
+    pub span: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunsData {
     pub rows: Vec<RunItem>,
     pub total: i64,
-    pub score_names: Vec<String>,
     pub ingest: Ingest,
 }
 
@@ -138,6 +155,18 @@ pub struct SessionData {
     pub runs: Vec<RunItem>,
     /// The span of the timeline, in milliseconds.
     pub span_ms: f64,
+    /// The session as one conversation: what each run was asked and answered.
+    pub turns: Vec<TurnView>,
+}
+
+/// One run of a session as a turn of its conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnView {
+    pub run: String,
+    pub name: String,
+    pub status: Status,
+    pub input: Option<MessageView>,
+    pub output: Option<MessageView>,
 }
 
 /// An error as recorded: `{type, message, …}`.
@@ -177,6 +206,10 @@ pub struct RunSummary {
     pub errors: u32,
 }
 
+/// A toggle of the tree's state that filters it rather than opening a node: `only:model`
+/// keeps model spans and the path to each (`error`: failed spans).
+pub const ONLY: &str = "only:";
+
 /// Consecutive visible rows of a run's tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeWindow {
@@ -211,6 +244,8 @@ pub struct TreeRow {
     pub open: bool,
     /// A failed span is somewhere below.
     pub error_below: bool,
+    /// Shown only as the path to a span the tree is filtered to.
+    pub context: bool,
 }
 
 /// What a search inside a run found (the first [`SearchResult::LIMIT`], in tree order).
@@ -281,9 +316,24 @@ pub struct MessageView {
     pub role: String,
     pub label: String,
     pub text: Option<String>,
-    /// Pretty JSON when the content is not plain text.
+    /// Pretty JSON when the content is not plain text (to copy), and the same as a tree (to read).
     pub json: Option<String>,
+    pub tree: Option<JsonNode>,
     pub at: String,
+}
+
+/// A JSON value as the page draws it: every object and array can be folded. Below
+/// [`JsonNode::MAX_DEPTH`] levels a value is its JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JsonNode {
+    /// A string, number, boolean or null, as JSON writes it (a string in quotes).
+    Scalar(String),
+    List(Vec<JsonNode>),
+    Map(Vec<(String, JsonNode)>),
+}
+
+impl JsonNode {
+    pub const MAX_DEPTH: usize = 24;
 }
 
 /// The selected node (a span, or the run itself) in full.
@@ -303,6 +353,7 @@ pub struct NodeDetail {
     pub iteration: Option<i32>,
     /// Attributes (spans) or metadata (the run), pretty JSON.
     pub attributes: String,
+    pub attributes_tree: JsonNode,
     pub messages: Vec<MessageView>,
 }
 

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use northstar_wire::SpanKind;
 
-use crate::model::{AgentGraph, GraphEdge, GraphNode, SearchHit, Seek, TreeRow, TreeWindow};
+use crate::model::{AgentGraph, GraphEdge, GraphNode, ONLY, SearchHit, Seek, TreeRow, TreeWindow};
 
 /// Rows that start open before anyone clicks, at most.
 pub const INITIAL_ROWS: usize = 500;
@@ -60,14 +60,35 @@ impl Outline {
         Self { nodes, total_ms, size, error_below, by_id, default_open }
     }
 
-    /// The nodes open with `toggles` (span ids) applied to the default.
+    /// The tree's state from `toggles`: span ids toggled against the default, and at most one
+    /// `only:<kind>` that filters the tree to spans of that kind (`error`: failed spans) and
+    /// the path to each.
     pub(crate) fn open(&self, toggles: &[String]) -> Open {
         let toggled = toggles.iter().filter_map(|id| self.by_id.get(id)).copied().collect();
-        Open { toggled }
+        let only = toggles.iter().find_map(|t| t.strip_prefix(ONLY)).map(|kind| self.filter(kind));
+        Open { toggled, only }
+    }
+
+    /// Which nodes a filter to `kind` keeps: the matching spans and every ancestor of one.
+    fn filter(&self, kind: &str) -> Filter {
+        let n = self.nodes.len();
+        let matches: Vec<bool> = self.nodes.iter().map(|node| node_is(node, kind)).collect();
+        let mut below = vec![false; n];
+        for i in (0..n).rev() {
+            if let Some(p) = self.nodes[i].parent {
+                below[p as usize] |= below[i] || matches[i];
+            }
+        }
+        Filter { matches, below }
     }
 
     fn is_open(&self, open: &Open, i: u32) -> bool {
-        self.default_open.contains(&i) != open.toggled.contains(&i)
+        // Under a filter a node is open when a match is below it.
+        let default = match &open.only {
+            Some(f) => f.below[i as usize],
+            None => self.default_open.contains(&i),
+        };
+        default != open.toggled.contains(&i)
     }
 
     /// The visible rows, as node numbers in depth-first (so ascending) order.
@@ -75,6 +96,10 @@ impl Outline {
         let mut rows = Vec::new();
         let mut i = 0;
         while i < self.nodes.len() {
+            if open.only.as_ref().is_some_and(|f| !f.keeps(i)) {
+                i += self.size[i] as usize;
+                continue;
+            }
             rows.push(i as u32);
             i += if self.is_open(open, i as u32) { 1 } else { self.size[i] as usize };
         }
@@ -111,6 +136,7 @@ impl Outline {
             children: n.children.len() as u32,
             open: !n.children.is_empty() && self.is_open(open, i),
             error_below: self.error_below[i as usize],
+            context: open.only.as_ref().is_some_and(|f| !f.matches[i as usize]),
         }
     }
 
@@ -119,10 +145,14 @@ impl Outline {
         self.by_id.get(span).copied()
     }
 
-    /// `toggles` with every closed ancestor of node `i` opened, so that `i` is visible.
+    /// `toggles` with every closed ancestor of node `i` opened, so that `i` is visible (and
+    /// the filter dropped when it hides `i`).
     pub(crate) fn reveal(&self, toggles: &[String], i: u32) -> Vec<String> {
-        let open = self.open(toggles);
         let mut toggles = toggles.to_vec();
+        if self.open(&toggles).only.is_some_and(|f| !f.matches[i as usize]) {
+            toggles.retain(|t| !t.starts_with(ONLY));
+        }
+        let open = self.open(&toggles);
         let mut at = self.nodes[i as usize].parent;
         while let Some(p) = at {
             if !self.is_open(&open, p) {
@@ -191,11 +221,7 @@ impl Outline {
         if text.is_empty() && kind.is_empty() {
             return Vec::new();
         }
-        let kind_matches = |n: &Node| match kind {
-            "" => true,
-            "error" => n.status == Status::Error && !n.is_event(),
-            k => n.kind_name() == k,
-        };
+        let kind_matches = |n: &Node| kind.is_empty() || node_is(n, kind);
         let text_matches = |n: &Node| {
             text.is_empty()
                 || n.label().to_lowercase().contains(&text)
@@ -307,9 +333,30 @@ impl Node {
     }
 }
 
-/// Which nodes are open: the default with these toggled.
+/// Whether `node` is a span of `kind` (`error`: a failed span).
+fn node_is(node: &Node, kind: &str) -> bool {
+    match kind {
+        "error" => node.status == Status::Error && !node.is_event(),
+        k => node.kind_name() == k,
+    }
+}
+
+/// The tree's state: which nodes are open (the default with these toggled), and its filter.
 pub(crate) struct Open {
     toggled: HashSet<u32>,
+    only: Option<Filter>,
+}
+
+/// The nodes a filter keeps: those that match, and those with a match below.
+struct Filter {
+    matches: Vec<bool>,
+    below: Vec<bool>,
+}
+
+impl Filter {
+    fn keeps(&self, i: usize) -> bool {
+        self.matches[i] || self.below[i]
+    }
 }
 
 /// The top-level nodes start open; those at depth 1 too, in tree order, as long as the rows
@@ -560,6 +607,33 @@ mod tests {
         assert_eq!(w.rows.last().map(|r| r.id.as_str()), Some("n10000"));
         let w = o.window(&open, 0, 100_000);
         assert_eq!(w.rows.len(), MAX_WINDOW as usize);
+    }
+
+    #[test]
+    fn a_filter_keeps_the_matching_spans_and_the_path_to_each() {
+        // a → b → c → d (failed), e beside a; b and e are tools.
+        let mut o = chain();
+        o.nodes[1].kind = Some(SpanKind::Tool);
+        o.nodes[4].kind = Some(SpanKind::Tool);
+        let only_tools = ["only:tool".to_owned()];
+        let open = o.open(&only_tools);
+        assert_eq!(o.visible(&open), vec![0, 1, 4], "a as b's path; c and d hidden below the match");
+        let w = o.window(&open, 0, 10);
+        let rows: Vec<(&str, bool, bool)> = w.rows.iter().map(|r| (r.id.as_str(), r.context, r.open)).collect();
+        assert_eq!(rows, [("a", true, true), ("b", false, false), ("e", false, false)]);
+        // Failed spans, however deep: the whole path opens.
+        let open = o.open(&["only:error".to_owned()]);
+        assert_eq!(o.visible(&open), vec![0, 1, 2, 3]);
+        // Nothing of that kind: nothing shown.
+        assert!(o.visible(&o.open(&["only:model".to_owned()])).is_empty());
+        // A toggle still closes a node of the filtered tree.
+        assert_eq!(o.visible(&o.open(&["only:error".to_owned(), "b".to_owned()])), vec![0, 1]);
+        // Revealing a span the filter hides drops the filter; one it keeps keeps it.
+        let seek = o.seek(&only_tools, 3);
+        assert!(!seek.toggles.iter().any(|t| t.starts_with(ONLY)), "{:?}", seek.toggles);
+        assert_eq!(seek.row, 3);
+        let seek = o.seek(&only_tools, 4);
+        assert_eq!((seek.toggles.contains(&only_tools[0]), seek.row), (true, 2));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! `cargo bench -p northstar-server --bench query_latency`. Environment: `QUERY_RUNS` (default
 //! 1,000,000), `QUERY_ITERATIONS` (default 30), `NORTHSTAR_TEST_DATABASE_URL` (an admin URL, as
-//! for the tests). Under `cargo test`: a smoke pass with 2,000 runs.
+//! for the tests), `QUERY_KEEP=1` (keep the database and print its URL, to look at plans). Under
+//! `cargo test`: a smoke pass with 2,000 runs.
 
 mod support;
 
@@ -84,6 +85,48 @@ fn big_run_sql(project: &str, name: &str, spans: u64) -> String {
     )
 }
 
+/// A session of `runs` runs (ended, one model span each).
+fn crowded_session_sql(project: &str, runs: u64) -> String {
+    format!(
+        "INSERT INTO private.sessions (id, project_id, created_at) VALUES (md5('crowd')::uuid, '{project}'::uuid, now() - interval '1 day');
+         INSERT INTO private.runs (id, session_id, project_id, name, started_at, ended_at, status, metadata)
+           SELECT md5('cr' || i)::uuid, md5('crowd')::uuid, '{project}'::uuid, 'chat-turn',
+                  now() - interval '1 day' + i * interval '1 ms', now() - interval '1 day' + i * interval '1 ms' + interval '500 ms', 'ok', '{{}}'
+           FROM generate_series(0, {runs} - 1) AS i;
+         INSERT INTO private.spans (id, run_id, project_id, kind, name, started_at, ended_at, status, attributes)
+           SELECT md5('cm' || i)::uuid, md5('cr' || i)::uuid, '{project}'::uuid, 'model', 'llm',
+                  now() - interval '1 day' + i * interval '1 ms', now() - interval '1 day' + i * interval '1 ms' + interval '400 ms', 'ok',
+                  '{{\"model\": \"gpt-4o-mini\", \"input_tokens\": 100, \"output_tokens\": 10, \"cost_usd\": 0.0001}}'
+           FROM generate_series(0, {runs} - 1) AS i;"
+    )
+}
+
+/// Batches of one new run each (a model span, a tool span, two events) in session `session`.
+fn turn_batches(session: uuid::Uuid, n: usize) -> Vec<bytes::Bytes> {
+    let now = chrono::Utc::now();
+    (0..n)
+        .map(|i| {
+            let at = (now + chrono::Duration::milliseconds(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let (run, model, tool) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+            let body = serde_json::json!({
+                "schema_version": 2,
+                "sessions": [{"id": session, "created_at": at}],
+                "runs": [{"id": run, "session_id": session, "name": "chat-turn", "started_at": at, "ended_at": at, "status": "ok"}],
+                "spans": [
+                    {"id": model, "run_id": run, "kind": "model", "name": "llm", "started_at": at, "ended_at": at, "status": "ok",
+                     "attributes": {"model": "gpt-4o-mini", "input_tokens": 100, "output_tokens": 10, "cost_usd": 0.0001}},
+                    {"id": tool, "run_id": run, "kind": "tool", "name": "search", "started_at": at, "ended_at": at, "status": "ok"}
+                ],
+                "events": [
+                    {"id": uuid::Uuid::new_v4(), "run_id": run, "type": "user_input", "created_at": at, "content": "hello"},
+                    {"id": uuid::Uuid::new_v4(), "run_id": run, "span_id": model, "type": "assistant_message", "created_at": at, "content": "hi"}
+                ]
+            });
+            bytes::Bytes::from(serde_json::to_vec(&body).expect("json"))
+        })
+        .collect()
+}
+
 async fn time_get(http: &reqwest::Client, url: &str, cookie: &str, iterations: usize) -> (Duration, Duration, usize) {
     let mut times = Vec::with_capacity(iterations);
     let mut size = 0;
@@ -135,9 +178,12 @@ async fn main() {
 
     let seeded = Instant::now();
     db.execute(sqlx::AssertSqlSafe(seed_sql(&project, runs))).await.expect("seed");
-    for (label, spans) in [("big-10k", big[0]), ("big-100k", big[1])] {
+    for (label, spans) in [("big-10k", big[0]), ("big-100k", big[1]), ("big-100k-b", big[1])] {
         db.execute(sqlx::AssertSqlSafe(big_run_sql(&project, label, spans))).await.expect("seed big run");
     }
+    // One session that already has `crowd` runs, for the ingest rate into it.
+    let crowd = if smoke { 2_000 } else { 100_000 };
+    db.execute(sqlx::AssertSqlSafe(crowded_session_sql(&project, crowd))).await.expect("seed the crowded session");
     let seed_time = seeded.elapsed();
     // Rows written around the server: their figures, as ingest would have kept them.
     let rebuilt = Instant::now();
@@ -149,7 +195,9 @@ async fn main() {
         .expect("rebuild-figures");
     assert!(rebuild.status.success(), "{}", String::from_utf8_lossy(&rebuild.stderr));
     let rebuild_time = rebuilt.elapsed();
-    db.execute("ANALYZE").await.expect("analyze");
+    // What autovacuum does to a table whose every row was just rewritten (the figures): without
+    // it, every count reads the heap for rows the visibility map does not yet vouch for.
+    db.execute("VACUUM ANALYZE").await.expect("vacuum");
 
     let created = Command::new(support::binary())
         .args(["user", "create", "--email", EMAIL, "--admin"])
@@ -175,6 +223,7 @@ async fn main() {
         let id: uuid::Uuid = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut db).await.expect("id");
         big_ids.push(id);
     }
+    let crowd_id: uuid::Uuid = sqlx::query_scalar("SELECT md5('crowd')::uuid").fetch_one(&mut db).await.expect("id");
     let p = &project;
     let pages = [
         (
@@ -227,6 +276,42 @@ async fn main() {
             ),
         ),
         (
+            "runs list, newest first",
+            format!("/p/{p}/runs"),
+            format!("SELECT id FROM private.runs WHERE project_id = '{p}' ORDER BY started_at DESC LIMIT 50"),
+        ),
+        (
+            "runs list, by cost",
+            format!("/p/{p}/runs?sort=cost"),
+            format!(
+                "SELECT id FROM private.runs WHERE project_id = '{p}' ORDER BY COALESCE((metadata->>'cost_usd')::float8, 0) DESC LIMIT 50"
+            ),
+        ),
+        (
+            "runs list, by duration",
+            format!("/p/{p}/runs?sort=duration&dir=asc"),
+            format!("SELECT id FROM private.runs WHERE project_id = '{p}' ORDER BY ended_at - started_at LIMIT 50"),
+        ),
+        (
+            "runs list, by tokens, errors",
+            format!("/p/{p}/runs?sort=tokens&status=error"),
+            format!(
+                "SELECT id FROM private.runs WHERE project_id = '{p}' AND status = 'error' ORDER BY span_input + span_output DESC LIMIT 50"
+            ),
+        ),
+        (
+            "runs list, last 24 h",
+            format!("/p/{p}/runs?range=24h"),
+            format!(
+                "SELECT id FROM private.runs WHERE project_id = '{p}' AND started_at >= now() - interval '24 hours' ORDER BY started_at DESC LIMIT 50"
+            ),
+        ),
+        (
+            "session page, 100k runs",
+            format!("/p/{p}/sessions/{}", crowd_id),
+            format!("SELECT id FROM private.runs WHERE session_id = '{}' ORDER BY started_at LIMIT 1000", crowd_id),
+        ),
+        (
             "run page, 10k spans",
             format!("/p/{p}/runs/{}", big_ids[0]),
             format!("SELECT * FROM private.spans WHERE run_id = '{}'", big_ids[0]),
@@ -259,8 +344,88 @@ async fn main() {
         );
     }
 
+    // Four people open a 100k-span run nobody has opened yet, at once, while a fifth pages
+    // the sessions list: each one's wait, the list's, and the server's memory after.
+    let cold: uuid::Uuid = sqlx::query_scalar("SELECT md5('brbig-100k-b')::uuid").fetch_one(&mut db).await.expect("id");
+    let rss_before = support::status_kib(server.id(), "VmRSS:");
+    let viewers = (0..4).map(|_| {
+        let (http, url, cookie) = (http.clone(), format!("{base}/p/{p}/runs/{cold}"), cookie.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let response = http.get(&url).header("cookie", cookie).send().await.expect("run page");
+            assert_eq!(response.status(), 200);
+            let size = response.bytes().await.expect("body").len();
+            (started.elapsed(), size)
+        })
+    });
+    let viewers: Vec<_> = viewers.collect();
+    let mut list_times = Vec::new();
+    let list_url = format!("{base}/p/{p}/sessions");
+    while !viewers.iter().all(|v| v.is_finished()) {
+        let started = Instant::now();
+        let response = http.get(&list_url).header("cookie", &cookie).send().await.expect("sessions");
+        assert_eq!(response.status(), 200);
+        response.bytes().await.expect("body");
+        list_times.push(started.elapsed());
+    }
+    let mut waits = Vec::new();
+    for v in viewers {
+        waits.push(v.await.expect("viewer"));
+    }
+    list_times.sort();
+    println!(
+        "\nfour viewers open a cold 100k-span run at once: {} each ({} KiB each); sessions list meanwhile: {} requests, p50 {} / max {}; server memory {} → {} MiB (peak {} MiB)",
+        waits.iter().map(|(d, _)| ms(*d)).collect::<Vec<_>>().join(", "),
+        waits.first().map_or(0, |w| w.1) / 1024,
+        list_times.len(),
+        list_times.get(list_times.len() / 2).map_or("-".into(), |d| ms(*d)),
+        list_times.last().map_or("-".into(), |d| ms(*d)),
+        rss_before / 1024,
+        support::status_kib(server.id(), "VmRSS:") / 1024,
+        support::status_kib(server.id(), "VmHWM:") / 1024,
+    );
+
+    // Ingest: a batch per new run into the session that has `crowd` runs, and into a fresh
+    // one, each from four clients; the session figures must not cost more as it grows.
+    let ingest = format!("{base}/functions/v1/ingest-traces");
+    let turns = if smoke { 50 } else { 3_000 };
+    let seconds = if smoke { 5 } else { 30 };
+    println!("\n| ingest, one run per batch, 4 clients | batches/s | p50 | p99 |\n|---|---|---|---|");
+    for (label, session) in
+        [("into a session of {crowd} runs", crowd_id), ("into a fresh session", uuid::Uuid::new_v4())]
+    {
+        let bodies = turn_batches(session, turns);
+        let (sent, elapsed, mut latencies) =
+            support::drive(ingest.clone(), "application/json", bodies, seconds, 4, Some(KEY)).await;
+        latencies.sort();
+        println!(
+            "| {} | {:.0} | {} | {} |",
+            label.replace("{crowd}", &crowd.to_string()),
+            sent as f64 / elapsed,
+            ms(support::quantile(&latencies, 0.5)),
+            ms(support::quantile(&latencies, 0.99))
+        );
+    }
+    let counted: (i64, f64) = sqlx::query_as("SELECT run_count, cost_usd FROM private.sessions WHERE id = $1")
+        .bind(crowd_id)
+        .fetch_one(&mut db)
+        .await
+        .expect("crowded session");
+    let actual: (i64, f64) =
+        sqlx::query_as("SELECT count(*), COALESCE(sum(span_cost), 0) FROM private.runs WHERE session_id = $1")
+            .bind(crowd_id)
+            .fetch_one(&mut db)
+            .await
+            .expect("its runs");
+    assert_eq!(counted.0, actual.0, "the session's run count is exact");
+    assert!((counted.1 - actual.1).abs() < 1e-6, "the session's cost is exact: {counted:?} vs {actual:?}");
+
     let _ = server.kill();
     let _ = server.wait();
     drop(db);
+    if std::env::var_os("QUERY_KEEP").is_some() {
+        println!("kept: {url}");
+        return;
+    }
     let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
 }

@@ -165,6 +165,9 @@ impl Store for AnyStore {
     async fn list_run_rows(&self, project: Uuid, filter: &RunFilter) -> Result<Page<RunRow>, StoreError> {
         dispatch!(self, b => query::run_rows(b, project, filter))
     }
+    async fn score_names(&self, project: Uuid) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, b => query::score_names(b, project))
+    }
     async fn run_view(&self, project: Uuid, id: Uuid) -> Result<Option<RunView>, StoreError> {
         dispatch!(self, b => query::run_view(b, project, id))
     }

@@ -45,9 +45,9 @@ pub use error::StoreError;
 pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use postgres::PgStore;
 pub use query::{
-    DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunOutline, RunRow, RunView,
-    SESSION_VIEW_RUNS, ScoreFilter, ScoreRow, ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus,
-    SessionView, SpanOutline, TimeRange,
+    COUNT_CAP, DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunOutline, RunRow, RunSort,
+    RunView, SESSION_VIEW_RUNS, ScoreFilter, ScoreRow, ScoreSummary, SessionFilter, SessionRow, SessionSort,
+    SessionStatus, SessionView, SpanOutline, TimeRange, Turn,
 };
 pub use sqlite::SqliteStore;
 
@@ -220,6 +220,8 @@ pub trait Store: Send + Sync {
         project: Uuid,
         filter: &RunFilter,
     ) -> impl Future<Output = Result<Page<RunRow>, StoreError>> + Send;
+    /// The names of the project's scores, in order (at most 500): the runs list's score filter.
+    fn score_names(&self, project: Uuid) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// The run page: the run with its figures, spans and events; `None` if not the project's.
     fn run_view(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<RunView>, StoreError>> + Send;
     /// The run page's tree: the run, its spans as rows show them, its events; `None` if not

@@ -9,8 +9,9 @@
 //! (`/api/live`), p50 and p99 over a series of spans sent one by one, beside the ingest
 //! request's own time (the reference: a page cannot hear of a write before it commits).
 //!
-//! `cargo bench -p northstar-tests --bench first_view` (release server); under `cargo test` a
-//! smoke pass with the 10-span run and a 1,000-span one.
+//! `cargo bench -p northstar-tests --bench first_view` (release server, the embedded SQLite
+//! store; `FIRST_VIEW_STORE=postgres` for a fresh database on the test Postgres); under
+//! `cargo test` a smoke pass with the 10-span run and a 1,000-span one.
 
 #[allow(dead_code, reason = "the harness is shared with the browser tests, which use all of it")]
 #[path = "../e2e/chromium.rs"]
@@ -28,7 +29,13 @@ fn main() {
 }
 
 async fn measure(sizes: &[usize]) {
-    let browser = chromium::Browser::start().await;
+    // The database lives as long as the measurement.
+    let postgres = match std::env::var("FIRST_VIEW_STORE").as_deref() {
+        Ok("postgres") => Some(northstar_test_support::PgDatabase::create().await),
+        _ => None,
+    };
+    println!("store: {}", if postgres.is_some() { "Postgres" } else { "SQLite (embedded)" });
+    let browser = chromium::Browser::start_on(postgres.as_ref().map(|db| db.url.as_str())).await;
     let c = browser.client.clone();
     let base = browser.base.clone();
     let mut runs = Vec::new();

@@ -1,5 +1,7 @@
 //! The dashboard in a real browser (`chromium.rs`), seeded through the ingest API.
 
+use std::time::Duration;
+
 use fantoccini::{Client, Locator};
 use northstar_test_support::fixtures;
 use northstar_test_support::fixtures::agent_trace;
@@ -215,6 +217,32 @@ async fn big_run_checks(c: &Client, base: &str, t: &fixtures::BigRun) {
         wait_for(c, "//section[@id='node-detail']//div[contains(@class,'role-user')]/div[@class='msg-text']").await;
     assert!(message.text().await.expect("text").contains(t.needle));
     shot(c, "10-big-run-search").await;
+
+    // Filtered to failed spans: the failed call and the path to it (drawn as context), nothing else.
+    let filter = c.find(Locator::Id("tree-filter")).await.expect("filter");
+    filter.select_by_value("error").await.expect("filter to failures");
+    let rows = "//div[@id='trace-tree']//div[contains(@class,'tree-row')]//a[contains(@class,'node-link')]";
+    let mut names = Vec::new();
+    for _ in 0..200 {
+        names.clear();
+        for row in c.find_all(Locator::XPath(rows)).await.expect("rows") {
+            names.push(row.text().await.expect("text"));
+        }
+        if names.last().is_some_and(|n| n == "broken-tool") && !names.iter().any(|n| n.starts_with("fetch_page")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(names.last().map(String::as_str), Some("broken-tool"), "{names:?}");
+    assert!(names.len() <= 4 && !names.iter().any(|n| n.starts_with("fetch_page")), "only the path: {names:?}");
+    let context = c
+        .find_all(Locator::XPath(
+            "//div[@id='trace-tree']//div[contains(@class,'tree-row') and contains(@class,'context')]",
+        ))
+        .await
+        .expect("context rows");
+    assert_eq!(context.len(), names.len() - 1, "every row above the failure is its path");
+    shot(c, "11-big-run-failures-only").await;
 }
 
 /// Two servers on one Postgres database, as replicas behind a load balancer: the browser is on

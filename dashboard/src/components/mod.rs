@@ -1,12 +1,14 @@
 //! Small pieces every page uses.
 
 mod chart;
+mod json;
 mod live;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 pub use chart::{BarChart, HBar};
+pub use json::JsonTree;
 pub use live::{LiveToggle, live_changes};
 
 use crate::format;
@@ -38,7 +40,7 @@ pub fn Stat(label: &'static str, value: String, #[prop(optional, into)] sub: Opt
         <div class="stat">
             <div class="stat-label">{label}</div>
             <div class="stat-value" title=title>{value}</div>
-            {sub.map(|s| view! { <div class="stat-sub">{s}</div> })}
+            {sub.filter(|s| !s.is_empty()).map(|s| view! { <div class="stat-sub">{s}</div> })}
         </div>
     }
 }
@@ -182,6 +184,8 @@ pub fn RangePicker(
 /// Previous / next page links.
 #[component]
 pub fn Pager(page: u32, total: i64, base: String, pairs: Vec<(&'static str, String)>) -> impl IntoView {
+    // Past the count's cap the number of pages is not known: there is always a next one.
+    let capped = total > crate::COUNT_CAP;
     let pages = ((total.max(0) as u64).div_ceil(u64::from(crate::PAGE_SIZE))).max(1) as u32;
     let link = move |p: u32| {
         let page = p.to_string();
@@ -192,11 +196,38 @@ pub fn Pager(page: u32, total: i64, base: String, pairs: Vec<(&'static str, Stri
     let (prev, next) = (link(page.saturating_sub(1).max(1)), link(page + 1));
     view! {
         <div class="pager">
-            <span class="muted">{format!("{total} in all · page {page} of {pages}")}</span>
+            <span class="muted">{if capped {
+                format!("more than {} in all · page {page}", crate::COUNT_CAP)
+            } else {
+                format!("{total} in all · page {page} of {pages}")
+            }}</span>
             {(page > 1).then(|| view! { <A href=prev>"← Previous"</A> })}
-            {(page < pages).then(|| view! { <A href=next>"Next →"</A> })}
+            {(page < pages || capped).then(|| view! { <A href=next>"Next →"</A> })}
         </div>
     }
+}
+
+/// A list's column header that sorts by `key`: a link to the list with the other filters kept
+/// (`keep`), sorted by this column, descending first and ascending on a second click. `sort`
+/// empty is the list's default, `started` descending.
+#[component]
+pub fn SortHeader(
+    key: &'static str,
+    label: &'static str,
+    base: String,
+    keep: Vec<(&'static str, String)>,
+    sort: String,
+    dir: String,
+) -> impl IntoView {
+    let active = sort == key || (sort.is_empty() && key == "started");
+    let descending = dir != "asc";
+    let next_dir = if active && descending { "asc" } else { "" };
+    let arrow = if active { if descending { " ↓" } else { " ↑" } } else { "" };
+    let mut pairs: Vec<(&str, &str)> = keep.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.extend([("sort", key), ("dir", next_dir)]);
+    let href = format!("{base}{}", format::query(&pairs));
+    let sorted = if active { if descending { "descending" } else { "ascending" } } else { "none" };
+    view! { <th aria-sort=sorted><A href=href>{label}{arrow}</A></th> }
 }
 
 /// What a new project sees: how to send the first trace, with this server's endpoint.

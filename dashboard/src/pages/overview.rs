@@ -24,6 +24,10 @@ pub fn OverviewPage() -> impl IntoView {
                 let empty = !d.has_data;
                 let max_model = d.by_model.first().map_or(0.0, |m| m.cost_usd);
                 let max_latency = d.p95_ms.unwrap_or(0.0);
+                let unpriced: Vec<String> =
+                    d.by_model.iter().filter(|m| m.cost_usd == 0.0 && m.tokens > 0).map(|m| m.model.clone()).collect();
+                let cost_note =
+                    if unpriced.is_empty() { String::new() } else { format!("unpriced: {}", unpriced.join(", ")) };
                 view! {
                     <header class="page-head">
                         <h1>"Overview"</h1>
@@ -35,7 +39,7 @@ pub fn OverviewPage() -> impl IntoView {
                         <Stat label="Sessions" value=format::count(d.sessions)/>
                         <Stat label="Error rate" value=format::percent(d.error_rate) sub=format!("{} errored runs", d.errored_runs)/>
                         <Stat label="Tool calls" value=format::count(d.tool_calls)/>
-                        <Stat label="Cost" value=format::cost(d.cost_usd)/>
+                        <Stat label="Cost" value=format::usage_cost(d.cost_usd, d.input_tokens + d.output_tokens) sub=cost_note/>
                         <Stat label="Tokens" value=format::count(d.input_tokens + d.output_tokens)
                               sub=format!("{} in · {} out", format::count(d.input_tokens), format::count(d.output_tokens))/>
                     </section>
@@ -53,7 +57,7 @@ pub fn OverviewPage() -> impl IntoView {
                             } else {
                                 d.by_model.iter().map(|m| view! {
                                     <HBar label=m.model.clone() value=m.cost_usd max=max_model
-                                          text=format!("{} · {} calls · {} tokens", format::cost(m.cost_usd), m.calls, format::count(m.tokens))/>
+                                          text=format!("{} · {} calls · {} tokens", format::usage_cost(m.cost_usd, m.tokens), m.calls, format::count(m.tokens))/>
                                 }).collect_view().into_any()
                             }}
                         </div>

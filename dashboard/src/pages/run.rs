@@ -10,7 +10,7 @@ use super::{query_param, route_param};
 use crate::api::AddScore;
 use crate::app::project_id;
 use crate::components::{
-    CopyButton, ErrorBox, IdChip, LiveToggle, Loading, Stat, StatusBadge, kind_icon, live_changes, message,
+    CopyButton, ErrorBox, IdChip, JsonTree, LiveToggle, Loading, Stat, StatusBadge, kind_icon, live_changes, message,
 };
 use crate::format;
 use crate::model::{ErrorView, MessageView, NodeDetail, RunItem};
@@ -179,13 +179,14 @@ fn Detail(d: NodeDetail) -> impl IntoView {
         })}
         <details class="attributes" open=d.messages.is_empty()>
             <summary>{if d.kind.is_none() { "Metadata" } else { "Attributes" }}" "<CopyButton text=d.attributes.clone() what="JSON"/></summary>
-            <pre class="code">{d.attributes.clone()}</pre>
+            <JsonTree node=d.attributes_tree.clone()/>
         </details>
     }
 }
 
+/// One message of a conversation: its role, time, text or JSON tree, and a copy button.
 #[component]
-fn Message(m: MessageView) -> impl IntoView {
+pub fn Message(m: MessageView) -> impl IntoView {
     view! {
         <div class=format!("msg role-{}", m.role)>
             <div class="msg-head">
@@ -196,9 +197,7 @@ fn Message(m: MessageView) -> impl IntoView {
                 </span>
             </div>
             {m.text.clone().map(|t| view! { <div class="msg-text">{t}</div> })}
-            {m.json.clone().map(|j| view! {
-                <details class="msg-json" open><summary>"JSON"</summary><pre class="code">{j}</pre></details>
-            })}
+            {m.tree.clone().map(|node| view! { <JsonTree node=node/> })}
         </div>
     }
 }

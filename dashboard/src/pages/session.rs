@@ -1,9 +1,11 @@
-//! `/p/:project/sessions/:id`: a session's runs on a timeline.
+//! `/p/:project/sessions/:id`: a session's runs on a timeline, and the session as one
+//! conversation (what each run was asked and answered).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::route_param;
+use super::run::Message;
 use crate::app::project_id;
 use crate::components::{ErrorBox, IdChip, LiveToggle, Loading, Stat, StatusBadge, live_changes, message};
 use crate::format;
@@ -37,7 +39,7 @@ pub fn SessionPage() -> impl IntoView {
                         <Stat label="Duration" value=format::duration(s.duration_ms)/>
                         <Stat label="Runs" value=s.runs.to_string() sub=format!("{} errored", s.errored_runs)/>
                         <Stat label="Tool calls" value=s.tool_calls.to_string()/>
-                        <Stat label="Cost" value=format::cost(s.cost_usd) sub=format!("{} tokens", format::count(s.tokens))/>
+                        <Stat label="Cost" value=format::usage_cost(s.cost_usd, s.tokens) sub=format!("{} tokens", format::count(s.tokens))/>
                     </section>
                     <section class="panel">
                         <h2>"Runs"</h2>
@@ -67,6 +69,26 @@ pub fn SessionPage() -> impl IntoView {
                                 }
                             }).collect_view()}
                         </div>
+                    </section>
+                    <section class="panel" id="conversation">
+                        <h2>"Conversation"</h2>
+                        {if d.turns.is_empty() {
+                            view! { <p class="muted">"No run of this session recorded an input or an answer."</p> }.into_any()
+                        } else {
+                            view! { <div class="turns">
+                                {d.turns.clone().into_iter().map(|t| {
+                                    let href = format!("/p/{}/runs/{}", project.get(), t.run);
+                                    view! {
+                                        <div class="turn-head">
+                                            <A href=href>{t.name.clone()}</A>
+                                            <StatusBadge status=t.status.as_str().to_owned()/>
+                                        </div>
+                                        {t.input.map(|m| view! { <Message m=m/> })}
+                                        {t.output.map(|m| view! { <Message m=m/> })}
+                                    }
+                                }).collect_view()}
+                            </div> }.into_any()
+                        }}
                     </section>
                     <details class="panel">
                         <summary>"Session metadata"</summary>

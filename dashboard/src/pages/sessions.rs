@@ -6,7 +6,8 @@ use leptos_router::components::A;
 use super::query_param;
 use crate::app::project_id;
 use crate::components::{
-    ErrorBox, FirstTrace, IdChip, LiveToggle, Loading, Pager, STARTED, Select, StatusBadge, live_changes, message,
+    ErrorBox, FirstTrace, IdChip, LiveToggle, Loading, Pager, STARTED, Select, SortHeader, StatusBadge, live_changes,
+    message,
 };
 use crate::format;
 
@@ -53,21 +54,16 @@ pub fn SessionsPage() -> impl IntoView {
                 }
                 let base = format!("/p/{}/sessions", project.get());
                 let keep = vec![("status", status.get()), ("range", range.get()), ("q", q.get()), ("sort", sort.get()), ("dir", dir.get())];
-                let header = move |key: &'static str, label: &'static str| {
-                    let current = sort.get();
-                    let active = current == key || (current.is_empty() && key == "started");
-                    let descending = dir.get() != "asc";
-                    let next_dir = if active && descending { "asc" } else { "" };
-                    let arrow = if active { if descending { " ↓" } else { " ↑" } } else { "" };
-                    let href = format!("/p/{}/sessions{}", project.get(), format::query(&[
-                        ("status", &status.get()), ("range", &range.get()), ("q", &q.get()), ("sort", key), ("dir", next_dir),
-                    ]));
-                    view! { <th><A href=href>{label}{arrow}</A></th> }
+                let header = {
+                    let (base, keep) = (base.clone(), vec![("status", status.get()), ("range", range.get()), ("q", q.get())]);
+                    move |key: &'static str, label: &'static str| view! {
+                        <SortHeader key=key label=label base=base.clone() keep=keep.clone() sort=sort.get() dir=dir.get()/>
+                    }
                 };
                 view! {
                     <table class="table" id="sessions">
                         <thead><tr>
-                            <th>"Session"</th><th>"Status"</th>
+                            <th>"Session"</th><th>"First run · input"</th><th>"Status"</th>
                             {header("started", "Started")}{header("duration", "Duration")}{header("runs", "Runs")}
                             {header("tool_calls", "Tool calls")}{header("cost", "Cost")}{header("tokens", "Tokens")}
                         </tr></thead>
@@ -77,13 +73,18 @@ pub fn SessionsPage() -> impl IntoView {
                                 let duration = if s.status == "active" { format!("{} (running)", format::duration(s.duration_ms)) } else { format::duration(s.duration_ms) };
                                 view! {
                                     <tr>
-                                        <td><IdChip id=s.id.clone() href=href/></td>
+                                        <td><IdChip id=s.id.clone() href=href.clone()/></td>
+                                        <td class="run-name">
+                                            <A href=href>{s.first_run.clone().unwrap_or_else(|| "—".into())}</A>
+                                            {s.user.clone().map(|u| view! { <span class="who" title="User">{u}</span> })}
+                                            {s.input.clone().map(|i| view! { <div class="preview muted" title="First input">{i}</div> })}
+                                        </td>
                                         <td><StatusBadge status=s.status.clone()/></td>
                                         <td title=s.started.clone()>{s.started_ago.clone()}</td>
                                         <td>{duration}</td>
                                         <td class="num">{s.runs}</td>
                                         <td class="num">{s.tool_calls}</td>
-                                        <td class="num">{format::cost(s.cost_usd)}</td>
+                                        <td class="num">{format::usage_cost(s.cost_usd, s.tokens)}</td>
                                         <td class="num">{format::count(s.tokens)}</td>
                                     </tr>
                                 }

@@ -13,7 +13,7 @@ use leptos_router::hooks::use_navigate;
 use crate::api::TREE_ROWS;
 use crate::components::{StatusBadge, kind_icon};
 use crate::format;
-use crate::model::{SearchResult, Seek, TreeRow, TreeWindow};
+use crate::model::{ONLY, SearchResult, Seek, TreeRow, TreeWindow};
 
 /// A row's height in pixels (the stylesheet's `.tree-row` height).
 pub const ROW_H: f64 = 24.0;
@@ -284,7 +284,7 @@ pub fn TraceTree(
         };
         let href = href(&row.link);
         view! {
-            <div class="tree-row" class:selected=is_selected class:cursor=at_cursor data-kind=kind_name
+            <div class="tree-row" class:selected=is_selected class:cursor=at_cursor class:context=row.context data-kind=kind_name
                  data-row=position style=format!("top: {}px; --depth: {}", f64::from(position) * ROW_H, row.depth)>
                 <span class="tree-name">
                     {toggle_view}
@@ -323,8 +323,30 @@ pub fn TraceTree(
         }
     };
     let seek_next = seek.clone();
+    // The filter travels in the tree's state (`only:<kind>`), so every window, seek and reveal
+    // sees it; a seek to a span it hides drops it.
+    let only = move || toggles.with(|t| t.iter().find_map(|x| x.strip_prefix(ONLY)).unwrap_or_default().to_owned());
+    // Toggles count against the default, and a filter has its own (every path open): a new
+    // filter, or none, starts from its default.
+    let set_only = move |kind: String| {
+        toggles.set(if kind.is_empty() { Vec::new() } else { vec![format!("{ONLY}{kind}")] });
+        cursor.set(None);
+        if let Some(el) = container.get_untracked() {
+            el.set_scroll_top(0);
+        }
+        fetch(0);
+    };
+    let filters =
+        [("", "All spans"), ("model", "Model calls"), ("tool", "Tool calls"), ("agent", "Agents"), ("error", "Failed")];
     view! {
         <Search source=source reveal/>
+        <div class="tree-filter">
+            <label>"Show "
+                <select id="tree-filter" prop:value=only on:change=move |ev| set_only(event_target_value(&ev))>
+                    {filters.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+                </select>
+            </label>
+        </div>
         <div class="tree-tools" class:hidden=move || errors.get() == 0>
             <span class="error-count">{move || { let n = errors.get(); format!("{n} failed {}", if n == 1 { "span" } else { "spans" }) }}</span>
             <button type="button" class="link" id="prev-error" on:click=move |_| seek(false)>"↑ previous error"</button>
@@ -334,7 +356,7 @@ pub fn TraceTree(
              on:scroll=on_scroll on:keydown=on_key aria-label="Spans and events of the run">
             {head}
             <div class="tree-body" style=move || format!("height: {}px", f64::from(window.with(|w| w.total)) * ROW_H)>
-                <For each=rows key=|(p, r)| (*p, r.index, r.open, r.children, r.status) children=row_view/>
+                <For each=rows key=|(p, r)| (*p, r.index, r.open, r.children, r.status, r.context) children=row_view/>
             </div>
         </div>
     }

@@ -33,17 +33,48 @@ async fn every_page_renders_its_data(server: &TestServer) {
     assert!(!html.contains(&t.session[..8]));
     let html = page(server, &cookie, &format!("/p/{p}/sessions/{}", t.session)).await;
     assert!(html.contains("support-agent") && html.contains(&format!("/p/{p}/runs/{}", t.run)));
+    // The session as one conversation: what its run was asked and answered.
+    assert!(html.contains(r#"id="conversation""#) && html.contains("Refunds take 5 days."), "{html}");
+    // Lists say who a session was for and what it began with; the runs list sorts.
+    let html = page(server, &cookie, &format!("/p/{p}/sessions")).await;
+    assert!(html.contains(">dana</span>") && html.contains("How do refunds work?"), "{html}");
     let html = page(server, &cookie, &format!("/p/{p}/runs")).await;
-    assert!(html.contains("support-agent"));
-    let html = page(server, &cookie, &format!("/p/{p}/runs/{}", t.run)).await;
+    assert!(html.contains("support-agent") && html.contains("How do refunds work?"));
+    assert!(html.contains(r#"aria-sort="descending""#) && html.contains("sort=cost"), "sortable headers");
+    for sort in ["cost", "duration", "tokens", "started"] {
+        let html = page(server, &cookie, &format!("/p/{p}/runs?sort={sort}&dir=asc")).await;
+        assert!(html.contains("support-agent"), "sorted by {sort}");
+    }
+    // The tree filtered to tool calls: the tool, the path to it, nothing else.
+    let cookie = &cookie;
+    let rows = |toggles: &str| {
+        let form = [
+            ("project", p.to_string()),
+            ("run", t.run.clone()),
+            ("toggles", toggles.to_owned()),
+            ("offset", "0".to_owned()),
+            ("limit", "100".to_owned()),
+        ];
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, body) = server.server_fn(cookie, "trace_rows", &form, None).await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let tools = rows("only:tool").await;
+    assert!(tools.contains("search_docs") && tools.contains("plan-and-answer"), "{tools}");
+    assert!(!tools.contains("llm.answer") && !tools.contains("rank-results"), "{tools}");
+    assert!(rows("").await.contains("llm.answer"));
+    let html = page(server, cookie, &format!("/p/{p}/runs/{}", t.run)).await;
     // Rendered nodes are links; the page's data for hydration holds every name anyway.
     for name in ["plan-and-answer", "llm.answer", "search_docs", "rank-results"] {
         assert!(html.contains(&format!(">{name}</a>")), "{name} is a visible node");
     }
     assert!(!html.contains(">score-snippet</a>"), "depth 3 starts collapsed (not rendered)");
-    let html = page(server, &cookie, &format!("/p/{p}/runs/{}?view=timeline", t.run)).await;
+    let html = page(server, cookie, &format!("/p/{p}/runs/{}?view=timeline", t.run)).await;
     assert!(html.contains("tree-bar"), "timeline bars");
-    let html = page(server, &cookie, &format!("/p/{p}/scores")).await;
+    let html = page(server, cookie, &format!("/p/{p}/scores")).await;
     assert!(html.contains("No scores"));
 }
 
@@ -56,6 +87,12 @@ async fn agent_content_is_text_not_markup(server: &TestServer) {
     assert!(html.contains("&lt;script&gt;window.__pwned = true&lt;/script&gt;"), "escaped in the page");
     assert!(!html.contains("<script>window.__pwned"), "never as markup");
     assert!(!html.contains("<img src=x"), "never as markup");
+    // Lists and the session's conversation show the same input: escaped there too.
+    for path in ["sessions".to_owned(), "runs".to_owned(), format!("sessions/{}", t.session)] {
+        let html = page(server, &cookie, &format!("/p/{}/{path}", server.project)).await;
+        assert!(html.contains("How do refunds work? &lt;script&gt;"), "{path}: the input, escaped");
+        assert!(!html.contains("<script>window.__pwned") && !html.contains("<img src=x"), "{path}: never as markup");
+    }
 }
 
 async fn empty_project_shows_how_to_send_a_trace(server: &TestServer) {
@@ -164,6 +201,8 @@ async fn a_score_or_filter_a_person_got_wrong_is_a_400_that_says_why(server: &Te
             ("min", min.to_owned()),
             ("max", String::new()),
             ("category", String::new()),
+            ("sort", String::new()),
+            ("dir", String::new()),
             ("page", "1".to_owned()),
         ]
     };
@@ -257,6 +296,8 @@ async fn hostile_search_text_finds_nothing_and_is_no_5xx(server: &TestServer) {
             ("min", ""),
             ("max", ""),
             ("category", ""),
+            ("sort", ""),
+            ("dir", ""),
             ("page", "1"),
         ];
         let (status, body) = server.server_fn(&cookie, "runs", &form, None).await;

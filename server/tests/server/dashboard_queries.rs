@@ -6,7 +6,7 @@ use crate::common::fixtures::batch;
 use crate::common::on_both_stores;
 use crate::common::{Backend, TestServer, uuid};
 use northstar_store::{
-    NewScore, RunFilter, ScoreFilter, SessionFilter, SessionSort, SessionStatus, Store, StoreError, TimeRange,
+    NewScore, RunFilter, RunSort, ScoreFilter, SessionFilter, SessionSort, SessionStatus, Store, StoreError, TimeRange,
 };
 use northstar_wire::{ScoreDataType, Status};
 use serde_json::{Value, json};
@@ -198,7 +198,7 @@ async fn run_lists_filter_and_page(server: &TestServer) {
 
     let all = list(RunFilter::default()).await;
     assert_eq!((names(&all), all.total), (vec![RE.to_owned(), RD.into(), RC.into(), RB.into(), RA.into()], 5));
-    let in_s1 = list(RunFilter { session: Some(uuid(S1)), oldest_first: true, ..Default::default() }).await;
+    let in_s1 = list(RunFilter { session: Some(uuid(S1)), descending: false, ..Default::default() }).await;
     assert_eq!(names(&in_s1), [RA, RB]);
     assert!(close(in_s1.rows[0].cost_usd, 0.03));
     let errors = list(RunFilter { status: Some(Status::Error), ..Default::default() }).await;
@@ -207,6 +207,71 @@ async fn run_lists_filter_and_page(server: &TestServer) {
     assert_eq!((names(&page), page.total), (vec![RC.to_owned(), RB.into()], 5));
     let text = list(RunFilter { search: Some("summarizer".into()), ..Default::default() }).await;
     assert_eq!(names(&text), [RB]);
+
+    // Every sort, both ways; ties (RD and RE cost nothing) by id, in the sort's direction.
+    let sorted = |sort: RunSort, descending: bool| list(RunFilter { sort, descending, ..Default::default() });
+    assert_eq!(names(&sorted(RunSort::Cost, true).await), [RB, RC, RA, RE, RD], "0.5, 0.2, 0.03, 0, 0");
+    assert_eq!(names(&sorted(RunSort::Cost, false).await), [RD, RE, RA, RC, RB]);
+    assert_eq!(names(&sorted(RunSort::Duration, true).await), [RE, RD, RC, RB, RA], "5 s … 1 s");
+    assert_eq!(names(&sorted(RunSort::Duration, false).await), [RA, RB, RC, RD, RE]);
+    assert_eq!(names(&sorted(RunSort::Tokens, false).await), [RD, RE, RC, RA, RB], "0, 0, 15, 180, 1,200");
+    assert_eq!(names(&sorted(RunSort::Started, false).await), [RA, RB, RC, RD, RE]);
+    // A sort keeps the filters and pages: the errored runs (one), the second page of costs.
+    let errors = list(RunFilter { status: Some(Status::Error), sort: RunSort::Cost, ..Default::default() }).await;
+    assert_eq!((names(&errors), errors.total), (vec![RE.to_owned()], 1));
+    let page = list(RunFilter { sort: RunSort::Cost, limit: 2, offset: 2, ..Default::default() }).await;
+    assert_eq!(names(&page), [RA, RE]);
+
+    // A running run has no length yet: the longest when longest first, last when shortest first.
+    let running = "20000000-0000-4000-8000-00000000000f";
+    server
+        .accepts(&batch(json!({"runs": [{"id": running, "session_id": S3, "name": "still-going",
+                                           "started_at": "2025-05-03T10:00:00Z", "status": "running"}]})))
+        .await;
+    assert_eq!(names(&sorted(RunSort::Duration, true).await)[0], running);
+    assert_eq!(names(&sorted(RunSort::Duration, false).await)[5], running);
+
+    // Each row says what the run was asked (its first input, whatever its shape) and who for,
+    // and carries its newest score of each name.
+    server
+        .accepts(&batch(json!({
+            "runs": [run(RA, S1, "support-agent", 1, 1, "ok",
+                         json!({"cost_usd": 0.03, "total_input_tokens": 150, "total_output_tokens": 30, "user_id": "u-42"}))],
+            "events": [
+                {"id": "40000000-0000-4000-8000-000000000001", "run_id": RA, "type": "user_input",
+                 "created_at": "2025-05-01T10:00:00.5Z", "content": "and a follow-up"},
+                {"id": "40000000-0000-4000-8000-000000000002", "run_id": RA, "type": "user_input",
+                 "created_at": "2025-05-01T10:00:00.1Z", "content": "Where is\nmy order?"},
+                {"id": "40000000-0000-4000-8000-000000000003", "run_id": RC, "type": "user_input",
+                 "created_at": "2025-05-02T10:00:00.1Z", "content": {"role": "user", "content": "Cancel it"}},
+                {"id": "40000000-0000-4000-8000-000000000004", "run_id": RD, "type": "user_input",
+                 "created_at": "2025-05-02T10:00:00.1Z", "content": {"question": "x".repeat(1000)}},
+            ],
+        })))
+        .await;
+    store.add_score(p, &new_score(RA, "quality", ScoreDataType::Numeric, 0.4, None)).await.expect("score");
+    store.add_score(p, &new_score(RA, "quality", ScoreDataType::Numeric, 0.9, None)).await.expect("score");
+    let rows = sorted(RunSort::Started, false).await.rows;
+    let by_id = |id: &str| rows.iter().find(|r| r.id == uuid(id)).expect("listed");
+    assert_eq!(by_id(RA).input.as_deref(), Some("Where is\nmy order?"), "the first input, as recorded");
+    assert_eq!(by_id(RA).user.as_deref(), Some("u-42"));
+    assert_eq!(by_id(RC).input.as_deref(), Some("Cancel it"), "a message object's text");
+    let long = by_id(RD).input.clone().expect("an object's JSON");
+    assert!(long.starts_with(r#"{"question""#) && long.chars().count() == 300, "cut to 300: {long}");
+    assert_eq!((by_id(RB).input.clone(), by_id(RB).user.clone()), (None, None));
+    let scores: Vec<f64> = by_id(RA).scores.iter().map(|s| s.value).collect();
+    assert_eq!(scores, [0.9, 0.4], "newest first");
+    assert!(by_id(RB).scores.is_empty());
+
+    // The sessions list says who each session was for and how it began.
+    let sessions = store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions").rows;
+    let s1 = sessions.iter().find(|s| s.id == uuid(S1)).expect("S1");
+    assert_eq!(s1.user.as_deref(), Some("alice"), "the session's own metadata first");
+    assert_eq!((s1.first_run.as_deref(), s1.input.as_deref()), (Some("support-agent"), Some("Where is\nmy order?")));
+    let s3 = sessions.iter().find(|s| s.id == uuid(S3)).expect("S3");
+    assert_eq!((s3.first_run.as_deref(), s3.input.as_deref(), s3.user.as_deref()), (Some("still-going"), None, None));
+    let one = store.session_row(p, uuid(S1)).await.expect("query").expect("S1");
+    assert_eq!(&one, s1, "one session's row is its list row");
 }
 
 fn new_score(run: &str, name: &str, data_type: ScoreDataType, value: f64, category: Option<&str>) -> NewScore {

@@ -16,16 +16,16 @@ mod views;
 
 use chrono::{DateTime, Utc};
 use northstar_wire::attributes as attr;
-use northstar_wire::{ScoreDataType, Status};
+use northstar_wire::{Score, ScoreDataType, Status};
 use serde_json::Value;
 use uuid::Uuid;
 
 pub(crate) use overview::overview;
 pub(crate) use runs::{run_row, run_rows};
 pub use scores::ScoreRow;
-pub(crate) use scores::{add_score, list_scores, score_rows, score_summaries};
+pub(crate) use scores::{add_score, list_scores, score_names, score_rows, score_summaries};
 pub(crate) use sessions::{session_row, session_rows};
-pub use views::{NodeView, RunOutline, RunView, SESSION_VIEW_RUNS, SessionView, SpanOutline};
+pub use views::{NodeView, RunOutline, RunView, SESSION_VIEW_RUNS, SessionView, SpanOutline, Turn};
 pub(crate) use views::{node_view, run_outline, run_text_search, run_view, session_view};
 
 /// The run's cost under the cost rule, as SQL over its row `r`.
@@ -46,6 +46,26 @@ pub(crate) fn run_output_tokens(q: &sql::Sql, r: &str) -> String {
 fn rule(q: &sql::Sql, r: &str, column: &str, metadata_key: &str) -> String {
     let fallback = q.json_num(&format!("{r}.metadata"), metadata_key);
     format!("(CASE WHEN {r}.{column}_n > 0 THEN {r}.{column} ELSE COALESCE({fallback}, 0) END)")
+}
+
+/// Characters of a run's first input a list shows at most.
+const INPUT_PREVIEW: u32 = 300;
+
+/// The start of the text of run `run`'s first `user_input` event, as an SQL value (NULL when
+/// it has none). The partial index of migration 0009 finds it without reading the run's
+/// other events. Binds nothing: the project is `P1`.
+fn first_input(q: &sql::Sql, run: &str) -> String {
+    let (events, recorded, p1) = (q.table("events"), q.recorded(), q.p1());
+    let preview = q.message_preview("e.content", INPUT_PREVIEW);
+    format!(
+        "(SELECT {preview} FROM {events} e WHERE e.run_id = {run} AND e.project_id = {p1} AND e.type = 'user_input'
+          ORDER BY e.created_at, e.{recorded} LIMIT 1)"
+    )
+}
+
+/// Who `metadata` says a run or session was for (the keys of [`sql::Sql::metadata_user`]).
+fn metadata_user(metadata: &Value) -> Option<String> {
+    ["user_id", "user", "user.id"].iter().find_map(|k| metadata.get(*k).and_then(Value::as_str)).map(str::to_owned)
 }
 
 /// A half-open time window `[from, to)`; `None` is unbounded.
@@ -154,15 +174,9 @@ pub enum SessionSort {
 impl SessionSort {
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "started" => Some(Self::Started),
-            "duration" => Some(Self::Duration),
-            "runs" => Some(Self::Runs),
-            "tool_calls" => Some(Self::ToolCalls),
-            "cost" => Some(Self::Cost),
-            "tokens" => Some(Self::Tokens),
-            _ => None,
-        }
+        [Self::Started, Self::Duration, Self::Runs, Self::ToolCalls, Self::Cost, Self::Tokens]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 
     #[must_use]
@@ -223,14 +237,53 @@ pub struct SessionRow {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub metadata: Value,
+    /// Who the session was for: its `metadata.user_id` (or `user`, `user.id`), else its first
+    /// run's.
+    pub user: Option<String>,
+    /// Its first run's name and input (see [`RunRow::input`]).
+    pub first_run: Option<String>,
+    pub input: Option<String>,
 }
 
-/// A page of rows and the number of rows that match in all.
+/// Columns the runs list sorts by. Each has its index (migrations 0002, 0009).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunSort {
+    #[default]
+    Started,
+    /// Running runs count as the longest (first when descending, last when ascending).
+    Duration,
+    Cost,
+    Tokens,
+}
+
+impl RunSort {
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Started, Self::Duration, Self::Cost, Self::Tokens].into_iter().find(|s| s.as_str() == text)
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Duration => "duration",
+            Self::Cost => "cost",
+            Self::Tokens => "tokens",
+        }
+    }
+}
+
+/// A page of rows and the number of rows that match in all, counted up to [`COUNT_CAP`]:
+/// more than that reads `COUNT_CAP + 1` (counting a million runs for a pager costs more than
+/// the page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub rows: Vec<T>,
     pub total: i64,
 }
+
+/// Rows a list counts at most (see [`Page`]).
+pub const COUNT_CAP: i64 = 10_000;
 
 /// Keeps runs that have a score of this name in the given bounds.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -252,7 +305,8 @@ pub struct RunFilter {
     /// Case-insensitive text in the run's id, name or metadata values.
     pub search: Option<String>,
     pub score: Option<ScoreFilter>,
-    pub oldest_first: bool,
+    pub sort: RunSort,
+    pub descending: bool,
     pub limit: u32,
     pub offset: u32,
 }
@@ -265,7 +319,8 @@ impl Default for RunFilter {
             range: TimeRange::default(),
             search: None,
             score: None,
-            oldest_first: false,
+            sort: RunSort::Started,
+            descending: true,
             limit: 50,
             offset: 0,
         }
@@ -293,6 +348,12 @@ pub struct RunRow {
     pub models: i64,
     pub tool_calls: i64,
     pub spans: i64,
+    /// The start of its first `user_input` event's text (what the run was asked).
+    pub input: Option<String>,
+    /// Who the run was for: `metadata.user_id` (or `user`, `user.id`).
+    pub user: Option<String>,
+    /// Its scores, newest first, when a list asks for them (empty otherwise).
+    pub scores: Vec<Score>,
 }
 
 /// A score a person adds from the dashboard (stored with source `human`).

@@ -2,8 +2,11 @@
 
 use uuid::Uuid;
 
-use super::sql::{Arg, Reader, Sql};
-use super::{Page, RUN_FIGURE_COLUMNS, RunFilter, RunRow, count, model_totals, push_range, run_figures, run_model};
+use super::sql::{Arg, Dialect, Reader, Sql};
+use super::{
+    Page, RUN_FIGURE_COLUMNS, RunFilter, RunRow, RunSort, count, first_input, model_totals, push_range, run_cost,
+    run_figures, run_input_tokens, run_model, run_output_tokens,
+};
 use crate::StoreError;
 use crate::rows::Columns;
 
@@ -43,16 +46,38 @@ fn push_filters(q: &mut Sql, f: &RunFilter) {
 
 const RUN_COLUMNS: &str = "r.id, r.session_id, r.name, r.started_at, r.ended_at, r.status, r.error, r.metadata";
 
-/// `SELECT` of the runs in CTE `page`, with their figures, in `order`.
+/// `SELECT` of the runs in CTE `page`, with their figures, first input and user, in `order`.
 fn select_with_figures(q: &mut Sql, order: &str) {
     let totals = model_totals(q, "SELECT id FROM page");
     let (figures, model) = (run_figures(q), run_model(q));
     let duration = q.millis("r.started_at", "r.ended_at");
+    let (input, user) = (first_input(q, "r.id"), q.metadata_user("r.metadata"));
     q.push(&format!(
-        " SELECT {RUN_COLUMNS}, {duration} AS duration_ms, {figures}, {model}
+        " SELECT {RUN_COLUMNS}, {duration} AS duration_ms, {figures}, {model}, {input} AS input, {user} AS user_name
           FROM page r LEFT JOIN ({totals}) a ON a.run_id = r.id
           ORDER BY {order}"
     ));
+}
+
+/// The runs list's `ORDER BY`, over runs `r`. Each sort has its index (migrations 0002, 0009,
+/// which repeat these expressions); ids break ties.
+fn order_by(q: &Sql, f: &RunFilter) -> String {
+    let dir = if f.descending { "DESC" } else { "ASC" };
+    match f.sort {
+        RunSort::Started => format!("r.started_at {dir}, r.id {dir}"),
+        RunSort::Duration => {
+            // A running run has no length yet: it counts as the longest, so one index serves
+            // both directions.
+            let length = match q.dialect {
+                Dialect::Postgres => "(r.ended_at - r.started_at)".to_owned(),
+                Dialect::Sqlite => q.millis("r.started_at", "r.ended_at"),
+            };
+            let nulls = if f.descending { "NULLS FIRST" } else { "NULLS LAST" };
+            format!("{length} {dir} {nulls}, r.id {dir}")
+        }
+        RunSort::Cost => format!("{} {dir}, r.id {dir}", run_cost(q, "r")),
+        RunSort::Tokens => format!("({} + {}) {dir}, r.id {dir}", run_input_tokens(q, "r"), run_output_tokens(q, "r")),
+    }
 }
 
 fn decode(row: &impl Columns) -> Result<RunRow, StoreError> {
@@ -74,6 +99,9 @@ fn decode(row: &impl Columns) -> Result<RunRow, StoreError> {
         models: row.i64("models")?,
         tool_calls: row.i64("tool_calls")?,
         spans: row.i64("spans")?,
+        input: row.opt_text("input")?,
+        user: row.opt_text("user_name")?,
+        scores: Vec::new(),
     })
 }
 
@@ -85,21 +113,27 @@ fn open_page(q: &mut Sql, project: Uuid) {
     q.arg(Arg::Uuid(project));
 }
 
+/// A page of runs with their scores.
 pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Page<RunRow>, StoreError> {
-    let order = if f.oldest_first { "r.started_at, r.id" } else { "r.started_at DESC, r.id DESC" };
     let runs = r.sql().table("runs");
 
     let mut q = r.sql();
+    let order = order_by(&q, f);
     open_page(&mut q, project);
     push_filters(&mut q, f);
     q.push(&format!(" ORDER BY {order} LIMIT {} OFFSET {})", f.limit, f.offset));
-    select_with_figures(&mut q, order);
-    let rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    select_with_figures(&mut q, &order);
+    let mut rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    let mut scores = super::scores::scores_of_runs(r, project, rows.iter().map(|row| row.id).collect()).await?;
+    for row in &mut rows {
+        row.scores = scores.remove(&row.id).unwrap_or_default();
+    }
 
     let mut c = r.sql();
-    c.push("SELECT COUNT(*) AS n FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    c.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM ").push(&runs).push(" r WHERE r.project_id = ");
     c.arg(Arg::Uuid(project));
     push_filters(&mut c, f);
+    c.push(&format!(" LIMIT {}) capped", super::COUNT_CAP + 1));
     let total = super::count_of(r, c).await?;
     Ok(Page { rows, total })
 }

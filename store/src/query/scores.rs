@@ -252,3 +252,34 @@ fn trim_number(v: f64) -> String {
     let s = format!("{v:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
+
+/// The scores of each of `runs`, newest first (a list's scores column).
+pub(crate) async fn scores_of_runs<R: Reader>(
+    r: &R,
+    project: Uuid,
+    runs: Vec<Uuid>,
+) -> Result<std::collections::HashMap<Uuid, Vec<Score>>, StoreError> {
+    let mut by_run: std::collections::HashMap<Uuid, Vec<Score>> = std::collections::HashMap::new();
+    if runs.is_empty() {
+        return Ok(by_run);
+    }
+    let mut q = r.sql();
+    let (cols, scores) = (columns(&q), q.table("scores"));
+    // The index on (project, run, time) answers this: the project is its first column.
+    q.push(&format!("SELECT {cols} FROM {scores} sc WHERE sc.project_id = ")).arg(Arg::Uuid(project));
+    q.push(" AND ").in_ids("sc.trace_id", runs).push(" ORDER BY sc.created_at DESC, sc.id");
+    for row in r.fetch_all(q).await? {
+        let score = crate::rows::score(&row)?;
+        by_run.entry(score.trace_id).or_default().push(score);
+    }
+    Ok(by_run)
+}
+
+/// The project's score names in order, at most 500 (by the (project, name, …) index).
+pub(crate) async fn score_names<R: Reader>(r: &R, project: Uuid) -> Result<Vec<String>, StoreError> {
+    let mut q = r.sql();
+    let scores = q.table("scores");
+    q.push(&format!("SELECT DISTINCT sc.name AS name FROM {scores} sc WHERE sc.project_id = ")).arg(Arg::Uuid(project));
+    q.push(" ORDER BY sc.name LIMIT 500");
+    r.fetch_all(q).await?.iter().map(|row| row.text("name")).collect()
+}

@@ -3,7 +3,9 @@
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader, Sql};
-use super::{Page, SessionFilter, SessionRow, SessionSort, SessionStatus, count, push_range};
+use super::{
+    Page, SessionFilter, SessionRow, SessionSort, SessionStatus, count, first_input, metadata_user, push_range,
+};
 use crate::StoreError;
 use crate::rows::Columns;
 
@@ -64,7 +66,40 @@ fn decode(row: &impl Columns) -> Result<SessionRow, StoreError> {
         input_tokens: count(row.f64("input_tokens")?),
         output_tokens: count(row.f64("output_tokens")?),
         metadata: row.json("metadata")?,
+        user: None,
+        first_run: None,
+        input: None,
     })
+}
+
+/// Fills in each session's user, first run and first input (a list's previews): one read
+/// for the page, each session's first run by the (session, start) index.
+async fn add_previews<R: Reader>(r: &R, project: Uuid, rows: &mut [SessionRow]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q = r.sql();
+    let (sessions, runs) = (q.table("sessions"), q.table("runs"));
+    let (input, user) = (first_input(&q, "fr.id"), q.metadata_user("fr.metadata"));
+    q.push(&format!(
+        "SELECT f.session_id, fr.name AS first_run, {user} AS user_name, {input} AS input
+         FROM (SELECT s.id AS session_id,
+                      (SELECT r.id FROM {runs} r WHERE r.session_id = s.id ORDER BY r.started_at, r.id LIMIT 1) AS run_id
+               FROM {sessions} s WHERE s.project_id = "
+    ));
+    q.arg(Arg::Uuid(project)).push(" AND ").in_ids("s.id", rows.iter().map(|s| s.id).collect());
+    q.push(&format!(") f LEFT JOIN {runs} fr ON fr.id = f.run_id"));
+    let mut found = std::collections::HashMap::new();
+    for row in r.fetch_all(q).await? {
+        let first = (row.opt_text("first_run")?, row.opt_text("user_name")?, row.opt_text("input")?);
+        found.insert(row.uuid("session_id")?, first);
+    }
+    for s in rows {
+        let (first_run, user, input) = found.remove(&s.id).unwrap_or_default();
+        s.user = metadata_user(&s.metadata).or(user);
+        (s.first_run, s.input) = (first_run, input);
+    }
+    Ok(())
 }
 
 pub(crate) async fn session_rows<R: Reader>(
@@ -77,11 +112,14 @@ pub(crate) async fn session_rows<R: Reader>(
     q.push(&format!("SELECT {COLUMNS} FROM {sessions} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
     push_filters(&mut q, f);
     q.push(&format!(" ORDER BY {} LIMIT {} OFFSET {}", order_by(f), f.limit, f.offset));
-    let rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    let mut rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    add_previews(r, project, &mut rows).await?;
 
     let mut c = r.sql();
-    c.push(&format!("SELECT COUNT(*) AS n FROM {sessions} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
+    c.push(&format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM {sessions} s WHERE s.project_id = "));
+    c.arg(Arg::Uuid(project));
     push_filters(&mut c, f);
+    c.push(&format!(" LIMIT {}) capped", super::COUNT_CAP + 1));
     let total = super::count_of(r, c).await?;
     Ok(Page { rows, total })
 }
@@ -91,5 +129,9 @@ pub(crate) async fn session_row<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Re
     let sessions = q.table("sessions");
     q.push(&format!("SELECT {COLUMNS} FROM {sessions} s WHERE s.project_id = ")).arg(Arg::Uuid(project));
     q.push(" AND s.id = ").arg(Arg::Uuid(id));
-    r.fetch_all(q).await?.first().map(decode).transpose()
+    let Some(row) = r.fetch_all(q).await?.first().map(decode).transpose()? else { return Ok(None) };
+    let mut rows = [row];
+    add_previews(r, project, &mut rows).await?;
+    let [row] = rows;
+    Ok(Some(row))
 }

@@ -108,16 +108,40 @@ impl Sql {
         }
     }
 
-    /// `col.key` when it is a JSON string, else NULL.
+    /// `col.key` when it is a JSON string, else NULL. A key may hold dots (`user.id`).
     pub(crate) fn json_text(&self, col: &str, key: &str) -> String {
         match self.dialect {
             Dialect::Postgres => {
                 format!("(CASE WHEN jsonb_typeof({col}->'{key}') = 'string' THEN {col}->>'{key}' END)")
             }
             Dialect::Sqlite => {
-                format!("(CASE WHEN json_type({col}, '$.{key}') = 'text' THEN json_extract({col}, '$.{key}') END)")
+                let path = if key.contains('.') { format!("$.\"{key}\"") } else { format!("$.{key}") };
+                format!("(CASE WHEN json_type({col}, '{path}') = 'text' THEN json_extract({col}, '{path}') END)")
             }
         }
+    }
+
+    /// Who a run or session was for: the first of `metadata.user_id`, `user`, `user.id` that
+    /// is a string.
+    pub(crate) fn metadata_user(&self, col: &str) -> String {
+        let keys = ["user_id", "user", "user.id"].map(|k| self.json_text(col, k));
+        format!("COALESCE({})", keys.join(", "))
+    }
+
+    /// The first `chars` characters of a message's text, from its JSON content `col`: a
+    /// string's text, an object's string `content`, else the JSON text.
+    pub(crate) fn message_preview(&self, col: &str, chars: u32) -> String {
+        let text = match self.dialect {
+            Dialect::Postgres => format!(
+                "CASE WHEN jsonb_typeof({col}) = 'string' THEN {col} #>> '{{}}' \
+                 ELSE COALESCE(CASE WHEN jsonb_typeof({col}->'content') = 'string' THEN {col}->>'content' END, {col}::text) END"
+            ),
+            Dialect::Sqlite => format!(
+                "CASE WHEN json_type({col}) = 'text' THEN json_extract({col}, '$') \
+                 ELSE COALESCE(CASE WHEN json_type({col}, '$.content') = 'text' THEN json_extract({col}, '$.content') END, {col}) END"
+            ),
+        };
+        format!("substr({text}, 1, {chars})")
     }
 
     /// Any column (uuid, jsonb, enum) as text, for searching and reading.

@@ -56,6 +56,20 @@ pub struct SessionView {
     pub session: SessionRow,
     pub metadata: Value,
     pub runs: Vec<RunRow>,
+    /// The session as one conversation: a turn per run (of `runs`, in order) that has an input
+    /// or an answer.
+    pub turns: Vec<Turn>,
+}
+
+/// One run of a session as a turn of its conversation: what it was asked (its first
+/// `user_input`) and what it answered (its last `final_response`, else its last
+/// `assistant_message`). The messages of the model calls inside the run are the run's own
+/// business: each call repeats the history, so they are not the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub run: Uuid,
+    pub input: Option<Event>,
+    pub output: Option<Event>,
 }
 
 /// What a click on one node of the run page shows: the run itself or one of its spans, and
@@ -147,9 +161,48 @@ pub(crate) async fn session_view<R: Reader>(r: &R, project: Uuid, id: Uuid) -> R
     let Some(session) = session_row(r, project, id).await? else { return Ok(None) };
     let metadata =
         records::get_session(r, project, id).await?.map_or_else(|| Value::Object(Default::default()), |s| s.metadata);
-    let filter = RunFilter { session: Some(id), oldest_first: true, limit: SESSION_VIEW_RUNS, ..RunFilter::default() };
+    let filter = RunFilter { session: Some(id), descending: false, limit: SESSION_VIEW_RUNS, ..RunFilter::default() };
     let runs = run_rows(r, project, &filter).await?.rows;
-    Ok(Some(SessionView { session, metadata, runs }))
+    let turns = session_turns(r, project, id).await?;
+    Ok(Some(SessionView { session, metadata, runs, turns }))
+}
+
+/// The turns of a session's first [`SESSION_VIEW_RUNS`] runs: which events they are, per run,
+/// then those events by id.
+async fn session_turns<R: Reader>(r: &R, project: Uuid, session: Uuid) -> Result<Vec<Turn>, StoreError> {
+    let mut q = r.sql();
+    let (runs, events, recorded) = (q.table("runs"), q.table("events"), q.recorded());
+    let p1 = q.p1();
+    q.push(&format!(
+        "SELECT r.id AS run_id,
+           (SELECT e.id FROM {events} e WHERE e.run_id = r.id AND e.project_id = {p1} AND e.type = 'user_input'
+            ORDER BY e.created_at, e.{recorded} LIMIT 1) AS input_id,
+           (SELECT e.id FROM {events} e WHERE e.run_id = r.id AND e.project_id = {p1}
+              AND e.type IN ('final_response', 'assistant_message')
+            ORDER BY CASE WHEN e.type = 'final_response' THEN 0 ELSE 1 END, e.created_at DESC, e.{recorded} DESC
+            LIMIT 1) AS output_id
+         FROM {runs} r WHERE r.project_id = "
+    ));
+    q.arg(Arg::Uuid(project)).push(" AND r.session_id = ").arg(Arg::Uuid(session));
+    q.push(&format!(" ORDER BY r.started_at, r.id LIMIT {SESSION_VIEW_RUNS}"));
+    let mut turns = Vec::new();
+    for row in r.fetch_all(q).await? {
+        let (input, output) = (row.opt_uuid("input_id")?, row.opt_uuid("output_id")?);
+        if input.is_some() || output.is_some() {
+            turns.push((row.uuid("run_id")?, input, output));
+        }
+    }
+    let ids: Vec<Uuid> = turns.iter().flat_map(|&(_, i, o)| [i, o]).flatten().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = r.sql();
+    q.push(&format!("SELECT {} FROM {events} WHERE ", crate::rows::select::EVENT)).in_ids("id", ids);
+    q.push(" AND ").project_is("project_id", project);
+    let mut by_id: std::collections::HashMap<Uuid, Event> =
+        r.fetch_all(q).await?.iter().map(|row| crate::rows::event(row).map(|e| (e.id, e))).collect::<Result<_, _>>()?;
+    let mut take = |id: Option<Uuid>| id.and_then(|id| by_id.remove(&id));
+    Ok(turns.into_iter().map(|(run, i, o)| Turn { run, input: take(i), output: take(o) }).collect())
 }
 
 pub(crate) async fn run_text_search<R: Reader>(

@@ -252,3 +252,60 @@ async fn events_at_one_instant_come_back_as_they_were_recorded_on_postgres() {
 async fn events_at_one_instant_come_back_as_they_were_recorded_on_sqlite() {
     events_at_one_instant_come_back_as_they_were_recorded(Backend::Sqlite).await;
 }
+
+async fn a_session_reads_as_one_conversation_a_turn_per_run(backend: Backend) {
+    let (store, _guard) = store(backend).await;
+    let project = store.create_project("p", "hash-of-key").await.expect("project").id;
+    let session = Uuid::new_v4();
+    let (first, second, silent, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let model = Uuid::new_v4();
+    let event = |run: Uuid, span: Option<Uuid>, kind: &str, second: u32, text: &str| {
+        json!({"id": Uuid::new_v4(), "run_id": run, "span_id": span, "type": kind, "created_at": at(second),
+               "content": text})
+    };
+    let run = |id: Uuid, second: u32| json!({"id": id, "session_id": session, "name": "chat", "started_at": at(second), "status": "ok"});
+    let body = json!({
+        "schema_version": 2,
+        "sessions": [{"id": session, "created_at": T0}],
+        // Listed out of order: turns follow the runs' starts.
+        "runs": [run(third, 40), run(first, 10), run(silent, 30), run(second, 20)],
+        "spans": [{"id": model, "run_id": second, "kind": "model", "name": "llm", "started_at": at(21), "status": "ok"}],
+        "events": [
+            event(first, None, "user_input", 10, "Where is my order?"),
+            event(first, None, "assistant_message", 11, "Let me look."),
+            event(first, None, "final_response", 12, "It ships today."),
+            event(first, None, "assistant_message", 13, "Anything else?"),
+            // The model call repeats the history: its messages are not turns of the session.
+            event(second, Some(model), "user_input", 21, "Where is my order?"),
+            event(second, None, "user_input", 20, "Can I cancel it?"),
+            event(second, None, "assistant_message", 22, "Checking."),
+            event(second, None, "assistant_message", 23, "Yes, cancelled."),
+            event(silent, None, "custom", 30, "no conversation here"),
+            event(third, None, "final_response", 41, "Goodbye."),
+        ]
+    });
+    store.ingest(project, &Batch::from_value(&body).expect("valid batch")).await.expect("ingest");
+
+    let view = store.session_view(project, session).await.expect("read").expect("the session");
+    let text = |e: &Option<northstar_wire::Event>| e.as_ref().and_then(|e| e.content.as_str()).map(str::to_owned);
+    let turns: Vec<_> = view.turns.iter().map(|t| (t.run, text(&t.input), text(&t.output))).collect();
+    assert_eq!(
+        turns,
+        [
+            (first, Some("Where is my order?".into()), Some("It ships today.".into())),
+            (second, Some("Can I cancel it?".into()), Some("Yes, cancelled.".into())),
+            (third, None, Some("Goodbye.".into())),
+        ],
+        "per run, its first input and its final response (else its last assistant message); a run with neither is no turn"
+    );
+}
+
+#[tokio::test]
+async fn a_session_reads_as_one_conversation_a_turn_per_run_on_postgres() {
+    a_session_reads_as_one_conversation_a_turn_per_run(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_session_reads_as_one_conversation_a_turn_per_run_on_sqlite() {
+    a_session_reads_as_one_conversation_a_turn_per_run(Backend::Sqlite).await;
+}
