@@ -15,3 +15,8 @@ CREATE INDEX idx_runs_project_tokens ON private.runs (project_id,
     id);
 -- A run's first input, for the lists' previews: a few rows per run.
 CREATE INDEX idx_events_run_input ON private.events (run_id, created_at, seq) WHERE type = 'user_input';
+-- The models of a run's model spans, each found by one lookup (store/src/query/mod.rs,
+-- run_models); it replaces the index on the run alone, which it serves as well.
+CREATE INDEX idx_spans_run_models ON private.spans (run_id,
+    (CASE WHEN jsonb_typeof(attributes->'model') = 'string' THEN attributes->>'model' END)) WHERE kind = 'model';
+DROP INDEX private.idx_spans_run_model;

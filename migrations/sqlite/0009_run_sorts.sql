@@ -12,3 +12,6 @@ CREATE INDEX idx_runs_project_tokens ON runs (project_id,
            ELSE COALESCE((CASE WHEN json_type(metadata, '$.total_output_tokens') IN ('integer', 'real') THEN json_extract(metadata, '$.total_output_tokens') END), 0) END)),
     id);
 CREATE INDEX idx_events_run_input ON events (run_id, created_at) WHERE type = 'user_input';
+CREATE INDEX idx_spans_run_models ON spans (run_id,
+    (CASE WHEN json_type(attributes, '$.model') = 'text' THEN json_extract(attributes, '$.model') END)) WHERE kind = 'model';
+DROP INDEX idx_spans_run_model;

@@ -100,6 +100,15 @@ async fn cost_rule_on_runs(server: &TestServer) {
 
     let (other, _) = server.other_project().await;
     assert_eq!(store.run_row(other, uuid(RA)).await.expect("query"), None, "scoped to the project");
+
+    // A run's models, however many calls name them: the first by name, and how many differ.
+    let calls = ["gpt-4o", "claude-haiku", "gpt-4o", "claude-haiku", "gpt-4o-mini"].iter().enumerate();
+    let spans: Vec<Value> =
+        calls.map(|(i, m)| span(&sid(100 + i as u32), RD, "model", json!({"model": m}))).collect();
+    let nameless = span(&sid(200), RD, "model", json!({"model": 7}));
+    server.accepts(&batch(json!({"spans": spans.into_iter().chain([nameless]).collect::<Vec<_>>()}))).await;
+    let d = store.run_row(p, uuid(RD)).await.expect("query").expect("run D");
+    assert_eq!((d.model.as_deref(), d.models), (Some("claude-haiku"), 3), "a model that is not a name is none");
 }
 
 async fn overview_totals_days_models_latency(server: &TestServer) {

@@ -4,8 +4,8 @@ use uuid::Uuid;
 
 use super::sql::{Arg, Dialect, Reader, Sql};
 use super::{
-    Page, RUN_FIGURE_COLUMNS, RunFilter, RunRow, RunSort, count, first_input, model_totals, push_range, run_cost,
-    run_figures, run_input_tokens, run_model, run_output_tokens,
+    Page, RUN_FIGURE_COLUMNS, RunFilter, RunRow, RunSort, count, first_input, push_range, run_cost, run_figures,
+    run_input_tokens, run_model, run_models, run_output_tokens,
 };
 use crate::StoreError;
 use crate::rows::Columns;
@@ -48,7 +48,7 @@ const RUN_COLUMNS: &str = "r.id, r.session_id, r.name, r.started_at, r.ended_at,
 
 /// `SELECT` of the runs in CTE `page`, with their figures, first input and user, in `order`.
 fn select_with_figures(q: &mut Sql, order: &str) {
-    let totals = model_totals(q, "SELECT id FROM page");
+    let totals = run_models(q, "SELECT id FROM page");
     let (figures, model) = (run_figures(q), run_model(q));
     let duration = q.millis("r.started_at", "r.ended_at");
     let (input, user) = (first_input(q, "r.id"), q.metadata_user("r.metadata"));
