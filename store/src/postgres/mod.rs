@@ -41,7 +41,9 @@ impl PgStore {
     ///
     /// When the URL does not parse or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = url.parse()?;
+        // No JIT: this store's queries are index lookups that take milliseconds, and a planner's
+        // high estimate (a recursive query's, say) made Postgres spend 250 ms compiling one.
+        let options = url.parse::<PgConnectOptions>()?.options([("jit", "off")]);
         // A short acquire timeout: while the database is away, ingest answers 503 promptly
         // instead of holding requests until the client's own timeout.
         let pool = PgPoolOptions::new()
