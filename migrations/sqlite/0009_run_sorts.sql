@@ -15,3 +15,5 @@ CREATE INDEX idx_events_run_input ON events (run_id, created_at) WHERE type = 'u
 CREATE INDEX idx_spans_run_models ON spans (run_id,
     (CASE WHEN json_type(attributes, '$.model') = 'text' THEN json_extract(attributes, '$.model') END)) WHERE kind = 'model';
 DROP INDEX idx_spans_run_model;
+CREATE INDEX idx_runs_session_started_id ON runs (session_id, started_at, id);
+DROP INDEX idx_runs_session_started;

@@ -103,8 +103,7 @@ async fn cost_rule_on_runs(server: &TestServer) {
 
     // A run's models, however many calls name them: the first by name, and how many differ.
     let calls = ["gpt-4o", "claude-haiku", "gpt-4o", "claude-haiku", "gpt-4o-mini"].iter().enumerate();
-    let spans: Vec<Value> =
-        calls.map(|(i, m)| span(&sid(100 + i as u32), RD, "model", json!({"model": m}))).collect();
+    let spans: Vec<Value> = calls.map(|(i, m)| span(&sid(100 + i as u32), RD, "model", json!({"model": m}))).collect();
     let nameless = span(&sid(200), RD, "model", json!({"model": 7}));
     server.accepts(&batch(json!({"spans": spans.into_iter().chain([nameless]).collect::<Vec<_>>()}))).await;
     let d = store.run_row(p, uuid(RD)).await.expect("query").expect("run D");

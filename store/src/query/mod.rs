@@ -21,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub(crate) use overview::overview;
-pub(crate) use runs::{run_row, run_rows};
+pub(crate) use runs::{run_page, run_row, run_rows};
 pub use scores::ScoreRow;
 pub(crate) use scores::{add_score, list_scores, score_names, score_rows, score_summaries};
 pub(crate) use sessions::{session_row, session_rows};
@@ -285,6 +285,13 @@ pub struct Page<T> {
 /// Rows a list counts at most (see [`Page`]).
 pub const COUNT_CAP: i64 = 10_000;
 
+/// The total a page already tells, without counting: a page that is not full (and not past
+/// the end) is the last one.
+fn known_total(offset: u32, limit: u32, rows: usize) -> Option<i64> {
+    let rows = rows as i64;
+    (rows < i64::from(limit) && (rows > 0 || offset == 0)).then_some(i64::from(offset) + rows)
+}
+
 /// Keeps runs that have a score of this name in the given bounds.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScoreFilter {
@@ -470,4 +477,18 @@ async fn count_of<R: sql::Reader>(r: &R, q: sql::Sql) -> Result<i64, crate::Stor
 fn count(v: f64) -> i64 {
     // Token sums come back as doubles (JSON numbers); they are whole numbers in practice.
     v.round() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_total;
+
+    #[test]
+    fn a_page_that_is_not_full_is_the_last_and_tells_the_total() {
+        assert_eq!(known_total(0, 50, 12), Some(12));
+        assert_eq!(known_total(0, 50, 0), Some(0), "nothing at all");
+        assert_eq!(known_total(100, 50, 7), Some(107));
+        assert_eq!(known_total(0, 50, 50), None, "a full page: there may be more");
+        assert_eq!(known_total(100, 50, 0), None, "past the end: how far is not known");
+    }
 }

@@ -113,10 +113,24 @@ fn open_page(q: &mut Sql, project: Uuid) {
     q.arg(Arg::Uuid(project));
 }
 
-/// A page of runs with their scores.
+/// A page of runs with their scores, and how many match (see [`Page`]).
 pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Page<RunRow>, StoreError> {
+    let rows = run_page(r, project, f).await?;
+    if let Some(total) = super::known_total(f.offset, f.limit, rows.len()) {
+        return Ok(Page { rows, total });
+    }
     let runs = r.sql().table("runs");
+    let mut c = r.sql();
+    c.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM ").push(&runs).push(" r WHERE r.project_id = ");
+    c.arg(Arg::Uuid(project));
+    push_filters(&mut c, f);
+    c.push(&format!(" LIMIT {}) capped", super::COUNT_CAP + 1));
+    let total = super::count_of(r, c).await?;
+    Ok(Page { rows, total })
+}
 
+/// A page of runs with their scores, uncounted (a session page knows its session's runs).
+pub(crate) async fn run_page<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
     let mut q = r.sql();
     let order = order_by(&q, f);
     open_page(&mut q, project);
@@ -128,14 +142,7 @@ pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> 
     for row in &mut rows {
         row.scores = scores.remove(&row.id).unwrap_or_default();
     }
-
-    let mut c = r.sql();
-    c.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM ").push(&runs).push(" r WHERE r.project_id = ");
-    c.arg(Arg::Uuid(project));
-    push_filters(&mut c, f);
-    c.push(&format!(" LIMIT {}) capped", super::COUNT_CAP + 1));
-    let total = super::count_of(r, c).await?;
-    Ok(Page { rows, total })
+    Ok(rows)
 }
 
 pub(crate) async fn run_row<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Option<RunRow>, StoreError> {

@@ -114,6 +114,9 @@ pub(crate) async fn session_rows<R: Reader>(
     q.push(&format!(" ORDER BY {} LIMIT {} OFFSET {}", order_by(f), f.limit, f.offset));
     let mut rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
     add_previews(r, project, &mut rows).await?;
+    if let Some(total) = super::known_total(f.offset, f.limit, rows.len()) {
+        return Ok(Page { rows, total });
+    }
 
     let mut c = r.sql();
     c.push(&format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM {sessions} s WHERE s.project_id = "));

@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader};
-use super::{RunFilter, RunRow, SessionRow, run_row, run_rows, session_row};
+use super::{RunFilter, RunRow, SessionRow, run_page, run_row, session_row};
 use crate::rows::Columns;
 use crate::{StoreError, records};
 
@@ -162,7 +162,7 @@ pub(crate) async fn session_view<R: Reader>(r: &R, project: Uuid, id: Uuid) -> R
     let metadata =
         records::get_session(r, project, id).await?.map_or_else(|| Value::Object(Default::default()), |s| s.metadata);
     let filter = RunFilter { session: Some(id), descending: false, limit: SESSION_VIEW_RUNS, ..RunFilter::default() };
-    let runs = run_rows(r, project, &filter).await?.rows;
+    let runs = run_page(r, project, &filter).await?;
     let turns = session_turns(r, project, id).await?;
     Ok(Some(SessionView { session, metadata, runs, turns }))
 }
