@@ -27,36 +27,38 @@ fn draw(node: JsonNode, depth: usize) -> AnyView {
             view! { <span class=class>{text}</span> }.into_any()
         }
         JsonNode::List(items) => {
-            let (n, open) = (items.len(), depth < OPEN_LEVELS && items.len() <= OPEN_ENTRIES);
-            if n == 0 {
-                return view! { <span class="json-empty">"[]"</span> }.into_any();
-            }
-            let rows = items
+            let entries = items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| entry(view! { <span class="json-index">{i}</span> }.into_any(), item, depth))
-                .collect_view();
-            fold(format!("[ {n} {} ]", if n == 1 { "item" } else { "items" }), open, rows.into_any())
+                .map(|(i, item)| (view! { <span class="json-index">{i}</span> }.into_any(), item));
+            fold(entries.collect(), ("[", "]"), ("item", "items"), depth)
         }
         JsonNode::Map(entries) => {
-            let (n, open) = (entries.len(), depth < OPEN_LEVELS && entries.len() <= OPEN_ENTRIES);
-            if n == 0 {
-                return view! { <span class="json-empty">"{}"</span> }.into_any();
-            }
-            let rows = entries
-                .into_iter()
-                .map(|(key, item)| entry(view! { <span class="json-key">{key}</span> }.into_any(), item, depth))
-                .collect_view();
-            fold(format!("{{ {n} {} }}", if n == 1 { "key" } else { "keys" }), open, rows.into_any())
+            let entries =
+                entries.into_iter().map(|(key, item)| (view! { <span class="json-key">{key}</span> }.into_any(), item));
+            fold(entries.collect(), ("{", "}"), ("key", "keys"), depth)
         }
     }
 }
 
-fn entry(label: AnyView, item: JsonNode, depth: usize) -> impl IntoView {
-    view! { <div class="json-entry">{label}": "{draw(item, depth + 1)}</div> }
-}
-
-fn fold(summary: String, open: bool, rows: AnyView) -> AnyView {
+/// An array's or object's entries (label, value) under a summary that folds them, like
+/// `[ 3 items ]`; `[]` or `{}` when there are none.
+fn fold(
+    entries: Vec<(AnyView, JsonNode)>,
+    (open_mark, close_mark): (&str, &str),
+    (one, many): (&str, &str),
+    depth: usize,
+) -> AnyView {
+    let n = entries.len();
+    if n == 0 {
+        return view! { <span class="json-empty">{format!("{open_mark}{close_mark}")}</span> }.into_any();
+    }
+    let open = depth < OPEN_LEVELS && n <= OPEN_ENTRIES;
+    let summary = format!("{open_mark} {n} {} {close_mark}", if n == 1 { one } else { many });
+    let rows = entries
+        .into_iter()
+        .map(|(label, item)| view! { <div class="json-entry">{label}": "{draw(item, depth + 1)}</div> })
+        .collect_view();
     view! {
         <details class="json-fold" open=open>
             <summary class="json-summary">{summary}</summary>

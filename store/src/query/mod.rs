@@ -63,9 +63,12 @@ fn first_input(q: &sql::Sql, run: &str) -> String {
     )
 }
 
-/// Who `metadata` says a run or session was for (the keys of [`sql::Sql::metadata_user`]).
+/// The metadata keys that say who a run or session was for, in order of preference.
+const USER_KEYS: [&str; 3] = ["user_id", "user", "user.id"];
+
+/// Who `metadata` says a run or session was for (Rust's side of [`sql::Sql::metadata_user`]).
 fn metadata_user(metadata: &Value) -> Option<String> {
-    ["user_id", "user", "user.id"].iter().find_map(|k| metadata.get(*k).and_then(Value::as_str)).map(str::to_owned)
+    USER_KEYS.iter().find_map(|k| metadata.get(*k).and_then(Value::as_str)).map(str::to_owned)
 }
 
 /// A half-open time window `[from, to)`; `None` is unbounded.
@@ -290,6 +293,27 @@ pub const COUNT_CAP: i64 = 10_000;
 fn known_total(offset: u32, limit: u32, rows: usize) -> Option<i64> {
     let rows = rows as i64;
     (rows < i64::from(limit) && (rows > 0 || offset == 0)).then_some(i64::from(offset) + rows)
+}
+
+/// A list's total for [`Page`]: what the page tells, else the rows of `table` (as `alias`) of
+/// the project that `filters` keep, counted up to [`COUNT_CAP`] + 1.
+async fn page_total<R: sql::Reader>(
+    r: &R,
+    (offset, limit, rows): (u32, u32, usize),
+    (table, alias): (&str, &str),
+    project: Uuid,
+    filters: impl FnOnce(&mut sql::Sql),
+) -> Result<i64, crate::StoreError> {
+    if let Some(total) = known_total(offset, limit, rows) {
+        return Ok(total);
+    }
+    let mut c = r.sql();
+    let table = c.table(table);
+    c.push(&format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} {alias} WHERE {alias}.project_id = "));
+    c.arg(sql::Arg::Uuid(project));
+    filters(&mut c);
+    c.push(&format!(" LIMIT {}) capped", COUNT_CAP + 1));
+    count_of(r, c).await
 }
 
 /// Keeps runs that have a score of this name in the given bounds.

@@ -116,16 +116,8 @@ fn open_page(q: &mut Sql, project: Uuid) {
 /// A page of runs with their scores, and how many match (see [`Page`]).
 pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Page<RunRow>, StoreError> {
     let rows = run_page(r, project, f).await?;
-    if let Some(total) = super::known_total(f.offset, f.limit, rows.len()) {
-        return Ok(Page { rows, total });
-    }
-    let runs = r.sql().table("runs");
-    let mut c = r.sql();
-    c.push("SELECT COUNT(*) AS n FROM (SELECT 1 FROM ").push(&runs).push(" r WHERE r.project_id = ");
-    c.arg(Arg::Uuid(project));
-    push_filters(&mut c, f);
-    c.push(&format!(" LIMIT {}) capped", super::COUNT_CAP + 1));
-    let total = super::count_of(r, c).await?;
+    let page = (f.offset, f.limit, rows.len());
+    let total = super::page_total(r, page, ("runs", "r"), project, |c| push_filters(c, f)).await?;
     Ok(Page { rows, total })
 }
 

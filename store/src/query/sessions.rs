@@ -114,16 +114,8 @@ pub(crate) async fn session_rows<R: Reader>(
     q.push(&format!(" ORDER BY {} LIMIT {} OFFSET {}", order_by(f), f.limit, f.offset));
     let mut rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
     add_previews(r, project, &mut rows).await?;
-    if let Some(total) = super::known_total(f.offset, f.limit, rows.len()) {
-        return Ok(Page { rows, total });
-    }
-
-    let mut c = r.sql();
-    c.push(&format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM {sessions} s WHERE s.project_id = "));
-    c.arg(Arg::Uuid(project));
-    push_filters(&mut c, f);
-    c.push(&format!(" LIMIT {}) capped", super::COUNT_CAP + 1));
-    let total = super::count_of(r, c).await?;
+    let page = (f.offset, f.limit, rows.len());
+    let total = super::page_total(r, page, ("sessions", "s"), project, |c| push_filters(c, f)).await?;
     Ok(Page { rows, total })
 }
 

@@ -121,10 +121,10 @@ impl Sql {
         }
     }
 
-    /// Who a run or session was for: the first of `metadata.user_id`, `user`, `user.id` that
-    /// is a string.
+    /// Who a run or session was for: the first of the metadata's user keys
+    /// (`user_id`, `user`, `user.id`) that is a string.
     pub(crate) fn metadata_user(&self, col: &str) -> String {
-        let keys = ["user_id", "user", "user.id"].map(|k| self.json_text(col, k));
+        let keys = super::USER_KEYS.map(|k| self.json_text(col, k));
         format!("COALESCE({})", keys.join(", "))
     }
 
