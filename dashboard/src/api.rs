@@ -66,12 +66,43 @@ pub async fn set_user_password(email: String, password: String) -> Result<UserIt
     Ok(crate::convert::user_item(user))
 }
 
-/// A project's key state and retention.
+/// A project's key state, named keys and retention.
 #[server(prefix = "/api/dashboard", endpoint = "settings")]
 pub async fn project_settings(project: String) -> Result<SettingsData, ServerFnError> {
+    use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let (key, retention_days) = (scope.project.key_state(), scope.project.retention_days);
-    Ok(SettingsData { project: scope.item(), key, retention_days, ingest: crate::convert::ingest() })
+    let keys = scope.store.list_api_keys(scope.id).await.map_err(crate::convert::fail)?;
+    let keys = keys.into_iter().map(crate::convert::key).collect();
+    Ok(SettingsData { project: scope.item(), key, retention_days, ingest: crate::convert::ingest(), keys })
+}
+
+/// Creates a named key (project admins only) and returns it, once.
+#[server(prefix = "/api/dashboard", endpoint = "create_key")]
+pub async fn create_key(project: String, name: String, scope: String) -> Result<String, ServerFnError> {
+    use northstar_store::{KeyScope, Store};
+    let project_scope = crate::scope::ProjectScope::admin(&project).await?;
+    let (store, id) = (&project_scope.store, project_scope.id);
+    let scope = KeyScope::parse(&scope)
+        .ok_or_else(|| crate::convert::fail(northstar_store::StoreError::Invalid("choose ingest or read".into())))?;
+    let key = northstar_wire::keys::mint();
+    let created = store
+        .create_api_key(id, &name, scope, &northstar_wire::keys::hash(&key))
+        .await
+        .map_err(crate::convert::fail)?;
+    tracing::info!(project = %id, key = %created.id, scope = scope.as_str(), "API key created from the dashboard");
+    Ok(key)
+}
+
+/// Revokes one named key (project admins only).
+#[server(prefix = "/api/dashboard", endpoint = "revoke_named_key")]
+pub async fn revoke_named_key(project: String, key: String) -> Result<(), ServerFnError> {
+    use northstar_store::Store;
+    let scope = crate::scope::ProjectScope::admin(&project).await?;
+    let key_id = crate::scope::uuid(&key)?;
+    scope.store.revoke_api_key(scope.id, key_id).await.map_err(crate::convert::fail)?;
+    tracing::info!(project = %scope.id, key = %key_id, "API key revoked from the dashboard");
+    Ok(())
 }
 
 /// Replaces the project's API key (project admins only) and returns the new key, once.
@@ -141,6 +172,7 @@ pub async fn list_sessions(
         descending: dir != "asc",
         limit: crate::PAGE_SIZE,
         offset: page.saturating_sub(1).saturating_mul(crate::PAGE_SIZE),
+        ..SessionFilter::default()
     };
     let rows = store.list_session_rows(id, &filter).await.map_err(crate::convert::fail)?;
     let now = chrono::Utc::now();

@@ -73,6 +73,18 @@ pub(crate) fn ingest() -> Ingest {
 
 const INGEST_PATH: &str = "/functions/v1/ingest-traces";
 
+pub(crate) fn key(k: northstar_store::ApiKey) -> crate::model::KeyItem {
+    crate::model::KeyItem {
+        id: k.id.to_string(),
+        name: k.name,
+        scope: k.scope.as_str().to_owned(),
+        project_key: k.project_key,
+        created: utc(k.created_at),
+        last_used: k.last_used_at.map(utc),
+        revoked: k.revoked_at.map(utc),
+    }
+}
+
 fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -627,6 +639,7 @@ pub(crate) fn new_score(
         string_value: category,
         comment,
         created_by: None,
+        source: northstar_wire::ScoreSource::Human,
     })
 }
 

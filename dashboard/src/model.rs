@@ -37,6 +37,22 @@ pub struct SettingsData {
     pub key: String,
     pub retention_days: Option<i32>,
     pub ingest: Ingest,
+    /// The project key first, then the named keys, oldest first.
+    pub keys: Vec<KeyItem>,
+}
+
+/// An API key as the settings page lists it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyItem {
+    pub id: String,
+    pub name: String,
+    /// `ingest` or `read`.
+    pub scope: String,
+    /// The project key (replaced by "Replace the key"), not a named one.
+    pub project_key: bool,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked: Option<String>,
 }
 
 /// Where agents send traces, as seen from the browser's side of this server.

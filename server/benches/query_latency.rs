@@ -128,11 +128,21 @@ fn turn_batches(session: uuid::Uuid, n: usize) -> Vec<bytes::Bytes> {
 }
 
 async fn time_get(http: &reqwest::Client, url: &str, cookie: &str, iterations: usize) -> (Duration, Duration, usize) {
+    time_get_with(http, url, ("cookie", cookie), iterations).await
+}
+
+/// [`time_get`] with any header (`authorization` for the public API).
+async fn time_get_with(
+    http: &reqwest::Client,
+    url: &str,
+    (header, value): (&str, &str),
+    iterations: usize,
+) -> (Duration, Duration, usize) {
     let mut times = Vec::with_capacity(iterations);
     let mut size = 0;
     for i in 0..=iterations {
         let started = Instant::now();
-        let response = http.get(url).header("cookie", cookie).send().await.expect("request");
+        let response = http.get(url).header(header, value).send().await.expect("request");
         assert_eq!(response.status(), 200, "{url}");
         size = response.bytes().await.expect("body").len();
         if i > 0 {
@@ -141,6 +151,19 @@ async fn time_get(http: &reqwest::Client, url: &str, cookie: &str, iterations: u
     }
     times.sort();
     (percentile(&times, 0.5), percentile(&times, 0.95), size)
+}
+
+/// One row of a latency table: the request's p50, p95 and body beside the reference's.
+fn print_row(label: &str, (p50, p95, size): (Duration, Duration, usize), (r50, r95): (Duration, Duration)) {
+    println!(
+        "| {label} | {} | {} | {:.0} KiB | {} / {} | {:.1}× |",
+        ms(p50),
+        ms(p95),
+        size as f64 / 1024.0,
+        ms(r50),
+        ms(r95),
+        p95.as_secs_f64() / r95.as_secs_f64().max(1e-6)
+    );
 }
 
 async fn time_sql(conn: &mut PgConnection, sql: &str, iterations: usize) -> (Duration, Duration) {
@@ -333,16 +356,149 @@ async fn main() {
     for (label, path, reference) in pages {
         let (p50, p95, size) = time_get(&http, &format!("{base}{path}"), &cookie, iterations).await;
         let (r50, r95) = time_sql(&mut db, &reference, iterations).await;
-        println!(
-            "| {label} | {} | {} | {:.0} KiB | {} / {} | {:.1}× |",
-            ms(p50),
-            ms(p95),
-            size as f64 / 1024.0,
-            ms(r50),
-            ms(r95),
-            p95.as_secs_f64() / r95.as_secs_f64().max(1e-6)
-        );
+        print_row(label, (p50, p95, size), (r50, r95));
     }
+
+    // The public API (issue 25): its runs list with each filter, a page by cursor, one run's
+    // LLM-sized context, each beside the bare SQL; then every run exported as JSON Lines.
+    let created = Command::new(support::binary())
+        .args(["key", "create", "--project", p, "--name", "bench", "--scope", "read"])
+        .env("DATABASE_URL", &url)
+        .env("NORTHSTAR_LOG", "error")
+        .output()
+        .expect("key create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let out = String::from_utf8_lossy(&created.stdout);
+    let read_key = out.lines().find_map(|l| l.strip_prefix("API key:")).expect("the key").trim().to_owned();
+    let bearer = format!("Bearer {read_key}");
+    let first: serde_json::Value = http
+        .get(format!("{base}/api/v1/runs?fields=core"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .expect("runs")
+        .json()
+        .await
+        .expect("json");
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+    let newest = format!("SELECT id FROM private.runs WHERE project_id = '{p}'");
+    let api = [
+        ("newest first", "/api/v1/runs".to_owned(), format!("{newest} ORDER BY started_at DESC LIMIT 50")),
+        (
+            "page 2 by cursor",
+            format!("/api/v1/runs?cursor={cursor}"),
+            format!("{newest} ORDER BY started_at DESC LIMIT 50 OFFSET 50"),
+        ),
+        (
+            "light rows (fields=core), 1000",
+            "/api/v1/runs?fields=core&limit=1000".to_owned(),
+            format!("{newest} ORDER BY started_at DESC LIMIT 1000"),
+        ),
+        (
+            "status=error",
+            "/api/v1/runs?status=error".to_owned(),
+            format!("{newest} AND status = 'error' ORDER BY started_at DESC LIMIT 50"),
+        ),
+        (
+            "name (1 in 50 runs)",
+            "/api/v1/runs?name=agent-7".to_owned(),
+            format!("{newest} AND name = 'agent-7' ORDER BY started_at DESC LIMIT 50"),
+        ),
+        (
+            "model (1 in 3 runs)",
+            "/api/v1/runs?model=gpt-4o".to_owned(),
+            format!("{newest} ORDER BY started_at DESC LIMIT 150"),
+        ),
+        ("min_cost", "/api/v1/runs?min_cost=0.0001".to_owned(), format!("{newest} ORDER BY started_at DESC LIMIT 50")),
+        (
+            "min_latency_ms (1 in 5 runs)",
+            "/api/v1/runs?min_latency_ms=4000".to_owned(),
+            format!("{newest} AND ended_at - started_at >= interval '4 s' ORDER BY started_at DESC LIMIT 50"),
+        ),
+        (
+            "metadata key:value (one run)",
+            "/api/v1/runs?metadata=ticket:T-4242".to_owned(),
+            format!("{newest} AND metadata->>'ticket' = 'T-4242' LIMIT 50"),
+        ),
+        (
+            "text",
+            "/api/v1/runs?text=T-4242".to_owned(),
+            format!("{newest} AND metadata->>'ticket' ILIKE '%T-4242%' LIMIT 50"),
+        ),
+        (
+            "last 24 h, errors",
+            "/api/v1/runs?status=error&from=2000-01-01T00:00:00Z".to_owned(),
+            format!("{newest} AND status = 'error' ORDER BY started_at DESC LIMIT 50"),
+        ),
+        (
+            "score (none has one)",
+            "/api/v1/runs?score_name=helpfulness&score_min=0.5".to_owned(),
+            format!("SELECT id FROM private.scores WHERE project_id = '{p}' AND name = 'helpfulness' LIMIT 50"),
+        ),
+        (
+            "run context, 10k spans",
+            format!("/api/v1/runs/{}/context", big_ids[0]),
+            format!("SELECT * FROM private.spans WHERE run_id = '{}'", big_ids[0]),
+        ),
+        (
+            "run context, 10k spans, 1 MB",
+            format!("/api/v1/runs/{}/context?max_bytes=1000000", big_ids[0]),
+            format!("SELECT * FROM private.spans WHERE run_id = '{}'", big_ids[0]),
+        ),
+    ];
+    println!("\n| GET (public API, read key) | p50 | p95 | body | reference (bare SQL) p50 / p95 | ratio p95 |");
+    println!("|---|---|---|---|---|---|");
+    for (label, path, reference) in api {
+        let (p50, p95, size) =
+            time_get_with(&http, &format!("{base}{path}"), ("authorization", &bearer), iterations).await;
+        let (r50, r95) = time_sql(&mut db, &reference, iterations).await;
+        print_row(label, (p50, p95, size), (r50, r95));
+    }
+    // Every run exported, read as a client reads a stream; the server's memory sampled meanwhile.
+    let rss_before = support::status_kib(server.id(), "VmRSS:");
+    let pid = server.id();
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(support::status_kib(pid, "VmRSS:"));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    };
+    let started = Instant::now();
+    let mut export =
+        http.get(format!("{base}/api/v1/export")).header("authorization", &bearer).send().await.expect("export");
+    assert_eq!(export.status(), 200);
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    while let Some(chunk) = export.chunk().await.expect("export stream") {
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        bytes += chunk.len() as u64;
+    }
+    let export_time = started.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().expect("sampler");
+    let reference = Instant::now();
+    db.execute(sqlx::AssertSqlSafe(format!(
+        "SELECT (SELECT sum(length(r::text)) FROM private.runs r WHERE project_id = '{p}'),
+                (SELECT sum(length(s::text)) FROM private.spans s WHERE project_id = '{p}'),
+                (SELECT sum(length(e::text)) FROM private.events e WHERE project_id = '{p}')"
+    )))
+    .await
+    .expect("reference");
+    let reference = reference.elapsed();
+    println!(
+        "\nexport of every run (JSON Lines): {lines} runs, {:.0} MiB in {:.1} s = {:.0} runs/s; server memory {} MiB before, peak {} MiB during; reference (bare SQL reading every run, span and event as text): {:.1} s",
+        bytes as f64 / 1024.0 / 1024.0,
+        export_time.as_secs_f64(),
+        lines as f64 / export_time.as_secs_f64(),
+        rss_before / 1024,
+        peak / 1024,
+        reference.as_secs_f64(),
+    );
 
     // Four people open a 100k-span run nobody has opened yet, at once, while a fifth pages
     // the sessions list: each one's wait, the list's, and the server's memory after.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use northstar_store::{AnyStore, Store, StoreError};
+use northstar_store::{AnyStore, KeyScope, Store, StoreError};
 use uuid::Uuid;
 
 use crate::keys;
@@ -61,6 +61,73 @@ pub async fn revoke_key(store: &AnyStore, project: Uuid, out: &mut impl Write) -
         writeln!(out, "revoked the API key of project {project}")?;
     } else {
         writeln!(out, "the API key of project {project} was already revoked")?;
+    }
+    Ok(())
+}
+
+/// `key create --project ID --name NAME --scope ingest|read`.
+///
+/// # Errors
+///
+/// Unknown project or scope, a blank name; store errors.
+pub async fn create_key(
+    store: &AnyStore,
+    project: Uuid,
+    name: &str,
+    scope: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let scope = KeyScope::parse(scope).ok_or_else(|| anyhow::anyhow!("scope must be ingest or read"))?;
+    let key = keys::mint();
+    let created = store.create_api_key(project, name, scope, &keys::hash(&key)).await.map_err(not_found)?;
+    writeln!(out, "key id:     {}", created.id)?;
+    writeln!(out, "name:       {}", created.name)?;
+    writeln!(out, "scope:      {}", created.scope.as_str())?;
+    writeln!(out, "API key:    {key}")?;
+    writeln!(out, "(shown once: only its SHA-256 hash is stored)")?;
+    Ok(())
+}
+
+/// `key list --project ID`: never the keys themselves.
+///
+/// # Errors
+///
+/// Store errors.
+pub async fn list_keys(store: &AnyStore, project: Uuid, out: &mut impl Write) -> anyhow::Result<()> {
+    let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+    };
+    writeln!(out, "{:<36}  {:<24}  {:<6}  {:<19}  {:<19}  state", "id", "name", "scope", "created", "last used")?;
+    for k in store.list_api_keys(project).await? {
+        let state = if k.revoked_at.is_some() { format!("revoked {}", at(k.revoked_at)) } else { "active".into() };
+        let name = if k.project_key { format!("{} (project key)", k.name) } else { k.name.clone() };
+        writeln!(
+            out,
+            "{:<36}  {:<24}  {:<6}  {:<19}  {:<19}  {state}",
+            k.id,
+            name,
+            k.scope.as_str(),
+            at(Some(k.created_at)),
+            at(k.last_used_at)
+        )?;
+    }
+    Ok(())
+}
+
+/// `key revoke --project ID --key KEY`.
+///
+/// # Errors
+///
+/// A key that is not the project's; store errors.
+pub async fn revoke_named_key(store: &AnyStore, project: Uuid, key: Uuid, out: &mut impl Write) -> anyhow::Result<()> {
+    let revoked = store.revoke_api_key(project, key).await.map_err(|e| match e {
+        StoreError::NotFound(_) => anyhow::anyhow!("project {project} has no key {key}"),
+        other => other.into(),
+    })?;
+    if revoked {
+        writeln!(out, "revoked key {key}")?;
+    } else {
+        writeln!(out, "key {key} was already revoked")?;
     }
     Ok(())
 }

@@ -56,8 +56,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(KeyCommand::Rotate { project }) => {
             admin::rotate_key(&open_store(&settings).await?, project, &mut out).await
         }
-        Command::Key(KeyCommand::Revoke { project }) => {
+        Command::Key(KeyCommand::Revoke { project, key: None }) => {
             admin::revoke_key(&open_store(&settings).await?, project, &mut out).await
+        }
+        Command::Key(KeyCommand::Revoke { project, key: Some(key) }) => {
+            admin::revoke_named_key(&open_store(&settings).await?, project, key, &mut out).await
+        }
+        Command::Key(KeyCommand::Create { project, name, scope }) => {
+            admin::create_key(&open_store(&settings).await?, project, &name, &scope, &mut out).await
+        }
+        Command::Key(KeyCommand::List { project }) => {
+            admin::list_keys(&open_store(&settings).await?, project, &mut out).await
         }
         Command::User(UserCommand::Create { email, password, admin }) => {
             admin::create_user(&open_store(&settings).await?, &email, &password, admin, &mut out).await

@@ -280,8 +280,30 @@ pub enum KeyCommand {
         #[arg(long)]
         project: Uuid,
     },
-    /// Revoke the project's API key; ingest with it gets 401 until the key is rotated.
+    /// Revoke the project's API key (ingest with it gets 401 until the key is rotated), or,
+    /// with `--key`, one named key.
     Revoke {
+        /// Project id.
+        #[arg(long)]
+        project: Uuid,
+        /// A named key's id (from `key list`).
+        #[arg(long)]
+        key: Option<Uuid>,
+    },
+    /// Create a named key and print it (shown once): `ingest` sends traces, `read` reads
+    /// through the public API (`/api/v1/`) and MCP (`/mcp`) and may add scores.
+    Create {
+        /// Project id.
+        #[arg(long)]
+        project: Uuid,
+        /// What the key is for (a service, an environment).
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["ingest", "read"])]
+        scope: String,
+    },
+    /// List the project's keys: name, scope, created, last used (never the key).
+    List {
         /// Project id.
         #[arg(long)]
         project: Uuid,

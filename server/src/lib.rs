@@ -4,6 +4,7 @@
 //! [`app`] builds the whole router from an [`AppState`]; tests serve it on a free port.
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod connections;
 mod costs;
 mod dashboard;
 mod ingest;
+pub mod key_use;
 pub mod ops;
 pub mod otlp;
 pub mod retention;
@@ -66,6 +68,8 @@ pub struct AppState {
     /// The base URL people reach this server at, for the ingest URL the dashboard shows;
     /// `None` derives it from each request's `Host`.
     pub public_url: Option<String>,
+    /// Key lookups, and when each key was last used.
+    pub key_use: Arc<key_use::KeyUse>,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl AppState {
             max_batch_records: northstar_wire::MAX_RECORDS,
             prices: std::sync::Arc::new(northstar_pricing::PriceTable::bundled()),
             public_url: None,
+            key_use: Arc::default(),
         }
     }
 }
@@ -105,6 +110,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(auth_state, auth::require_login))
         .layer(axum::middleware::from_fn(auth::security_headers));
     let ops = ops::router(state.store.clone(), state.dashboard_store.clone());
+    let api = api::ApiState { store: state.dashboard_store.clone(), key_use: state.key_use.clone() };
+    let programs = api::router(api.clone()).merge(api::mcp::router(api));
     #[expect(
         deprecated,
         reason = "TimeoutLayer::new answers 408, which SDKs retry; its replacement needs the status spelled out the same way"
@@ -124,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .layer(timeout)
         .with_state(state)
         .merge(ops)
+        .merge(programs)
         .merge(dashboard);
     harden(routes, body_timeout)
 }

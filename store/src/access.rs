@@ -187,11 +187,11 @@ fn project_select(q: &mut Sql, user: &User) {
     let columns = "p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days";
     if user.is_admin {
         q.push(&format!(
-            "SELECT {columns}, 'admin' AS role FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id WHERE 1 = 1"
+            "SELECT {columns}, 'admin' AS role FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id AND k.is_project_key = TRUE WHERE 1 = 1"
         ));
     } else {
         q.push(&format!(
-            "SELECT {columns}, m.role AS role FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id
+            "SELECT {columns}, m.role AS role FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id AND k.is_project_key = TRUE
              JOIN {members} m ON m.project_id = p.id AND m.user_id = "
         ));
         q.arg(Arg::Uuid(user.id));
@@ -238,23 +238,40 @@ pub(crate) async fn set_retention<R: Reader>(r: &R, project: Uuid, days: Option<
     Ok(())
 }
 
-/// Deletes up to `limit` runs of the transaction's project that started before `cutoff` (their
-/// spans, events and scores go with them), then the project's sessions created before `cutoff`
-/// that have no run left. Returns how many runs went; call again until it returns less than
-/// `limit`. One transaction: the sessions are never seen counting runs that are gone.
-pub(crate) async fn delete_runs_before<T: WriteTx>(
-    tx: &mut T,
-    cutoff: DateTime<Utc>,
-    limit: u32,
-) -> Result<u64, StoreError> {
+/// Which runs a deletion takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RunsToDelete {
+    /// Retention: up to `limit` runs started before `cutoff`, oldest first, then the sessions
+    /// created before it that have no run left.
+    Before { cutoff: DateTime<Utc>, limit: u32 },
+    /// One run (a data-subject request).
+    Run(Uuid),
+    /// A session with all its runs.
+    Session(Uuid),
+}
+
+/// Deletes runs (with their spans, events and scores, by cascade) and keeps the figures of
+/// the sessions that keep other runs right. Returns the number of runs deleted.
+pub(crate) async fn delete_runs<T: WriteTx>(tx: &mut T, which: RunsToDelete) -> Result<u64, StoreError> {
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
     let runs = q.table("runs");
     let p1 = q.p1();
     q.push(&format!("DELETE FROM {runs} WHERE id IN (SELECT id FROM {runs} WHERE project_id = "));
     q.arg(Arg::Uuid(project));
-    q.push(" AND started_at < ").arg(Arg::Ts(cutoff));
-    q.push(&format!(" ORDER BY started_at LIMIT {limit}) AND project_id = {p1} RETURNING session_id"));
+    match which {
+        RunsToDelete::Before { cutoff, limit } => {
+            q.push(" AND started_at < ").arg(Arg::Ts(cutoff));
+            q.push(&format!(" ORDER BY started_at LIMIT {limit}"));
+        }
+        RunsToDelete::Run(id) => {
+            q.push(" AND id = ").arg(Arg::Uuid(id));
+        }
+        RunsToDelete::Session(id) => {
+            q.push(" AND session_id = ").arg(Arg::Uuid(id));
+        }
+    }
+    q.push(&format!(") AND project_id = {p1} RETURNING session_id"));
     let gone = tx.fetch_all(q).await?;
     let deleted = gone.len() as u64;
     // The sessions that keep other runs: their figures no longer count the deleted ones. Their
@@ -263,6 +280,9 @@ pub(crate) async fn delete_runs_before<T: WriteTx>(
     let mut sessions = gone.iter().map(|row| row.uuid("session_id")).collect::<Result<Vec<_>, _>>()?;
     sessions.sort_unstable();
     sessions.dedup();
+    if let RunsToDelete::Session(id) = which {
+        sessions.retain(|s| *s != id);
+    }
     if !sessions.is_empty() {
         if T::DIALECT == Dialect::Postgres {
             let mut q = Sql::new(T::DIALECT);
@@ -275,7 +295,11 @@ pub(crate) async fn delete_runs_before<T: WriteTx>(
         crate::ingest::figures::refresh_sessions(&mut q, project, Some(sessions));
         tx.fetch_all(q).await?;
     }
-    if deleted < u64::from(limit) {
+    let empty_sessions = match which {
+        RunsToDelete::Before { cutoff, limit } if deleted < u64::from(limit) => Some(cutoff),
+        _ => None,
+    };
+    if let Some(cutoff) = empty_sessions {
         let mut q = Sql::new(T::DIALECT);
         let sessions = q.table("sessions");
         let p1 = q.p1();
@@ -285,4 +309,15 @@ pub(crate) async fn delete_runs_before<T: WriteTx>(
         tx.fetch_all(q).await?;
     }
     Ok(deleted)
+}
+
+/// Deletes one session of the project (its runs first, see [`delete_runs`]); `None` when it is
+/// not the project's, else the number of runs deleted with it.
+pub(crate) async fn delete_session<T: WriteTx>(tx: &mut T, id: Uuid) -> Result<Option<u64>, StoreError> {
+    let runs = delete_runs(tx, RunsToDelete::Session(id)).await?;
+    let mut q = Sql::new(T::DIALECT);
+    let sessions = q.table("sessions");
+    q.push(&format!("DELETE FROM {sessions} WHERE project_id = ")).arg(Arg::Uuid(tx.project()));
+    q.push(" AND id = ").arg(Arg::Uuid(id)).push(" RETURNING id");
+    Ok((!tx.fetch_all(q).await?.is_empty()).then_some(runs))
 }

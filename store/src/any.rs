@@ -5,9 +5,10 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::{
-    Change, IngestCounts, NewScore, NodeView, Overview, Page, PgStore, Project, Role, RunFilter, RunOutline, RunRow,
-    RunView, ScoreRow, ScoreSummary, SessionFilter, SessionRow, SessionView, SqliteStore, Store, StoreError, TimeRange,
-    TraceBatch, TraceCounts, User, UserChange, access, query, records,
+    ApiKey, Change, IngestCounts, KeyOwner, KeyScope, MetricsGroup, MetricsRow, NewScore, NodeView, Overview, Page,
+    PgStore, Project, Role, RunFilter, RunOutline, RunRow, RunView, ScoreQuery, ScoreRow, ScoreSummary, SessionFilter,
+    SessionRow, SessionView, SpanFilter, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User,
+    UserChange, access, keys, query, records,
 };
 use chrono::{DateTime, Utc};
 
@@ -123,6 +124,27 @@ impl Store for AnyStore {
     async fn revoke_key(&self, project: Uuid) -> Result<bool, StoreError> {
         dispatch!(self, b => records::revoke_key(b, project))
     }
+    async fn create_api_key(
+        &self,
+        project: Uuid,
+        name: &str,
+        scope: KeyScope,
+        key_hash: &str,
+    ) -> Result<ApiKey, StoreError> {
+        dispatch!(self, b => keys::create(b, project, name, scope, key_hash))
+    }
+    async fn list_api_keys(&self, project: Uuid) -> Result<Vec<ApiKey>, StoreError> {
+        dispatch!(self, b => keys::list(b, project))
+    }
+    async fn revoke_api_key(&self, project: Uuid, key: Uuid) -> Result<bool, StoreError> {
+        dispatch!(self, b => keys::revoke(b, project, key))
+    }
+    async fn key_owner(&self, key_hash: &str) -> Result<Option<KeyOwner>, StoreError> {
+        dispatch!(self, b => keys::owner(b, key_hash))
+    }
+    async fn touch_api_key(&self, key: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        dispatch!(self, b => keys::touch(b, key, at))
+    }
     async fn get_session(&self, project: Uuid, id: Uuid) -> Result<Option<Session>, StoreError> {
         dispatch!(self, b => records::get_session(b, project, id))
     }
@@ -147,6 +169,9 @@ impl Store for AnyStore {
     async fn list_events(&self, project: Uuid, run: Uuid) -> Result<Vec<Event>, StoreError> {
         dispatch!(self, b => records::list_events(b, project, run))
     }
+    async fn trees_of(&self, project: Uuid, runs: &[Uuid]) -> Result<(Vec<Span>, Vec<Event>), StoreError> {
+        dispatch!(self, b => records::trees_of(b, project, runs))
+    }
     async fn list_node_events(&self, project: Uuid, run: Uuid, span: Option<Uuid>) -> Result<Vec<Event>, StoreError> {
         dispatch!(self, b => records::list_node_events(b, project, run, span))
     }
@@ -164,6 +189,29 @@ impl Store for AnyStore {
     }
     async fn list_run_rows(&self, project: Uuid, filter: &RunFilter) -> Result<Page<RunRow>, StoreError> {
         dispatch!(self, b => query::run_rows(b, project, filter))
+    }
+    async fn find_runs(&self, project: Uuid, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        dispatch!(self, b => query::run_page(b, project, filter))
+    }
+    async fn find_spans(&self, project: Uuid, filter: &SpanFilter) -> Result<Vec<Span>, StoreError> {
+        dispatch!(self, b => query::span_list(b, project, filter))
+    }
+    async fn find_scores(&self, project: Uuid, filter: &ScoreQuery) -> Result<Vec<Score>, StoreError> {
+        dispatch!(self, b => query::score_list(b, project, filter))
+    }
+    async fn metrics(
+        &self,
+        project: Uuid,
+        range: TimeRange,
+        group: MetricsGroup,
+    ) -> Result<Vec<MetricsRow>, StoreError> {
+        dispatch!(self, b => query::metrics(b, project, range, group))
+    }
+    async fn delete_run(&self, project: Uuid, id: Uuid) -> Result<bool, StoreError> {
+        dispatch!(self, b => records::delete_run(b, project, id))
+    }
+    async fn delete_session(&self, project: Uuid, id: Uuid) -> Result<Option<u64>, StoreError> {
+        dispatch!(self, b => records::delete_session(b, project, id))
     }
     async fn score_names(&self, project: Uuid) -> Result<Vec<String>, StoreError> {
         dispatch!(self, b => query::score_names(b, project))

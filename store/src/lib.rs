@@ -25,6 +25,7 @@ mod backend;
 mod changes;
 mod error;
 mod ingest;
+mod keys;
 mod migrations;
 mod postgres;
 mod query;
@@ -43,11 +44,13 @@ pub use any::AnyStore;
 pub use changes::Change;
 pub use error::StoreError;
 pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
+pub use keys::{ApiKey, KeyOwner, KeyScope};
 pub use postgres::PgStore;
 pub use query::{
-    COUNT_CAP, DayTotals, ModelTotals, NewScore, NodeView, Overview, Page, RunFilter, RunOutline, RunRow, RunSort,
-    RunView, SESSION_VIEW_RUNS, ScoreFilter, ScoreRow, ScoreSummary, SessionFilter, SessionRow, SessionSort,
-    SessionStatus, SessionView, SpanOutline, TimeRange, Turn,
+    Bounds, COUNT_CAP, DayTotals, JsonMatch, MetricsGroup, MetricsRow, ModelTotals, NewScore, NodeView, Overview, Page,
+    RunFilter, RunOutline, RunRow, RunSort, RunView, SESSION_VIEW_RUNS, ScoreFilter, ScoreQuery, ScoreRow,
+    ScoreSummary, SessionFilter, SessionRow, SessionSort, SessionStatus, SessionView, SpanFilter, SpanOutline,
+    TimeRange, Turn,
 };
 pub use sqlite::SqliteStore;
 
@@ -110,7 +113,7 @@ pub trait Store: Send + Sync {
     /// and for rows written around the server (imports, hand edits, the benchmarks' seeding).
     fn rebuild_figures(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The project of the active (not revoked) key with this SHA-256 hex hash.
+    /// The project of the active (not revoked) ingest key with this SHA-256 hex hash.
     fn resolve_api_key(&self, key_hash: &str) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
 
     /// Writes a validated batch for `project` in one transaction, all or nothing.
@@ -171,6 +174,33 @@ pub trait Store: Send + Sync {
     /// [`StoreError::ProjectNotFound`] when the project has no key row.
     fn revoke_key(&self, project: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Creates a named key of the project with this scope (its SHA-256 hex hash).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ProjectNotFound`]; [`StoreError::Invalid`] for a blank name or a key hash
+    /// already in use.
+    fn create_api_key(
+        &self,
+        project: Uuid,
+        name: &str,
+        scope: KeyScope,
+        key_hash: &str,
+    ) -> impl Future<Output = Result<ApiKey, StoreError>> + Send;
+    /// The project's keys: its project key first, then its named keys, oldest first (revoked
+    /// ones too).
+    fn list_api_keys(&self, project: Uuid) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + Send;
+    /// Revokes one key of the project; false if it was already revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the key is not the project's.
+    fn revoke_api_key(&self, project: Uuid, key: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Whose the active key with this hash is, and its scope.
+    fn key_owner(&self, key_hash: &str) -> impl Future<Output = Result<Option<KeyOwner>, StoreError>> + Send;
+    /// Records when a key was last used.
+    fn touch_api_key(&self, key: Uuid, at: DateTime<Utc>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// One session of the project.
     fn get_session(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
     /// One run of the project.
@@ -187,6 +217,13 @@ pub trait Store: Send + Sync {
     fn list_spans(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Span>, StoreError>> + Send;
     /// The events of a run, by creation time.
     fn list_events(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<Event>, StoreError>> + Send;
+    /// The spans and events of several runs in two reads (the export's pages): spans by run,
+    /// then start; events by run, then creation.
+    fn trees_of(
+        &self,
+        project: Uuid,
+        runs: &[Uuid],
+    ) -> impl Future<Output = Result<(Vec<Span>, Vec<Event>), StoreError>> + Send;
     /// The events of one node of a run, by creation time: a span's (`span` = its id), or the
     /// run's own, on no span (`None`). What a click on one node of the run page reads.
     fn list_node_events(
@@ -220,6 +257,39 @@ pub trait Store: Send + Sync {
         project: Uuid,
         filter: &RunFilter,
     ) -> impl Future<Output = Result<Page<RunRow>, StoreError>> + Send;
+    /// One page of runs with their figures and scores, uncounted (the public API pages by
+    /// cursor: [`RunFilter::after`]).
+    fn find_runs(
+        &self,
+        project: Uuid,
+        filter: &RunFilter,
+    ) -> impl Future<Output = Result<Vec<RunRow>, StoreError>> + Send;
+    /// Spans across runs, oldest first (the public API).
+    fn find_spans(
+        &self,
+        project: Uuid,
+        filter: &SpanFilter,
+    ) -> impl Future<Output = Result<Vec<Span>, StoreError>> + Send;
+    /// Scores across runs, newest first (the public API).
+    fn find_scores(
+        &self,
+        project: Uuid,
+        filter: &ScoreQuery,
+    ) -> impl Future<Output = Result<Vec<Score>, StoreError>> + Send;
+    /// Runs (or model calls), errors, cost, tokens and latency percentiles per day, run name or
+    /// model over a time range.
+    fn metrics(
+        &self,
+        project: Uuid,
+        range: TimeRange,
+        group: MetricsGroup,
+    ) -> impl Future<Output = Result<Vec<MetricsRow>, StoreError>> + Send;
+    /// Deletes a run of the project with its spans, events and scores, keeping its session's
+    /// figures right; false when it is not the project's.
+    fn delete_run(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes a session of the project with all its runs; `None` when it is not the
+    /// project's, else how many runs went with it.
+    fn delete_session(&self, project: Uuid, id: Uuid) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
     /// The names of the project's scores, in order (at most 500): the runs list's score filter.
     fn score_names(&self, project: Uuid) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// The run page: the run with its figures, spans and events; `None` if not the project's.

@@ -85,6 +85,29 @@ pub(crate) async fn list_events<R: Reader>(r: &R, project: Uuid, run: Uuid) -> R
     list(r, &rows::EVENTS_OF_RUN, project, run, rows::event).await
 }
 
+/// The spans and the events of a set of runs of the project (two reads, whatever the number
+/// of runs), each in its run's order: spans by start, events by creation.
+pub(crate) async fn trees_of<R: Reader>(
+    r: &R,
+    project: Uuid,
+    runs: &[Uuid],
+) -> Result<(Vec<Span>, Vec<Event>), StoreError> {
+    if runs.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut q = r.sql();
+    let spans = q.table("spans");
+    q.push(&format!("SELECT {} FROM {spans} WHERE ", select::SPAN)).in_ids("run_id", runs.to_vec());
+    q.push(" AND ").project_is("project_id", project).push(" ORDER BY run_id, started_at, id");
+    let spans = r.fetch_all(q).await?.iter().map(rows::span).collect::<Result<Vec<_>, _>>()?;
+    let mut q = r.sql();
+    let (events, recorded) = (q.table("events"), q.recorded());
+    q.push(&format!("SELECT {} FROM {events} WHERE ", select::EVENT)).in_ids("run_id", runs.to_vec());
+    q.push(" AND ").project_is("project_id", project).push(&format!(" ORDER BY run_id, created_at, {recorded}"));
+    let events = r.fetch_all(q).await?.iter().map(rows::event).collect::<Result<Vec<_>, _>>()?;
+    Ok((spans, events))
+}
+
 pub(crate) async fn list_node_events<R: Reader>(
     r: &R,
     project: Uuid,
@@ -131,12 +154,12 @@ pub(crate) async fn count_records<R: Reader>(r: &R, project: Uuid) -> Result<Ing
     })
 }
 
-/// The project of the active (not revoked) key with this hash.
+/// The project of the active (not revoked) ingest key with this hash.
 pub(crate) async fn resolve_api_key<R: Reader>(r: &R, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
     let mut q = r.sql();
     let keys = q.table("api_keys");
     q.push(&format!("SELECT project_id FROM {keys} WHERE key_hash = ")).arg(Arg::Text(key_hash.to_owned()));
-    q.push(" AND revoked_at IS NULL");
+    q.push(" AND revoked_at IS NULL AND scope = 'ingest'");
     r.fetch_all(q).await?.first().map(|row| row.uuid("project_id")).transpose()
 }
 
@@ -145,7 +168,7 @@ pub(crate) async fn list_projects<R: Reader>(r: &R) -> Result<Vec<Project>, Stor
     let (projects, keys) = (q.table("projects"), q.table("api_keys"));
     q.push(&format!(
         "SELECT p.id, p.name, p.created_at, k.created_at AS key_created_at, k.revoked_at, p.retention_days
-         FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id
+         FROM {projects} p LEFT JOIN {keys} k ON k.project_id = p.id AND k.is_project_key = TRUE
          ORDER BY p.created_at, p.id"
     ));
     r.fetch_all(q).await?.iter().map(rows::project).collect()
@@ -198,7 +221,8 @@ pub(crate) async fn revoke_key<B: Backend>(b: &B, project: Uuid) -> Result<bool,
     Ok(in_transaction!(b, project, |tx| {
         let mut q = Sql::new(B::DIALECT);
         let keys = q.table("api_keys");
-        q.push(&format!("SELECT revoked_at FROM {keys} WHERE project_id = ")).arg(Arg::Uuid(project));
+        q.push(&format!("SELECT revoked_at FROM {keys} WHERE is_project_key = TRUE AND project_id = "));
+        q.arg(Arg::Uuid(project));
         let Some(row) = tx.fetch_all(q).await?.into_iter().next() else {
             return Err(StoreError::ProjectNotFound(project));
         };
@@ -207,14 +231,16 @@ pub(crate) async fn revoke_key<B: Backend>(b: &B, project: Uuid) -> Result<bool,
         } else {
             let mut q = Sql::new(B::DIALECT);
             q.push(&format!("UPDATE {keys} SET revoked_at = ")).arg(Arg::Ts(Utc::now()));
-            q.push(" WHERE project_id = ").arg(Arg::Uuid(project)).push(" AND revoked_at IS NULL");
+            q.push(" WHERE project_id = ").arg(Arg::Uuid(project));
+            q.push(" AND is_project_key = TRUE AND revoked_at IS NULL");
             tx.fetch_all(q).await?;
             true
         }
     }))
 }
 
-/// Inserts or replaces the project's single key row (the original's rotation semantics).
+/// Replaces the project key (the original's rotation semantics); the project's named keys
+/// stay.
 async fn insert_key<T: WriteTx>(
     tx: &mut T,
     key_hash: &str,
@@ -222,20 +248,10 @@ async fn insert_key<T: WriteTx>(
 ) -> Result<(), StoreError> {
     let mut q = Sql::new(T::DIALECT);
     let keys = q.table("api_keys");
-    q.push(&format!("INSERT INTO {keys} (id, project_id, name, key_hash, created_at) VALUES ("));
-    q.arg(Arg::Uuid(Uuid::new_v4())).push(", ").arg(Arg::Uuid(tx.project()));
-    q.push(", 'Project key', ").arg(Arg::Text(key_hash.to_owned())).push(", ").arg(Arg::Ts(created_at));
-    q.push(
-        ") ON CONFLICT (project_id) DO UPDATE SET
-             id = excluded.id, key_hash = excluded.key_hash, created_at = excluded.created_at, revoked_at = NULL",
-    );
-    match tx.fetch_all(q).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::Database(err)) if StoreError::is_unique_violation(&err) => {
-            Err(StoreError::Invalid("that API key is already in use".into()))
-        }
-        Err(err) => Err(err),
-    }
+    q.push(&format!("DELETE FROM {keys} WHERE is_project_key = TRUE AND project_id = ")).arg(Arg::Uuid(tx.project()));
+    tx.fetch_all(q).await?;
+    crate::keys::insert(tx, "Project key", crate::KeyScope::Ingest, true, key_hash, created_at).await?;
+    Ok(())
 }
 
 /// Applies pending migrations, then any rebuild a migration asked for.
@@ -283,5 +299,18 @@ pub(crate) async fn delete_runs_before<B: Backend>(
     cutoff: chrono::DateTime<Utc>,
     limit: u32,
 ) -> Result<u64, StoreError> {
-    Ok(in_transaction!(b, project, |tx| crate::access::delete_runs_before(&mut tx, cutoff, limit).await?))
+    let which = crate::access::RunsToDelete::Before { cutoff, limit };
+    Ok(in_transaction!(b, project, |tx| crate::access::delete_runs(&mut tx, which).await?))
+}
+
+/// Deletes one run of the project with everything below it; false when it is not the project's.
+pub(crate) async fn delete_run<B: Backend>(b: &B, project: Uuid, id: Uuid) -> Result<bool, StoreError> {
+    let which = crate::access::RunsToDelete::Run(id);
+    Ok(in_transaction!(b, project, |tx| crate::access::delete_runs(&mut tx, which).await?) > 0)
+}
+
+/// Deletes one session of the project with its runs; `None` when it is not the project's, else
+/// the number of runs deleted.
+pub(crate) async fn delete_session<B: Backend>(b: &B, project: Uuid, id: Uuid) -> Result<Option<u64>, StoreError> {
+    Ok(in_transaction!(b, project, |tx| crate::access::delete_session(&mut tx, id).await?))
 }

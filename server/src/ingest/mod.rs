@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 pub(crate) use body::read as read_body;
 pub use budget::Budget;
-use northstar_store::{Store, StoreError};
+use northstar_store::{KeyScope, Store, StoreError};
 use northstar_wire::Batch;
 pub use rate_limit::RateLimit;
 use uuid::Uuid;
@@ -118,9 +118,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Uuid, Ing
         .and_then(|v| v.to_str().ok())
         .and_then(keys::bearer_token)
         .ok_or(IngestError::MissingAuthorization)?;
-    match state.store.resolve_api_key(&keys::hash(token)).await {
-        Ok(Some(project)) => Ok(project),
-        Ok(None) => Err(IngestError::InvalidKey),
+    // A read key cannot send traces: it answers as an unknown key does.
+    match state.key_use.resolve(&state.store, token).await {
+        Ok(Some(owner)) if owner.scope == KeyScope::Ingest => Ok(owner.project),
+        Ok(_) => Err(IngestError::InvalidKey),
         Err(StoreError::Unavailable(err)) => {
             tracing::warn!(error = %err, "database unavailable during key lookup; answering 503");
             Err(IngestError::Unavailable)

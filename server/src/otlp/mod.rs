@@ -432,9 +432,9 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Resul
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_owned()))
         .filter(|t| !t.is_empty())
         .ok_or(OtlpError::Unauthenticated("Missing or invalid authorization header"))?;
-    match state.store.resolve_api_key(&keys::hash(&token)).await {
-        Ok(Some(project)) => Ok(project),
-        Ok(None) => Err(OtlpError::Unauthenticated("Invalid or revoked API key")),
+    match state.key_use.resolve(&state.store, &token).await {
+        Ok(Some(owner)) if owner.scope == northstar_store::KeyScope::Ingest => Ok(owner.project),
+        Ok(_) => Err(OtlpError::Unauthenticated("Invalid or revoked API key")),
         Err(StoreError::Unavailable(err)) => {
             tracing::warn!(error = %err, "database unavailable during key lookup; answering 503");
             Err(OtlpError::Unavailable)

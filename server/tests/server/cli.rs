@@ -174,11 +174,46 @@ async fn project_and_key_lifecycle(backend: Backend) {
     let again = field(&db.ok(&["key", "rotate", "--project", &project]), "API key:");
     assert_eq!(server.status_with(&again).await, 200, "rotation after revocation issues a working key");
 
+    // Named keys: a read key reads the API, cannot ingest; listed without the key; revoked.
+    let created = db.ok(&["key", "create", "--project", &project, "--name", "eval scripts", "--scope", "read"]);
+    let (read_id, read_key) = (field(&created, "key id:"), field(&created, "API key:"));
+    assert!(created.contains("scope:      read"), "{created}");
+    assert_eq!(server.status_with(&read_key).await, 401, "a read key does not ingest");
+    let api = |key: String| {
+        let url = format!("http://127.0.0.1:{}/api/v1/runs", server.port);
+        async move { reqwest::Client::new().get(url).bearer_auth(key).send().await.expect("get").status().as_u16() }
+    };
+    assert_eq!(api(read_key.clone()).await, 200);
+    assert_eq!(api(again.clone()).await, 403, "the project key only ingests");
+    let ingest =
+        field(&db.ok(&["key", "create", "--project", &project, "--name", "staging", "--scope", "ingest"]), "API key:");
+    assert_eq!(server.status_with(&ingest).await, 200, "a named ingest key sends traces");
+    let list = db.ok(&["key", "list", "--project", &project]);
+    assert!(!list.contains(&read_key) && !list.contains(&ingest), "never the keys: {list}");
+    assert!(
+        list.lines().any(|l| l.starts_with(&read_id) && l.contains("eval scripts") && l.contains("read")),
+        "{list}"
+    );
+    assert!(list.contains("(project key)") && list.contains("staging"), "{list}");
+    assert!(db.ok(&["key", "revoke", "--project", &project, "--key", &read_id]).contains("revoked key"));
+    assert_eq!(api(read_key).await, 401);
+    assert!(db.ok(&["key", "revoke", "--project", &project, "--key", &read_id]).contains("already revoked"));
+    assert!(
+        db.fails(&["key", "create", "--project", &project, "--name", "x", "--scope", "admin"])
+            .contains("invalid value")
+    );
+    assert!(db.fails(&["key", "create", "--project", &project, "--name", " ", "--scope", "read"]).contains("name"));
+    assert!(db.fails(&["key", "revoke", "--project", &project, "--key", &stranger_id()]).contains("has no key"));
+
     assert!(db.fails(&["project", "create", "--name", "   "]).contains("project name must not be empty"));
     let stranger = uuid::Uuid::new_v4().to_string();
     assert!(db.fails(&["key", "rotate", "--project", &stranger]).contains("no project with id"));
     assert!(db.fails(&["key", "revoke", "--project", &stranger]).contains("no project with id"));
     assert!(db.fails(&["key", "rotate", "--project", "not-a-uuid"]).contains("invalid value"));
+}
+
+fn stranger_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 async fn first_start_creates_the_default_project(backend: Backend) {

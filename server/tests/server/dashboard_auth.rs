@@ -176,6 +176,36 @@ async fn users_see_only_their_projects(server: &TestServer) {
     assert_eq!(old, 401, "the old key stopped working");
     assert_eq!(server.post_with_key(&new_key, &agent_trace().1).await.0, 200, "the new one works");
     assert_eq!(server.server_fn(&cookie, "rotate_key", &[("project", &b_id)], None).await.0, 404, "not B's admin");
+
+    // Named keys: an admin creates one (shown once), the settings list it without the key, and
+    // revoking it ends it; a member may not.
+    let form = [("project", a_id.as_str()), ("name", "evals"), ("scope", "read")];
+    let (status, body) = server.server_fn(&cookie, "create_key", &form, None).await;
+    assert_eq!(status, 200, "{body}");
+    let read_key: String = serde_json::from_str(&body).expect("the key, as JSON");
+    let api =
+        server.client.get(format!("{}/api/v1/runs", server.base)).bearer_auth(&read_key).send().await.expect("get");
+    assert_eq!(api.status(), 200);
+    let (status, body) = server.server_fn(&cookie, "settings", &[("project", &a_id)], None).await;
+    assert_eq!(status, 200);
+    let settings: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let named = &settings["keys"][1];
+    assert_eq!((named["name"].as_str(), named["scope"].as_str()), (Some("evals"), Some("read")));
+    assert!(!body.contains(&read_key), "never the key");
+    let (_, html) = server.get_as(&cookie, &format!("/p/{a_id}/settings")).await;
+    assert!(html.contains("evals") && html.contains("API reference"), "the settings page lists it");
+    let bad = [("project", a_id.as_str()), ("name", "x"), ("scope", "owner")];
+    assert_eq!(server.server_fn(&cookie, "create_key", &bad, None).await.0, 400);
+    let key_id = named["id"].as_str().expect("id").to_owned();
+    let revoke = [("project", a_id.as_str()), ("key", key_id.as_str())];
+    server.store.set_member(server.project, carol, Role::Member).await.expect("member");
+    assert_eq!(server.server_fn(&cookie, "revoke_named_key", &revoke, None).await.0, 403);
+    assert_eq!(server.server_fn(&cookie, "create_key", &form, None).await.0, 403);
+    server.store.set_member(server.project, carol, Role::Admin).await.expect("admin");
+    assert_eq!(server.server_fn(&cookie, "revoke_named_key", &revoke, None).await.0, 200);
+    let api =
+        server.client.get(format!("{}/api/v1/runs", server.base)).bearer_auth(&read_key).send().await.expect("get");
+    assert_eq!(api.status(), 401);
 }
 
 async fn cross_site_posts_are_refused(server: &TestServer) {

@@ -292,6 +292,7 @@ fn new_score(run: &str, name: &str, data_type: ScoreDataType, value: f64, catego
         string_value: category.map(str::to_owned),
         comment: Some("checked by hand".into()),
         created_by: None,
+        source: northstar_wire::ScoreSource::Human,
     }
 }
 

@@ -18,4 +18,5 @@ mod ingest_upsert;
 mod malformed_batches;
 mod operations;
 mod original_sdk_batch;
+mod public_api;
 mod self_hosting;

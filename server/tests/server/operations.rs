@@ -124,6 +124,7 @@ async fn retention_deletes_exactly_what_is_older(server: &TestServer) {
                 string_value: None,
                 comment: None,
                 created_by: None,
+                source: northstar_wire::ScoreSource::Human,
             },
         )
         .await

@@ -7,6 +7,7 @@
 //! `total_output_tokens` counts only when none of its model spans carries that figure, so
 //! nothing is counted twice. Values that are not JSON numbers are ignored, never an error.
 
+mod api;
 mod overview;
 mod runs;
 mod scores;
@@ -16,10 +17,12 @@ mod views;
 
 use chrono::{DateTime, Utc};
 use northstar_wire::attributes as attr;
-use northstar_wire::{Score, ScoreDataType, Status};
+use northstar_wire::{Score, ScoreDataType, ScoreSource, Status};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use api::{MetricsGroup, MetricsRow, ScoreQuery, SpanFilter};
+pub(crate) use api::{metrics, score_list, span_list};
 pub(crate) use overview::overview;
 pub(crate) use runs::{run_page, run_row, run_rows};
 pub use scores::ScoreRow;
@@ -204,6 +207,9 @@ pub struct SessionFilter {
     /// Case-insensitive text in the session's id or metadata values, or in the id, name or
     /// metadata values of one of its runs.
     pub search: Option<String>,
+    /// Keyset paging, for [`SessionSort::Started`]: only sessions after this (created, id) in
+    /// the list's order.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
     pub sort: SessionSort,
     pub descending: bool,
     pub limit: u32,
@@ -216,6 +222,7 @@ impl Default for SessionFilter {
             status: None,
             range: TimeRange::default(),
             search: None,
+            after: None,
             sort: SessionSort::Started,
             descending: true,
             limit: 50,
@@ -336,10 +343,45 @@ pub struct RunFilter {
     /// Case-insensitive text in the run's id, name or metadata values.
     pub search: Option<String>,
     pub score: Option<ScoreFilter>,
+    /// The exact run name.
+    pub name: Option<String>,
+    /// A model one of its model spans names (or, without model spans, its `metadata.model`).
+    pub model: Option<String>,
+    /// Bounds (inclusive) on its cost under the cost rule, in USD.
+    pub cost: Bounds,
+    /// Bounds (inclusive) on its duration in ms; a running run has none and is left out.
+    pub latency_ms: Bounds,
+    /// Metadata keys that must be present or hold these values (see [`JsonMatch`]).
+    pub metadata: Vec<JsonMatch>,
+    /// Keyset paging, for [`RunSort::Started`]: only runs after this (start, id) in the
+    /// list's order (a cursor stays right while runs arrive; an offset would shift).
+    pub after: Option<(DateTime<Utc>, Uuid)>,
     pub sort: RunSort,
     pub descending: bool,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// A top-level key of a JSON object that must be present with a non-null value (`None`), or
+/// hold this value: a string, or a number or boolean as JSON writes it.
+pub type JsonMatch = (String, Option<String>);
+
+/// Appends a condition per match on JSON column `col`.
+fn push_json_matches(q: &mut sql::Sql, col: &str, matches: &[JsonMatch]) {
+    for (key, value) in matches {
+        q.push(" AND ").json_text_at(col, key);
+        match value {
+            Some(value) => q.push(" = ").arg(sql::Arg::Text(value.clone())),
+            None => q.push(" IS NOT NULL"),
+        };
+    }
+}
+
+/// Inclusive lower and upper bounds; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bounds {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 impl Default for RunFilter {
@@ -350,6 +392,12 @@ impl Default for RunFilter {
             range: TimeRange::default(),
             search: None,
             score: None,
+            name: None,
+            model: None,
+            cost: Bounds::default(),
+            latency_ms: Bounds::default(),
+            metadata: Vec::new(),
+            after: None,
             sort: RunSort::Started,
             descending: true,
             limit: 50,
@@ -387,7 +435,8 @@ pub struct RunRow {
     pub scores: Vec<Score>,
 }
 
-/// A score a person adds from the dashboard (stored with source `human`).
+/// A score a person adds from the dashboard (source `human`) or a program through the public
+/// API (source `api`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewScore {
     pub run: Uuid,
@@ -398,6 +447,7 @@ pub struct NewScore {
     pub string_value: Option<String>,
     pub comment: Option<String>,
     pub created_by: Option<String>,
+    pub source: ScoreSource,
 }
 
 /// How one score name is distributed and how it moves.
@@ -486,6 +536,25 @@ fn push_range(q: &mut sql::Sql, col: &str, range: &TimeRange) {
     }
     if let Some(to) = range.to {
         q.push(" AND ").push(col).push(" < ").arg(sql::Arg::Ts(to));
+    }
+}
+
+/// Appends ` AND (a, b) < (after)` (`>` ascending): keyset paging on a list ordered by
+/// `(a, b)`.
+fn push_after(q: &mut sql::Sql, (a, b): (&str, &str), after: Option<(DateTime<Utc>, Uuid)>, descending: bool) {
+    if let Some((at, id)) = after {
+        let op = if descending { "<" } else { ">" };
+        q.push(&format!(" AND ({a}, {b}) {op} (")).arg(sql::Arg::Ts(at)).push(", ").arg(sql::Arg::Uuid(id)).push(")");
+    }
+}
+
+/// Appends ` AND expr >= min AND expr <= max` for the bounds that are set.
+fn push_bounds(q: &mut sql::Sql, expr: &str, bounds: Bounds) {
+    if let Some(min) = bounds.min {
+        q.push(&format!(" AND {expr} >= ")).arg(sql::Arg::F64(min));
+    }
+    if let Some(max) = bounds.max {
+        q.push(&format!(" AND {expr} <= ")).arg(sql::Arg::F64(max));
     }
 }
 

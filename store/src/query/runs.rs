@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use northstar_wire::attributes as attr;
+
 use super::sql::{Arg, Dialect, Reader, Sql};
 use super::{
     Page, RUN_FIGURE_COLUMNS, RunFilter, RunRow, RunSort, count, first_input, push_range, run_cost, run_figures,
@@ -25,6 +27,32 @@ fn push_filters(q: &mut Sql, f: &RunFilter) {
         q.push(" AND ").search_prefilter("r.id", "r.name", "r.metadata", n).push("(");
         q.like(&id, n).push(" OR ").like("r.name", n).push(" OR ");
         q.json_values_like("r.metadata", n).push(")");
+    }
+    if let Some(name) = &f.name {
+        q.push(" AND r.name = ").arg(Arg::Text(name.clone()));
+    }
+    if let Some(model) = &f.model {
+        let (spans, p1) = (q.table("spans"), q.p1());
+        let (span_model, run_model) =
+            (q.json_text("s.attributes", attr::MODEL), q.json_text("r.metadata", attr::MODEL));
+        q.push(&format!(
+            " AND (EXISTS (SELECT 1 FROM {spans} s WHERE s.run_id = r.id AND s.kind = 'model' AND s.project_id = {p1} AND {span_model} = "
+        ));
+        q.arg(Arg::Text(model.clone()));
+        q.push(&format!(") OR (r.span_cost_n = 0 AND {run_model} = ")).arg(Arg::Text(model.clone())).push("))");
+    }
+    let cost = run_cost(q, "r");
+    super::push_bounds(q, &cost, f.cost);
+    let latency = q.millis("r.started_at", "r.ended_at");
+    super::push_bounds(q, &latency, f.latency_ms);
+    for value in f.metadata.iter().filter_map(|(_, v)| v.as_deref()).filter(|v| v.chars().count() >= 3) {
+        // On Postgres, through the trigram index of the search text first (the value is in it).
+        let n = q.pattern(value);
+        q.push(" AND ").search_prefilter("r.id", "r.name", "r.metadata", n).push("TRUE");
+    }
+    super::push_json_matches(q, "r.metadata", &f.metadata);
+    if f.sort == RunSort::Started {
+        super::push_after(q, ("r.started_at", "r.id"), f.after, f.descending);
     }
     if let Some(score) = &f.score {
         let scores = q.table("scores");

@@ -1,7 +1,7 @@
 //! Scores: a run's list, adding a human score, and per-name distributions and trends.
 
 use chrono::Utc;
-use northstar_wire::{Score, ScoreDataType, ScoreSource};
+use northstar_wire::{Score, ScoreDataType};
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader};
@@ -10,7 +10,7 @@ use crate::StoreError;
 use crate::rows::Columns;
 
 /// The score columns, enums read as text on both backends.
-fn columns(q: &super::sql::Sql) -> String {
+pub(super) fn columns(q: &super::sql::Sql) -> String {
     format!(
         "sc.id, sc.trace_id, sc.span_id, sc.name, sc.value, {} AS data_type, sc.string_value, {} AS source, \
          sc.comment, sc.created_at",
@@ -84,7 +84,7 @@ fn validate(new: &NewScore) -> Result<(String, Option<String>), StoreError> {
     Ok((name.to_owned(), string_value))
 }
 
-/// Stores a `human` score on a run of the project (and optionally one of its spans).
+/// Stores a score (`new.source`: the dashboard's `human`, the public API's `api`) on a run of the project (and optionally one of its spans).
 pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -> Result<Score, StoreError> {
     let (name, string_value) = validate(new)?;
     // The run (and span) must be this project's: check, then insert with the same condition,
@@ -114,7 +114,7 @@ pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -
         Some(s) => q.arg(Arg::Text(s.clone())),
         None => q.push("NULL"),
     };
-    q.push(", ").arg(Arg::Text(ScoreSource::Human.as_str().to_owned())).push(&src).push(", ");
+    q.push(", ").arg(Arg::Text(new.source.as_str().to_owned())).push(&src).push(", ");
     match &comment {
         Some(c) => q.arg(Arg::Text(c.clone())),
         None => q.push("NULL"),
@@ -146,7 +146,7 @@ pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -
         value: new.value,
         data_type: new.data_type,
         string_value,
-        source: ScoreSource::Human,
+        source: new.source,
         comment,
         created_at: now,
     })

@@ -12,6 +12,9 @@ use crate::rows::Columns;
 /// The `WHERE` conditions on sessions `s`, after `s.project_id = P1`.
 fn push_filters(q: &mut Sql, f: &SessionFilter) {
     push_range(q, "s.created_at", &f.range);
+    if f.sort == SessionSort::Started {
+        super::push_after(q, ("s.created_at", "s.id"), f.after, f.descending);
+    }
     if let Some(status) = f.status {
         q.push(" AND s.status = ").arg(Arg::Text(status.as_str().to_owned()));
     }

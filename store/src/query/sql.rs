@@ -121,6 +121,24 @@ impl Sql {
         }
     }
 
+    /// Appends the value at top-level key `key` (bound, any text) of JSON column `col` as
+    /// text: a string without its quotes, a number as JSON writes it; NULL when absent.
+    pub(crate) fn json_text_at(&mut self, col: &str, key: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => {
+                self.push(&format!("({col} ->> ")).arg(Arg::Text(key.to_owned())).push(")");
+            }
+            Dialect::Sqlite => {
+                // A quoted path label: `"` and `\` inside it are escaped JSON-style.
+                let label = key.replace('\\', "\\\\").replace('"', "\\\"");
+                self.push(&format!("CAST(json_extract({col}, "))
+                    .arg(Arg::Text(format!("$.\"{label}\"")))
+                    .push(") AS TEXT)");
+            }
+        }
+        self
+    }
+
     /// Who a run or session was for: the first of the metadata's user keys
     /// (`user_id`, `user`, `user.id`) that is a string.
     pub(crate) fn metadata_user(&self, col: &str) -> String {
