@@ -409,6 +409,13 @@ async fn main() {
             "/api/v1/runs?model=gpt-4o".to_owned(),
             format!("{newest} ORDER BY started_at DESC LIMIT 150"),
         ),
+        (
+            "model nobody used (every run probed)",
+            "/api/v1/runs?model=claude-3-opus".to_owned(),
+            format!(
+                "SELECT run_id FROM private.spans WHERE project_id = '{p}' AND kind = 'model' AND attributes->>'model' = 'claude-3-opus' LIMIT 50"
+            ),
+        ),
         ("min_cost", "/api/v1/runs?min_cost=0.0001".to_owned(), format!("{newest} ORDER BY started_at DESC LIMIT 50")),
         (
             "min_latency_ms (1 in 5 runs)",
@@ -461,12 +468,12 @@ async fn main() {
     let sampler = {
         let sampling = sampling.clone();
         std::thread::spawn(move || {
-            let mut peak = 0;
+            let mut samples = Vec::new();
             while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(support::status_kib(pid, "VmRSS:"));
+                samples.push(support::status_kib(pid, "VmRSS:"));
                 std::thread::sleep(Duration::from_millis(50));
             }
-            peak
+            samples
         })
     };
     let started = Instant::now();
@@ -480,7 +487,13 @@ async fn main() {
     }
     let export_time = started.elapsed();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-    let peak = sampler.join().expect("sampler");
+    let samples = sampler.join().expect("sampler");
+    let peak = samples.iter().copied().max().unwrap_or(0);
+    // The peak of each quarter of the export: flat if memory does not grow with the range.
+    let quarters: Vec<String> = samples
+        .chunks(samples.len().div_ceil(4).max(1))
+        .map(|q| format!("{}", q.iter().copied().max().unwrap_or(0) / 1024))
+        .collect();
     let reference = Instant::now();
     db.execute(sqlx::AssertSqlSafe(format!(
         "SELECT (SELECT sum(length(r::text)) FROM private.runs r WHERE project_id = '{p}'),
@@ -491,12 +504,13 @@ async fn main() {
     .expect("reference");
     let reference = reference.elapsed();
     println!(
-        "\nexport of every run (JSON Lines): {lines} runs, {:.0} MiB in {:.1} s = {:.0} runs/s; server memory {} MiB before, peak {} MiB during; reference (bare SQL reading every run, span and event as text): {:.1} s",
+        "\nexport of every run (JSON Lines): {lines} runs, {:.0} MiB in {:.1} s = {:.0} runs/s; server memory {} MiB before, peak {} MiB during (peak of each quarter: {} MiB); reference (bare SQL reading every run, span and event as text): {:.1} s",
         bytes as f64 / 1024.0 / 1024.0,
         export_time.as_secs_f64(),
         lines as f64 / export_time.as_secs_f64(),
         rss_before / 1024,
         peak / 1024,
+        quarters.join(" / "),
         reference.as_secs_f64(),
     );
 

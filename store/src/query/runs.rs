@@ -35,11 +35,14 @@ fn push_filters(q: &mut Sql, f: &RunFilter) {
         let (spans, p1) = (q.table("spans"), q.p1());
         let (span_model, run_model) =
             (q.json_text("s.attributes", attr::MODEL), q.json_text("r.metadata", attr::MODEL));
+        // A probe of the (run, model) index per run, in the list's order, until the page is
+        // full: written as a scalar subquery, since as `EXISTS` Postgres hashed every span of
+        // the model first (190 ms at 1M runs for a model one run in three uses).
         q.push(&format!(
-            " AND (EXISTS (SELECT 1 FROM {spans} s WHERE s.run_id = r.id AND s.kind = 'model' AND s.project_id = {p1} AND {span_model} = "
+            " AND ((SELECT 1 FROM {spans} s WHERE s.run_id = r.id AND s.kind = 'model' AND s.project_id = {p1} AND {span_model} = "
         ));
-        q.arg(Arg::Text(model.clone()));
-        q.push(&format!(") OR (r.span_cost_n = 0 AND {run_model} = ")).arg(Arg::Text(model.clone())).push("))");
+        q.arg(Arg::Text(model.clone())).push(" LIMIT 1) = 1");
+        q.push(&format!(" OR (r.span_cost_n = 0 AND {run_model} = ")).arg(Arg::Text(model.clone())).push("))");
     }
     let cost = run_cost(q, "r");
     super::push_bounds(q, &cost, f.cost);
