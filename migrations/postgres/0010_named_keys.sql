@@ -10,3 +10,9 @@ CREATE UNIQUE INDEX idx_api_keys_project_key ON private.api_keys (project_id) WH
 CREATE INDEX idx_api_keys_project_created ON private.api_keys (project_id, created_at);
 -- The public API's runs filter by name (store/src/query/runs.rs), newest first.
 CREATE INDEX idx_runs_project_name ON private.runs (project_id, name, started_at, id);
+-- The public API's runs filter by a model few runs use (store/src/query/runs.rs, ModelPlan):
+-- its spans, and runs that name it in their metadata.
+CREATE INDEX idx_spans_project_model ON private.spans (project_id,
+    (CASE WHEN jsonb_typeof(attributes->'model') = 'string' THEN attributes->>'model' END)) WHERE kind = 'model';
+CREATE INDEX idx_runs_project_model ON private.runs (project_id,
+    (CASE WHEN jsonb_typeof(metadata->'model') = 'string' THEN metadata->>'model' END));

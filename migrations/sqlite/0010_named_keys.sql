@@ -7,3 +7,8 @@ CREATE UNIQUE INDEX idx_api_keys_project_key ON api_keys (project_id) WHERE is_p
 CREATE INDEX idx_api_keys_project_created ON api_keys (project_id, created_at);
 -- The public API's runs filter by name (store/src/query/runs.rs), newest first.
 CREATE INDEX idx_runs_project_name ON runs (project_id, name, started_at, id);
+-- The public API's runs filter by a model few runs use (store/src/query/runs.rs, ModelPlan).
+CREATE INDEX idx_spans_project_model ON spans (project_id,
+    (CASE WHEN json_type(attributes, '$.model') = 'text' THEN json_extract(attributes, '$.model') END)) WHERE kind = 'model';
+CREATE INDEX idx_runs_project_model ON runs (project_id,
+    (CASE WHEN json_type(metadata, '$.model') = 'text' THEN json_extract(metadata, '$.model') END));

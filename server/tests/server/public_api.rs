@@ -96,7 +96,7 @@ async fn runs_are_filtered_and_paged_by_cursor(server: &TestServer) {
     let session = id();
     let (cheap, b1) = run(&session, "triage", 1, 2, "gpt-4o-mini", 0.001, json!({"user_id": "ann", "tier": "gold"}));
     let (dear, b2) = run(&session, "triage", 2, 30, "gpt-4o", 0.5, json!({"user_id": "bob", "tier": 3}));
-    let (bad, b3) = run(&session, "failing", 3, 5, "claude-3-5-sonnet", 0.02, json!({}));
+    let (bad, b3) = run(&session, "failing", 3, 5, "claude-3-5-sonnet", 0.02, json!({"model": "legacy-model"}));
     for b in [b1, b2, b3] {
         server.accepts(&b).await;
     }
@@ -110,6 +110,23 @@ async fn runs_are_filtered_and_paged_by_cursor(server: &TestServer) {
     assert_eq!(ids(&list("/api/v1/runs?name=triage").await.1), vec![dear.clone(), cheap.clone()]);
     assert_eq!(ids(&list("/api/v1/runs?status=error").await.1), vec![bad.clone()]);
     assert_eq!(ids(&list("/api/v1/runs?model=gpt-4o").await.1), vec![dear.clone()]);
+    assert_eq!(ids(&list("/api/v1/runs?model=legacy-model").await.1), vec![bad.clone()], "a model its metadata names");
+    assert_eq!(ids(&list("/api/v1/runs?model=nobody").await.1), Vec::<String>::new());
+    // A model of many spans is found by probing runs in order instead (the same answers).
+    let busy = id();
+    let spans: Vec<Value> = (0..5_002)
+        .map(|i| {
+            json!({"id": id(), "run_id": busy, "kind": "model", "name": "llm", "started_at": "2026-01-05T09:00:00Z",
+                        "status": "ok", "attributes": {"model": if i == 0 { "legacy-model" } else { "busy-model" }}})
+        })
+        .collect();
+    server
+        .accepts(&batch(json!({"runs": [{"id": busy, "session_id": session, "name": "busy", "started_at": "2026-01-05T09:00:00Z", "status": "ok"}],
+                                 "spans": spans})))
+        .await;
+    assert_eq!(ids(&list("/api/v1/runs?model=busy-model").await.1), vec![busy.clone()]);
+    assert_eq!(ids(&list("/api/v1/runs?model=legacy-model").await.1), vec![bad.clone(), busy.clone()]);
+    assert_eq!(delete(server, &key, &format!("/api/v1/runs/{busy}")).await, 204);
     assert_eq!(ids(&list("/api/v1/runs?min_cost=0.01&max_cost=0.1").await.1), vec![bad.clone()]);
     assert_eq!(ids(&list("/api/v1/runs?min_latency_ms=10000").await.1), vec![dear.clone()]);
     assert_eq!(ids(&list("/api/v1/runs?metadata=user_id:ann").await.1), vec![cheap.clone()]);

@@ -345,7 +345,7 @@ pub struct RunFilter {
     pub score: Option<ScoreFilter>,
     /// The exact run name.
     pub name: Option<String>,
-    /// A model one of its model spans names (or, without model spans, its `metadata.model`).
+    /// A model one of its model spans names, or its `metadata.model`.
     pub model: Option<String>,
     /// Bounds (inclusive) on its cost under the cost rule, in USD.
     pub cost: Bounds,

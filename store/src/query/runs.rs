@@ -12,8 +12,35 @@ use super::{
 use crate::StoreError;
 use crate::rows::Columns;
 
+/// How a runs list finds the runs of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModelPlan {
+    /// Each run in the list's order probed for a span of the model: for a model many runs
+    /// use, the page fills after a few probes.
+    Probe,
+    /// The model's runs found from its spans first: for a model few runs use (probing would
+    /// read every run to fill the page).
+    FromSpans,
+}
+
+/// Model spans a model may have and still count as rare (see [`ModelPlan`]).
+const RARE_MODEL_SPANS: i64 = 5_000;
+
+/// Which [`ModelPlan`] suits the filter's model: its spans counted, up to the threshold, by
+/// the (project, model) index.
+async fn model_plan<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<ModelPlan, StoreError> {
+    let Some(model) = &f.model else { return Ok(ModelPlan::Probe) };
+    let mut q = r.sql();
+    let (spans, span_model) = (q.table("spans"), q.json_text("s.attributes", attr::MODEL));
+    q.push(&format!("SELECT COUNT(*) AS n FROM (SELECT 1 FROM {spans} s WHERE s.project_id = "));
+    q.arg(Arg::Uuid(project)).push(&format!(" AND s.kind = 'model' AND {span_model} = "));
+    q.arg(Arg::Text(model.clone())).push(&format!(" LIMIT {}) c", RARE_MODEL_SPANS + 1));
+    let n = super::count_of(r, q).await?;
+    Ok(if n > RARE_MODEL_SPANS { ModelPlan::Probe } else { ModelPlan::FromSpans })
+}
+
 /// The `WHERE` conditions of a runs list, after `r.project_id = P1`.
-fn push_filters(q: &mut Sql, f: &RunFilter) {
+fn push_filters(q: &mut Sql, f: &RunFilter, plan: ModelPlan) {
     if let Some(session) = f.session {
         q.push(" AND r.session_id = ").arg(Arg::Uuid(session));
     }
@@ -32,17 +59,34 @@ fn push_filters(q: &mut Sql, f: &RunFilter) {
         q.push(" AND r.name = ").arg(Arg::Text(name.clone()));
     }
     if let Some(model) = &f.model {
-        let (spans, p1) = (q.table("spans"), q.p1());
+        let (spans, runs, p1) = (q.table("spans"), q.table("runs"), q.p1());
         let (span_model, run_model) =
             (q.json_text("s.attributes", attr::MODEL), q.json_text("r.metadata", attr::MODEL));
-        // A probe of the (run, model) index per run, in the list's order, until the page is
-        // full: written as a scalar subquery, since as `EXISTS` Postgres hashed every span of
-        // the model first (190 ms at 1M runs for a model one run in three uses).
-        q.push(&format!(
-            " AND ((SELECT 1 FROM {spans} s WHERE s.run_id = r.id AND s.kind = 'model' AND s.project_id = {p1} AND {span_model} = "
-        ));
-        q.arg(Arg::Text(model.clone())).push(" LIMIT 1) = 1");
-        q.push(&format!(" OR (r.span_cost_n = 0 AND {run_model} = ")).arg(Arg::Text(model.clone())).push("))");
+        match plan {
+            ModelPlan::Probe => {
+                // A probe of the (run, model) index per run, in the list's order, until the
+                // page is full: a scalar subquery, since as `EXISTS` Postgres hashed every
+                // span of the model first (190 ms at 1M runs for a model one run in three uses).
+                q.push(&format!(
+                    " AND ((SELECT 1 FROM {spans} s WHERE s.run_id = r.id AND s.kind = 'model' AND s.project_id = {p1} AND {span_model} = "
+                ));
+                q.arg(Arg::Text(model.clone())).push(&format!(" LIMIT 1) = 1 OR {run_model} = "));
+                q.arg(Arg::Text(model.clone())).push(")");
+            }
+            ModelPlan::FromSpans => {
+                // The model's few runs, found from its spans and from run metadata by the
+                // (project, model) indexes of migration 0010.
+                let meta_model = q.json_text("r2.metadata", attr::MODEL);
+                q.push(&format!(
+                    " AND r.id IN (SELECT s.run_id FROM {spans} s WHERE s.project_id = {p1} AND s.kind = 'model' AND {span_model} = "
+                ));
+                q.arg(Arg::Text(model.clone()));
+                q.push(&format!(
+                    " UNION ALL SELECT r2.id FROM {runs} r2 WHERE r2.project_id = {p1} AND {meta_model} = "
+                ));
+                q.arg(Arg::Text(model.clone())).push(")");
+            }
+        }
     }
     let cost = run_cost(q, "r");
     super::push_bounds(q, &cost, f.cost);
@@ -146,18 +190,24 @@ fn open_page(q: &mut Sql, project: Uuid) {
 
 /// A page of runs with their scores, and how many match (see [`Page`]).
 pub(crate) async fn run_rows<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Page<RunRow>, StoreError> {
-    let rows = run_page(r, project, f).await?;
+    let plan = model_plan(r, project, f).await?;
+    let rows = page_of(r, project, f, plan).await?;
     let page = (f.offset, f.limit, rows.len());
-    let total = super::page_total(r, page, ("runs", "r"), project, |c| push_filters(c, f)).await?;
+    let total = super::page_total(r, page, ("runs", "r"), project, |c| push_filters(c, f, plan)).await?;
     Ok(Page { rows, total })
 }
 
 /// A page of runs with their scores, uncounted (a session page knows its session's runs).
 pub(crate) async fn run_page<R: Reader>(r: &R, project: Uuid, f: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+    let plan = model_plan(r, project, f).await?;
+    page_of(r, project, f, plan).await
+}
+
+async fn page_of<R: Reader>(r: &R, project: Uuid, f: &RunFilter, plan: ModelPlan) -> Result<Vec<RunRow>, StoreError> {
     let mut q = r.sql();
     let order = order_by(&q, f);
     open_page(&mut q, project);
-    push_filters(&mut q, f);
+    push_filters(&mut q, f, plan);
     q.push(&format!(" ORDER BY {order} LIMIT {} OFFSET {})", f.limit, f.offset));
     select_with_figures(&mut q, &order);
     let mut rows = r.fetch_all(q).await?.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
