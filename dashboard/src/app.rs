@@ -124,6 +124,8 @@ fn ProjectLayout() -> impl IntoView {
                 <A href=link("/runs")>"Runs"</A>
                 <A href=link("/scores")>"Scores"</A>
                 <A href=link("/settings")>"Settings"</A>
+                // Outside the app: the public API's reference, rendered by the server.
+                <a href="/api/reference" rel="external" class="nav-api">"API reference"</a>
                 <div class="sidebar-foot">
                     <UserBox/>
                     <ThemeToggle/>

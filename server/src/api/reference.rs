@@ -67,6 +67,7 @@ fn render(doc: &Value) -> String {
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>NorthStar API reference</title>\
          <link rel=\"stylesheet\" href=\"/pkg/dashboard.css\"></head><body><main class=\"reference\">\
+         <p><a href=\"/\">← Dashboard</a></p>\
          <h1>{} <span class=\"muted\">{}</span></h1><p>{}</p>\
          <p>The machine-readable document: <a href=\"/api/openapi.json\"><code>/api/openapi.json</code></a> \
          (OpenAPI {}). The MCP server for coding agents is at <code>/mcp</code>, with the same read key.</p>",
