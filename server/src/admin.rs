@@ -100,7 +100,7 @@ pub async fn list_keys(store: &AnyStore, project: Uuid, out: &mut impl Write) ->
     writeln!(out, "{:<36}  {:<24}  {:<6}  {:<19}  {:<19}  state", "id", "name", "scope", "created", "last used")?;
     for k in store.list_api_keys(project).await? {
         let state = if k.revoked_at.is_some() { format!("revoked {}", at(k.revoked_at)) } else { "active".into() };
-        let name = if k.project_key { format!("{} (project key)", k.name) } else { k.name.clone() };
+        let name = &k.name;
         writeln!(
             out,
             "{:<36}  {:<24}  {:<6}  {:<19}  {:<19}  {state}",

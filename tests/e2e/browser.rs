@@ -134,6 +134,20 @@ async fn checks(c: &Client, base: &str, t: &fixtures::AgentTrace) {
     let key = c.find(Locator::Id("new-key")).await.expect("key").text().await.expect("text");
     assert!(key.starts_with("ns_"), "{key}");
 
+    // A named read key: created here (shown once), listed, and it reads the public API.
+    c.find(Locator::Id("key-name")).await.expect("name").send_keys("eval scripts").await.expect("type");
+    c.find(Locator::Id("create-key")).await.expect("create").click().await.expect("click");
+    let created = wait_for(c, "//code[@id='created-key']").await.text().await.expect("text");
+    wait_for(c, "//tr[contains(@class,'key-row')]/td[text()='eval scripts']").await;
+    let api = reqwest::Client::new()
+        .get(format!("{base}/api/v1/runs"))
+        .bearer_auth(&created)
+        .send()
+        .await
+        .expect("API request");
+    assert_eq!(api.status(), 200, "the new read key reads the API");
+    shot(c, "8-settings-keys").await;
+
     // Logging out ends the session: the dashboard asks for a login again.
     c.find(Locator::Id("logout")).await.expect("logout").click().await.expect("click");
     wait_for(c, "//form[@action='/login']").await;

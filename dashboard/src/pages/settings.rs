@@ -58,15 +58,7 @@ pub fn SettingsPage() -> impl IntoView {
                         } else {
                             view! { <p class="muted">"Only the project's admins can create keys."</p> }.into_any()
                         }}
-                        {move || rotate.value().get().map(|r| match r {
-                            Ok(key) => view! {
-                                <div class="banner new-key" role="status">
-                                    "New key (shown once, copy it now): " <code id="new-key">{key.clone()}</code>
-                                    <CopyButton text=key what="key"/>
-                                </div>
-                            }.into_any(),
-                            Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
-                        })}
+                        {move || rotate.value().get().map(|r| new_key(r, "new-key"))}
                     </section>
                     <section class="panel" id="named-keys">
                         <h2>"Keys for services and programs"</h2>
@@ -80,7 +72,7 @@ pub fn SettingsPage() -> impl IntoView {
                             <thead><tr><th>"Name"</th><th>"Scope"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
                             <tbody>
                                 {d.keys.iter().map(|k| {
-                                    let name = if k.project_key { format!("{} (project key)", k.name) } else { k.name.clone() };
+                                    let name = k.name.clone();
                                     let state = k.revoked.clone().map_or_else(|| "active".to_owned(), |at| format!("revoked {at}"));
                                     let can_revoke = admin && !k.project_key && k.revoked.is_none();
                                     let (project, key) = (id3.clone(), k.id.clone());
@@ -114,15 +106,7 @@ pub fn SettingsPage() -> impl IntoView {
                                 " "<button type="submit" id="create-key">"Create key"</button>
                             </ActionForm>
                         })}
-                        {move || create.value().get().map(|r| match r {
-                            Ok(key) => view! {
-                                <div class="banner new-key" role="status">
-                                    "New key (shown once, copy it now): " <code id="created-key">{key.clone()}</code>
-                                    <CopyButton text=key what="key"/>
-                                </div>
-                            }.into_any(),
-                            Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
-                        })}
+                        {move || create.value().get().map(|r| new_key(r, "created-key"))}
                         {move || revoke.value().get().and_then(Result::err).map(|e| view! { <ErrorBox message=message(&e)/> })}
                     </section>
                     <section class="panel" id="retention">
@@ -143,5 +127,19 @@ pub fn SettingsPage() -> impl IntoView {
                 }.into_any()
             })}
         </Suspense>
+    }
+}
+
+/// A key just made, shown once with a copy button (`id` names its `<code>`), or why it was not.
+fn new_key(result: Result<String, ServerFnError>, id: &'static str) -> AnyView {
+    match result {
+        Ok(key) => view! {
+            <div class="banner new-key" role="status">
+                "New key (shown once, copy it now): " <code id=id>{key.clone()}</code>
+                <CopyButton text=key what="key"/>
+            </div>
+        }
+        .into_any(),
+        Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
     }
 }

@@ -194,7 +194,7 @@ async fn project_and_key_lifecycle(backend: Backend) {
         list.lines().any(|l| l.starts_with(&read_id) && l.contains("eval scripts") && l.contains("read")),
         "{list}"
     );
-    assert!(list.contains("(project key)") && list.contains("staging"), "{list}");
+    assert!(list.contains("Project key") && list.contains("staging"), "{list}");
     assert!(db.ok(&["key", "revoke", "--project", &project, "--key", &read_id]).contains("revoked key"));
     assert_eq!(api(read_key).await, 401);
     assert!(db.ok(&["key", "revoke", "--project", &project, "--key", &read_id]).contains("already revoked"));
