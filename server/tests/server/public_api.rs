@@ -94,7 +94,8 @@ async fn keys_have_scopes_and_the_api_wants_a_read_key(server: &TestServer) {
 async fn runs_are_filtered_and_paged_by_cursor(server: &TestServer) {
     let key = read_key(server).await;
     let session = id();
-    let (cheap, b1) = run(&session, "triage", 1, 2, "gpt-4o-mini", 0.001, json!({"user_id": "ann", "tier": "gold"}));
+    let (cheap, b1) =
+        run(&session, "triage", 1, 2, "gpt-4o-mini", 0.001, json!({"user_id": "ann", "tier": "gold", "beta": true}));
     let (dear, b2) = run(&session, "triage", 2, 30, "gpt-4o", 0.5, json!({"user_id": "bob", "tier": 3}));
     let (bad, b3) = run(&session, "failing", 3, 5, "claude-3-5-sonnet", 0.02, json!({"model": "legacy-model"}));
     for b in [b1, b2, b3] {
@@ -133,6 +134,11 @@ async fn runs_are_filtered_and_paged_by_cursor(server: &TestServer) {
     assert_eq!(ids(&list("/api/v1/runs?metadata=tier:3").await.1), vec![dear.clone()], "a number as JSON writes it");
     assert_eq!(ids(&list("/api/v1/runs?metadata=user_id:ann&metadata=tier:3").await.1), Vec::<String>::new());
     assert_eq!(ids(&list("/api/v1/runs?metadata=tier").await.1), vec![dear.clone(), cheap.clone()], "a key present");
+    assert_eq!(
+        ids(&list("/api/v1/runs?metadata=beta:true").await.1),
+        vec![cheap.clone()],
+        "a boolean as JSON writes it"
+    );
     assert_eq!(ids(&list("/api/v1/runs?metadata=we%22ird%5Ckey:x").await.1), Vec::<String>::new(), "any key is data");
     assert_eq!(ids(&list("/api/v1/runs?text=FAIL").await.1), vec![bad.clone()]);
     assert_eq!(

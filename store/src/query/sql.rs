@@ -131,9 +131,11 @@ impl Sql {
             Dialect::Sqlite => {
                 // A quoted path label: `"` and `\` inside it are escaped JSON-style.
                 let label = key.replace('\\', "\\\\").replace('"', "\\\"");
-                self.push(&format!("CAST(json_extract({col}, "))
-                    .arg(Arg::Text(format!("$.\"{label}\"")))
-                    .push(") AS TEXT)");
+                // Booleans as JSON writes them, as Postgres' `->>` does (json_extract gives 1, 0).
+                self.push(&format!("(CASE json_type({col}, ")).arg(Arg::Text(format!("$.\"{label}\"")));
+                let path = self.args.len();
+                self.push(" ) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(");
+                self.push(col).push(", ").again(path).push(") AS TEXT) END)");
             }
         }
         self
