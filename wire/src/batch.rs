@@ -77,11 +77,19 @@ pub const MAX_RECORDS: usize = 20_000;
 /// by U+FFFD everywhere, keys included, before validation: both stores then keep the same text.
 const NUL_REPLACEMENT: &str = "\u{fffd}";
 
+/// `text` as the stores keep it: every NUL replaced by U+FFFD (see [`NUL_REPLACEMENT`]). What
+/// is looked up or written outside a batch (a filter's value, a score from the dashboard or the
+/// API) goes through it too, so that both stores answer alike.
+#[must_use]
+pub fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') { text.replace('\0', NUL_REPLACEMENT).into() } else { text.into() }
+}
+
 /// Replaces every NUL in the strings and object keys of `value`.
 fn replace_nul(value: &mut Value) {
     fn fix(s: &mut String) {
-        if s.contains('\0') {
-            *s = s.replace('\0', NUL_REPLACEMENT);
+        if let std::borrow::Cow::Owned(clean) = without_nul(s) {
+            *s = clean;
         }
     }
     match value {

@@ -34,7 +34,7 @@ mod records;
 mod timestamp;
 mod validate;
 
-pub use batch::{Batch, ContractError, MAX_RECORDS};
+pub use batch::{Batch, ContractError, MAX_RECORDS, without_nul};
 pub use enums::{EventType, ScoreDataType, ScoreSource, SpanKind, Status};
 pub use records::{Event, PromptLink, Run, Score, Session, Span};
 pub use timestamp::{Timestamp, format_timestamp, parse_timestamp};

@@ -34,7 +34,9 @@ impl Params {
     }
 
     pub(crate) fn parse(query: &str) -> Self {
-        Self(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        // NUL as the stores keep it (U+FFFD): a filter on it finds what was stored, on both.
+        let clean = |t: std::borrow::Cow<'_, str>| northstar_wire::without_nul(&t).into_owned();
+        Self(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (clean(k), clean(v))).collect())
     }
 
     /// The one value of `name`, if given (given twice: 400).

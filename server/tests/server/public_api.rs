@@ -141,6 +141,11 @@ async fn runs_are_filtered_and_paged_by_cursor(server: &TestServer) {
     );
     assert_eq!(ids(&list("/api/v1/runs?metadata=we%22ird%5Ckey:x").await.1), Vec::<String>::new(), "any key is data");
     assert_eq!(ids(&list("/api/v1/runs?text=FAIL").await.1), vec![bad.clone()]);
+    // A NUL is looked for as the stores keep it (U+FFFD), never a database error.
+    for nul in ["/api/v1/runs?name=%00", "/api/v1/runs?metadata=%00:%00", "/api/v1/runs?model=a%00b"] {
+        let (status, page) = list(nul).await;
+        assert_eq!((status, ids(&page)), (200, Vec::<String>::new()), "{nul}: {page}");
+    }
     assert_eq!(
         ids(&list("/api/v1/runs?from=2026-01-05T10:02:00Z&to=2026-01-05T10:03:00Z").await.1),
         vec![dear.clone()]
@@ -268,6 +273,9 @@ async fn scores_are_added_and_listed(server: &TestServer) {
     let (_, listed) = get(server, &key, &format!("/api/v1/scores?run={}", t.run)).await;
     assert_eq!(ids(&listed), vec![score["id"].as_str().expect("id").to_owned()]);
     assert_eq!(ids(&get(server, &key, "/api/v1/scores?source=human").await.1), Vec::<String>::new());
+    // A NUL in a score's text is kept as U+FFFD, as ingest keeps it, on both stores.
+    let (status, nul) = post(json!({"run_id": t.run, "name": "a\u{0}b", "value": 1, "comment": "c\u{0}"})).await;
+    assert_eq!((status, nul["name"].as_str(), nul["comment"].as_str()), (201, Some("a\u{fffd}b"), Some("c\u{fffd}")));
     for (bad, code) in [
         (json!({"run_id": t.run, "name": "x"}), 400),
         (json!({"run_id": t.run, "name": "x", "value": 2, "data_type": "boolean"}), 400),

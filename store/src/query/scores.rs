@@ -1,7 +1,7 @@
 //! Scores: a run's list, adding a human score, and per-name distributions and trends.
 
 use chrono::Utc;
-use northstar_wire::{Score, ScoreDataType};
+use northstar_wire::{Score, ScoreDataType, without_nul};
 use uuid::Uuid;
 
 use super::sql::{Arg, Reader};
@@ -53,7 +53,8 @@ pub(crate) async fn list_scores<R: Reader>(r: &R, project: Uuid, run: Uuid) -> R
 /// Checks a score as the storage constraints would, with messages a person can act on.
 fn validate(new: &NewScore) -> Result<(String, Option<String>), StoreError> {
     let invalid = |m: &str| Err(StoreError::Invalid(m.to_owned()));
-    let name = new.name.trim();
+    let name = without_nul(&new.name);
+    let name = name.trim();
     if name.is_empty() {
         return invalid("name is required");
     }
@@ -66,7 +67,8 @@ fn validate(new: &NewScore) -> Result<(String, Option<String>), StoreError> {
     if new.value.abs() > northstar_wire::MAX_SCORE_VALUE {
         return invalid("value must be between -1e15 and 1e15");
     }
-    let string_value = new.string_value.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let string_value = new.string_value.as_deref().map(without_nul);
+    let string_value = string_value.as_deref().map(str::trim).filter(|s| !s.is_empty());
     match new.data_type {
         ScoreDataType::Categorical if string_value.is_none() => return invalid("a category is required"),
         ScoreDataType::Boolean if new.value != 0.0 && new.value != 1.0 => {
@@ -93,7 +95,8 @@ pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -
     let (runs, spans, scores) = (q.table("runs"), q.table("spans"), q.table("scores"));
     let id = Uuid::new_v4();
     let now = Utc::now();
-    let comment = new.comment.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+    let comment = new.comment.as_deref().map(without_nul);
+    let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
     let enum_cast = |q: &super::sql::Sql, ty: &str| match q.dialect {
         super::sql::Dialect::Postgres => format!("::private.{ty}"),
         super::sql::Dialect::Sqlite => String::new(),
@@ -108,7 +111,7 @@ pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -
         Some(span) => q.arg(Arg::Uuid(span)),
         None => q.push("NULL"),
     };
-    q.push(", ").arg(Arg::Text(name)).push(", ").arg(Arg::F64(new.value)).push(", ");
+    q.push(", ").arg(Arg::Text(name.clone())).push(", ").arg(Arg::F64(new.value)).push(", ");
     q.arg(Arg::Text(new.data_type.as_str().to_owned())).push(&dt).push(", ");
     match &string_value {
         Some(s) => q.arg(Arg::Text(s.clone())),
@@ -142,7 +145,7 @@ pub(crate) async fn add_score<R: Reader>(r: &R, project: Uuid, new: &NewScore) -
         id,
         trace_id: new.run,
         span_id: new.span,
-        name: new.name.trim().to_owned(),
+        name,
         value: new.value,
         data_type: new.data_type,
         string_value,

@@ -206,7 +206,7 @@ impl Sql {
     /// one: Postgres refuses NUL in text, and SQLite's `LIKE` would end the pattern there (and
     /// match everything).
     pub(crate) fn pattern(&mut self, needle: &str) -> usize {
-        let needle = needle.replace('\0', "\u{fffd}");
+        let needle = northstar_wire::without_nul(needle);
         let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         self.args.push(Arg::Text(format!("%{escaped}%")));
         self.args.len()
