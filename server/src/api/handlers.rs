@@ -111,26 +111,37 @@ fn path_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::not_found("not found"))
 }
 
-/// Nests `spans` under their parents, `events` under their spans, to `depth` levels.
-pub(crate) fn tree(spans: Vec<Span>, events: Vec<Event>, depth: usize) -> (Vec<EventOut>, Vec<SpanNode>) {
-    let ids: std::collections::HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
-    let mut own_events: HashMap<Option<Uuid>, Vec<EventOut>> = HashMap::new();
+/// What hangs below each node of a run: `T`s by the id of their span, `None` for the run.
+pub(crate) type ByNode<T> = HashMap<Option<Uuid>, Vec<T>>;
+
+/// A run's spans by parent and its events by span, each in their order. A parent (or an
+/// event's span) that is not among `spans` counts as the run itself, so every record is drawn.
+pub(crate) fn nest<S: std::borrow::Borrow<Span>>(spans: Vec<S>, events: Vec<Event>) -> (ByNode<S>, ByNode<Event>) {
+    let ids: std::collections::HashSet<Uuid> = spans.iter().map(|s| s.borrow().id).collect();
+    let known = |id: Option<Uuid>| id.filter(|id| ids.contains(id));
+    let mut children: ByNode<S> = HashMap::new();
+    let mut own_events: ByNode<Event> = HashMap::new();
     for e in events {
-        let at = e.span_id.filter(|s| ids.contains(s));
-        own_events.entry(at).or_default().push(EventOut::of(e));
+        own_events.entry(known(e.span_id)).or_default().push(e);
     }
-    let mut children: HashMap<Option<Uuid>, Vec<Span>> = HashMap::new();
     for s in spans {
-        // A span whose parent is not stored is drawn at the top.
-        let parent = s.parent_span_id.filter(|p| ids.contains(p));
+        let parent = known(s.borrow().parent_span_id);
         children.entry(parent).or_default().push(s);
     }
+    (children, own_events)
+}
+
+/// Nests `spans` under their parents, `events` under their spans, to `depth` levels.
+pub(crate) fn tree(spans: Vec<Span>, events: Vec<Event>, depth: usize) -> (Vec<EventOut>, Vec<SpanNode>) {
+    let (mut children, mut own_events) = nest(spans, events);
+    let mut events_of =
+        move |node: Option<Uuid>| own_events.remove(&node).unwrap_or_default().into_iter().map(EventOut::of).collect();
     fn build(
         parent: Option<Uuid>,
         level: usize,
         depth: usize,
-        children: &mut HashMap<Option<Uuid>, Vec<Span>>,
-        events: &mut HashMap<Option<Uuid>, Vec<EventOut>>,
+        children: &mut ByNode<Span>,
+        events_of: &mut impl FnMut(Option<Uuid>) -> Vec<EventOut>,
     ) -> Vec<SpanNode> {
         let spans = children.remove(&parent).unwrap_or_default();
         spans
@@ -139,28 +150,22 @@ pub(crate) fn tree(spans: Vec<Span>, events: Vec<Event>, depth: usize) -> (Vec<E
                 let id = s.id;
                 let child_count = children.get(&Some(id)).map_or(0, Vec::len);
                 let nested =
-                    if level + 1 < depth { build(Some(id), level + 1, depth, children, events) } else { Vec::new() };
-                SpanNode {
-                    span: SpanOut::of(s),
-                    events: events.remove(&Some(id)).unwrap_or_default(),
-                    child_count,
-                    children: nested,
-                }
+                    if level + 1 < depth { build(Some(id), level + 1, depth, children, events_of) } else { Vec::new() };
+                SpanNode { span: SpanOut::of(s), events: events_of(Some(id)), child_count, children: nested }
             })
             .collect()
     }
-    let top = build(None, 0, depth, &mut children, &mut own_events);
-    (own_events.remove(&None).unwrap_or_default(), top)
+    let top = build(None, 0, depth, &mut children, &mut events_of);
+    (events_of(None), top)
 }
 
 /// A run with its span → event tree.
 pub(crate) async fn run_detail(store: &AnyStore, project: Uuid, id: Uuid, depth: usize) -> Result<RunDetail, ApiError> {
-    let row = store
+    let mut row = store
         .run_row(project, id)
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found("run not found"))?;
-    let mut row = row;
     row.scores = store.list_scores(project, id).await.map_err(ApiError::store)?;
     let (spans, events) = (
         store.list_spans(project, id).await.map_err(ApiError::store)?,

@@ -454,16 +454,7 @@ fn summarize(run: &RunRow, spans: &[Span], events: Vec<Event>, cap: usize) -> St
     if let Some(m) = metadata {
         let _ = writeln!(out, "Metadata: {}", clip(&Value::Object(m.clone()).to_string(), 1_000));
     }
-    let ids: std::collections::HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
-    let kinds: std::collections::HashMap<Uuid, SpanKind> = spans.iter().map(|s| (s.id, s.kind)).collect();
-    let mut own: std::collections::HashMap<Option<Uuid>, Vec<Event>> = std::collections::HashMap::new();
-    for e in events {
-        own.entry(e.span_id.filter(|s| ids.contains(s))).or_default().push(e);
-    }
-    let mut children: std::collections::HashMap<Option<Uuid>, Vec<&Span>> = std::collections::HashMap::new();
-    for s in spans {
-        children.entry(s.parent_span_id.filter(|p| ids.contains(p))).or_default().push(s);
-    }
+    let (mut children, mut own) = handlers::nest(spans.iter().collect(), events);
     let event_lines = |out: &mut String, events: &[Event], indent: &str, full: bool| {
         for e in events {
             let text = content_text(&e.content);
@@ -515,7 +506,7 @@ fn summarize(run: &RunRow, spans: &[Span], events: Vec<Event>, cap: usize) -> St
         if let Some(e) = &s.error {
             let _ = writeln!(out, "{indent}  error: {}", clip(&error_text(e), 2_000));
         }
-        let full = kinds.get(&s.id) == Some(&SpanKind::Model);
+        let full = s.kind == SpanKind::Model;
         event_lines(&mut out, own.remove(&Some(s.id)).as_deref().unwrap_or_default(), &indent, full);
         for c in children.remove(&Some(s.id)).unwrap_or_default().into_iter().rev() {
             stack.push((c, level + 1));
