@@ -117,7 +117,8 @@ pub(crate) async fn create<B: Backend>(
             "a key's name must have 1 to {MAX_NAME} characters and no control characters"
         )));
     }
-    let created_at = Utc::now();
+    // Microseconds: what both stores keep, so the key returned is the key stored.
+    let created_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     let id = in_transaction!(b, project, |tx| {
         let mut q = Sql::new(B::DIALECT);
         let projects = q.table("projects");
@@ -127,7 +128,15 @@ pub(crate) async fn create<B: Backend>(
         }
         insert(&mut tx, name, scope, false, key_hash, created_at).await?
     });
-    list(b, project).await?.into_iter().find(|k| k.id == id).ok_or(StoreError::Corrupt("api_keys"))
+    Ok(ApiKey {
+        id,
+        name: name.to_owned(),
+        scope,
+        project_key: false,
+        created_at,
+        last_used_at: None,
+        revoked_at: None,
+    })
 }
 
 /// The project's keys: its project key, then its named keys, oldest first; revoked ones too.

@@ -13,7 +13,10 @@ use uuid::Uuid;
 /// A new read key of the server's project.
 async fn read_key(server: &TestServer) -> String {
     let key = keys::mint();
-    server.store.create_api_key(server.project, "ci", KeyScope::Read, &keys::hash(&key)).await.expect("key");
+    let created =
+        server.store.create_api_key(server.project, "ci", KeyScope::Read, &keys::hash(&key)).await.expect("key");
+    let listed = server.store.list_api_keys(server.project).await.expect("keys");
+    assert!(listed.contains(&created), "the key returned is the key stored: {created:?} in {listed:?}");
     key
 }
 
