@@ -5,10 +5,11 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::{
-    ApiKey, Change, IngestCounts, KeyOwner, KeyScope, MetricsGroup, MetricsRow, NewScore, NodeView, Overview, Page,
+    ApiKey, Change, LabelChange, NewPrompt, NewPromptVersion, Prompt, PromptDetail, PromptUse, PromptVersion,
+    VersionFigures, IngestCounts, KeyOwner, KeyScope, MetricsGroup, MetricsRow, NewScore, NodeView, Overview, Page,
     PgStore, Project, Role, RunFilter, RunOutline, RunRow, RunView, ScoreQuery, ScoreRow, ScoreSummary, SessionFilter,
     SessionRow, SessionView, SpanFilter, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User,
-    UserChange, access, keys, query, records,
+    UserChange, access, keys, prompts, query, records,
 };
 use chrono::{DateTime, Utc};
 
@@ -247,6 +248,41 @@ impl Store for AnyStore {
     }
     async fn score_summaries(&self, project: Uuid, range: TimeRange) -> Result<Vec<ScoreSummary>, StoreError> {
         dispatch!(self, b => query::score_summaries(b, project, &range))
+    }
+    async fn list_prompts(&self, project: Uuid) -> Result<Vec<Prompt>, StoreError> {
+        dispatch!(self, b => prompts::list(b, project))
+    }
+    async fn prompt_detail(&self, project: Uuid, id: Uuid) -> Result<Option<PromptDetail>, StoreError> {
+        dispatch!(self, b => prompts::detail(b, project, id))
+    }
+    async fn create_prompt(&self, project: Uuid, new: &NewPrompt) -> Result<Prompt, StoreError> {
+        dispatch!(self, b => prompts::create(b, project, new))
+    }
+    async fn add_prompt_version(
+        &self,
+        project: Uuid,
+        prompt: Uuid,
+        new: &NewPromptVersion,
+    ) -> Result<PromptVersion, StoreError> {
+        dispatch!(self, b => prompts::add_version(b, project, prompt, new))
+    }
+    async fn set_prompt_label(&self, project: Uuid, prompt: Uuid, change: &LabelChange) -> Result<Prompt, StoreError> {
+        dispatch!(self, b => prompts::set_label(b, project, prompt, change))
+    }
+    async fn resolve_prompt(
+        &self,
+        project: Uuid,
+        slug: &str,
+        label: &str,
+        version: Option<i64>,
+    ) -> Result<Option<(Prompt, PromptVersion)>, StoreError> {
+        dispatch!(self, b => prompts::resolve(b, project, slug, label, version))
+    }
+    async fn prompt_uses(&self, project: Uuid, run: Uuid) -> Result<Vec<PromptUse>, StoreError> {
+        dispatch!(self, b => prompts::uses_of_run(b, project, run))
+    }
+    async fn prompt_version_figures(&self, project: Uuid, prompt: Uuid) -> Result<Vec<VersionFigures>, StoreError> {
+        dispatch!(self, b => prompts::version_figures(b, project, prompt))
     }
     async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool) -> Result<User, StoreError> {
         dispatch!(self, b => access::create_user(b, email, password_hash, is_admin))

@@ -28,6 +28,7 @@ mod ingest;
 mod keys;
 mod migrations;
 mod postgres;
+mod prompts;
 mod query;
 mod records;
 mod rows;
@@ -46,6 +47,10 @@ pub use error::StoreError;
 pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
 pub use keys::{ApiKey, KeyOwner, KeyScope};
 pub use postgres::PgStore;
+pub use prompts::{
+    LATEST, LabelChange, LabelMove, NewPrompt, NewPromptVersion, Prompt, PromptDetail, PromptUse, PromptVersion,
+    VersionFigures, check_label,
+};
 pub use query::{
     Bounds, COUNT_CAP, DayTotals, JsonMatch, MetricsGroup, MetricsRow, ModelTotals, NewScore, NodeView, Overview, Page,
     RunFilter, RunOutline, RunRow, RunSort, RunView, SESSION_VIEW_RUNS, ScoreFilter, ScoreQuery, ScoreRow,
@@ -345,6 +350,63 @@ pub trait Store: Send + Sync {
         project: Uuid,
         range: TimeRange,
     ) -> impl Future<Output = Result<Vec<ScoreSummary>, StoreError>> + Send;
+
+    // The prompt registry (`prompts.rs`).
+
+    /// The project's prompts, most recently changed first.
+    fn list_prompts(&self, project: Uuid) -> impl Future<Output = Result<Vec<Prompt>, StoreError>> + Send;
+    /// One prompt with its versions and label history, newest first.
+    fn prompt_detail(
+        &self,
+        project: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<PromptDetail>, StoreError>> + Send;
+    /// Creates a prompt.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] for a bad name or slug, or a slug the project already has.
+    fn create_prompt(&self, project: Uuid, new: &NewPrompt) -> impl Future<Output = Result<Prompt, StoreError>> + Send;
+    /// Adds a version (the next number) to a prompt; it becomes the current one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] for content, temperature, max tokens or variables out of bounds;
+    /// [`StoreError::NotFound`] when the prompt is not the project's.
+    fn add_prompt_version(
+        &self,
+        project: Uuid,
+        prompt: Uuid,
+        new: &NewPromptVersion,
+    ) -> impl Future<Output = Result<PromptVersion, StoreError>> + Send;
+    /// Points a label at a version of the prompt and records the move.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Invalid`] for a bad label, `prod` without a change note, or a version not
+    /// of this prompt; [`StoreError::NotFound`] when the prompt is not the project's.
+    fn set_prompt_label(
+        &self,
+        project: Uuid,
+        prompt: Uuid,
+        change: &LabelChange,
+    ) -> impl Future<Output = Result<Prompt, StoreError>> + Send;
+    /// The version an SDK asks for: by number, else the one `label` points at.
+    fn resolve_prompt(
+        &self,
+        project: Uuid,
+        slug: &str,
+        label: &str,
+        version: Option<i64>,
+    ) -> impl Future<Output = Result<Option<(Prompt, PromptVersion)>, StoreError>> + Send;
+    /// The prompt versions the spans of a run used.
+    fn prompt_uses(&self, project: Uuid, run: Uuid) -> impl Future<Output = Result<Vec<PromptUse>, StoreError>> + Send;
+    /// How the runs that used each version of a prompt went.
+    fn prompt_version_figures(
+        &self,
+        project: Uuid,
+        prompt: Uuid,
+    ) -> impl Future<Output = Result<Vec<VersionFigures>, StoreError>> + Send;
 
     // Dashboard users and retention (`access.rs`).
 

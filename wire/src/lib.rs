@@ -30,6 +30,7 @@ mod enums;
 mod fold;
 #[cfg(feature = "keys")]
 pub mod keys;
+pub mod prompt;
 mod records;
 mod timestamp;
 mod validate;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::model::{
     ErrorBody, EventOut, Fields, MetricsGroupOut, MetricsOut, NewScoreIn, Page, RunDetail, RunOut, ScoreOut,
-    SessionDetail, SessionOut, SpanDetail, SpanNode, SpanOut, query,
+    PromptOut, SessionDetail, SessionOut, SpanDetail, SpanNode, SpanOut, query,
 };
 use super::params::{Params, next_cursor};
 use super::{ApiError, ApiState, ReadKey};
@@ -59,6 +59,7 @@ pub(crate) fn run_filter(p: &Params) -> Result<RunFilter, ApiError> {
         cost: Bounds { min: p.number("min_cost")?, max: p.number("max_cost")? },
         latency_ms: Bounds { min: p.number("min_latency_ms")?, max: p.number("max_latency_ms")? },
         metadata: p.pairs("metadata"),
+        prompt_version: p.uuid("prompt_version")?,
         after: p.cursor()?,
         sort: RunSort::Started,
         descending: true,
@@ -86,6 +87,7 @@ pub(crate) fn run_filter(p: &Params) -> Result<RunFilter, ApiError> {
         ("score_category" = Option<String>, Query, description = "With score_name: this category"),
         ("metadata" = Option<Vec<String>>, Query, description = "key:value (the key holds this value: a string, or a number or boolean as JSON writes it) or key (the key is present); repeatable, all must match", explode = true),
         ("text" = Option<String>, Query, description = "Case-insensitive text in the run's id, name or metadata values"),
+        ("prompt_version" = Option<Uuid>, Query, description = "Runs a span of which used this prompt version"),
         ("fields" = Option<String>, Query, description = "Field groups, comma-separated: core (always), figures, io. Default: all"),
         ("limit" = Option<u32>, Query, description = "1 to 1000, default 50", minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
@@ -526,4 +528,33 @@ pub(crate) async fn metrics_of(
         group_by: group_name(group).to_owned(),
         groups: groups.into_iter().map(MetricsGroupOut::of).collect(),
     })
+}
+
+/// A prompt version: the one a label points at (`prod` by default), or a version by number.
+/// The prompt is found by slug, else by name (any case). `latest` is the newest version unless
+/// a label of that name was set.
+#[utoipa::path(get, path = "/api/v1/prompts/{slug}", tag = "prompts",
+    params(
+        ("slug" = String, Path, description = "The prompt's slug (or name)"),
+        ("label" = Option<String>, Query, description = "A label; prod by default"),
+        ("version" = Option<i64>, Query, description = "A version number (then the label is not used)"),
+    ),
+    responses((status = 200, body = PromptOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("read_key" = [])))]
+pub(crate) async fn get_prompt(
+    State(s): State<ApiState>,
+    key: ReadKey,
+    Path(slug): Path<String>,
+    p: Params,
+) -> Result<Json<PromptOut>, ApiError> {
+    let label = p.text("label")?.unwrap_or_else(|| "prod".to_owned());
+    let version = p.parsed("version", "an integer", |v| v.parse::<i64>().ok())?;
+    let (prompt, version) = s
+        .store
+        .resolve_prompt(key.project, &slug, &label, version)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("prompt not found"))?;
+    Ok(Json(PromptOut::of(&prompt, version)))
 }

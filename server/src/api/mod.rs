@@ -52,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/scores", get(handlers::list_scores).post(handlers::add_score))
         .route("/api/v1/metrics", get(handlers::metrics))
         .route("/api/v1/export", get(export::export))
+        .route("/api/v1/prompts/{slug}", get(handlers::get_prompt))
         .route("/api/v1/{*rest}", any(|| async { ApiError::not_found("no such endpoint") }))
         .with_state(state)
 }

@@ -448,3 +448,50 @@ pub mod query {
         Otlp,
     }
 }
+
+/// A prompt version as the registry resolves it, with its prompt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromptOut {
+    /// The version's id (what a span's prompt link names).
+    pub id: Uuid,
+    pub prompt_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub version_number: i32,
+    /// The template: `{{ variable }}` or `{variable}`.
+    pub content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i32>,
+    /// `[{"name", "type", "required", "default"}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub variables: Value,
+    /// SHA-256 of the content, hex.
+    pub content_hash: String,
+    /// The labels pointing at this version.
+    pub labels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl PromptOut {
+    pub(crate) fn of(prompt: &northstar_store::Prompt, v: northstar_store::PromptVersion) -> Self {
+        Self {
+            labels: prompt.labels.iter().filter(|(_, id)| **id == v.id).map(|(l, _)| l.clone()).collect(),
+            id: v.id,
+            prompt_id: v.prompt_id,
+            name: prompt.name.clone(),
+            slug: prompt.slug.clone(),
+            version_number: v.version_number,
+            content: v.content,
+            model: v.model,
+            temperature: v.temperature,
+            max_tokens: v.max_tokens,
+            variables: v.variables,
+            content_hash: v.content_hash,
+            created_at: v.created_at,
+        }
+    }
+}

@@ -20,7 +20,7 @@ use super::{export, handlers, model};
         handlers::list_spans, handlers::get_span,
         handlers::list_sessions, handlers::get_session, handlers::delete_session,
         handlers::list_scores, handlers::add_score,
-        handlers::metrics, export::export,
+        handlers::metrics, export::export, handlers::get_prompt,
     ),
     components(schemas(
         model::ErrorBody, model::NewScoreIn, model::query::Status, model::query::SessionState, model::query::SpanKind,
@@ -28,7 +28,7 @@ use super::{export, handlers, model};
     )),
     modifiers(&ReadKeyScheme),
     tags(
-        (name = "runs"), (name = "spans"), (name = "sessions"), (name = "scores"), (name = "metrics"), (name = "export"),
+        (name = "runs"), (name = "spans"), (name = "sessions"), (name = "scores"), (name = "metrics"), (name = "export"), (name = "prompts"),
     ),
 )]
 pub struct ApiDoc;

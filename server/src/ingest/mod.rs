@@ -12,6 +12,7 @@
 mod admission;
 mod body;
 mod budget;
+pub(crate) mod prompts;
 mod rate_limit;
 mod response;
 
@@ -113,14 +114,23 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Uuid, IngestError> {
+    authenticate_for(state, headers, &[KeyScope::Ingest]).await
+}
+
+/// The project of the bearer key, when its scope is one of `scopes`; a key of another scope
+/// answers as an unknown key does.
+pub(crate) async fn authenticate_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    scopes: &[KeyScope],
+) -> Result<Uuid, IngestError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(keys::bearer_token)
         .ok_or(IngestError::MissingAuthorization)?;
-    // A read key cannot send traces: it answers as an unknown key does.
     match state.key_use.resolve(&state.store, token).await {
-        Ok(Some(owner)) if owner.scope == KeyScope::Ingest => Ok(owner.project),
+        Ok(Some(owner)) if scopes.contains(&owner.scope) => Ok(owner.project),
         Ok(_) => Err(IngestError::InvalidKey),
         Err(StoreError::Unavailable(err)) => {
             tracing::warn!(error = %err, "database unavailable during key lookup; answering 503");

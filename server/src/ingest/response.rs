@@ -1,4 +1,4 @@
-//! Every ingest response: the CORS headers on all of them, `{"error": …}` bodies, and the one
+//! Every ingest (and prompts function) response: the CORS headers on all of them, `{"error": …}` bodies, and the one
 //! error enum of this boundary.
 
 use axum::body::Body;
@@ -33,6 +33,11 @@ pub(crate) fn preflight() -> Response {
     with_cors(StatusCode::NO_CONTENT, Body::empty(), false)
 }
 
+/// 200 with a JSON body and the CORS headers.
+pub(crate) fn ok_json(body: &serde_json::Value) -> Response {
+    with_cors(StatusCode::OK, Body::from(body.to_string()), true)
+}
+
 /// 200 `{"accepted":true}`.
 pub(crate) fn accepted() -> Response {
     with_cors(StatusCode::OK, Body::from(r#"{"accepted":true}"#), true)
@@ -61,6 +66,12 @@ pub(crate) enum IngestError {
     },
     /// Logged where it happened; the body says nothing internal.
     Internal,
+    /// The prompts function: a path other than `…/resolve`.
+    NotFound,
+    /// The prompts function: no such prompt, version or label.
+    PromptNotFound,
+    /// The prompts function's own 400s (`slug is required`, …).
+    BadRequest(&'static str),
 }
 
 impl IngestError {
@@ -78,6 +89,8 @@ impl IngestError {
             Self::Unavailable => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal => "internal",
+            Self::NotFound | Self::PromptNotFound => "not_found",
+            Self::BadRequest(_) => "invalid",
         }
     }
 
@@ -106,6 +119,9 @@ impl IngestError {
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable".into()),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into()),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),
+            Self::NotFound => (StatusCode::NOT_FOUND, "Not found".into()),
+            Self::PromptNotFound => (StatusCode::NOT_FOUND, "Prompt not found".into()),
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, (*message).into()),
         }
     }
 }

@@ -18,5 +18,6 @@ mod ingest_upsert;
 mod malformed_batches;
 mod operations;
 mod original_sdk_batch;
+mod prompts;
 mod public_api;
 mod self_hosting;

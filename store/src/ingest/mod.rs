@@ -5,7 +5,7 @@
 //! §2.5). We keep its rules but work table by table, in one order, from [`write`]:
 //!
 //! 1. take the batch's run locks and read what each run holds of its session ([`figures`]);
-//! 2. sessions, runs, spans, events, scores: each table written by one statement, after one
+//! 2. sessions, runs, spans, events, prompt links, scores: each table written by one statement, after one
 //!    id-set query per reference kind has checked that every reference of its rows is stored
 //!    *in this project* (the rows just written count, which is what lets a record point at
 //!    anything earlier in the same batch), and followed by a check that no written id belongs
@@ -27,7 +27,7 @@ use std::future::Future;
 use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
-use crate::query::sql::WriteTx;
+use crate::query::sql::{Arg, Sql, WriteTx};
 use crate::{IngestCounts, StoreError};
 use refs::{Table, owned, require, unknown};
 
@@ -98,13 +98,8 @@ pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) 
         owned(tx, Table::Events, batch.events.iter().map(|e| e.id).collect(), written).await?;
     }
 
-    // This server has no prompt registry yet, so no prompt version can exist in the project:
-    // exactly the original's answer for a link to an unknown version (a reference error, 400).
-    if let Some(link) = batch.prompt_links.first() {
-        return Err(StoreError::InvalidReference(format!(
-            "prompt version {} not found for project",
-            link.prompt_version_id
-        )));
+    if !batch.prompt_links.is_empty() {
+        prompt_links(tx, batch).await?;
     }
 
     if !batch.scores.is_empty() {
@@ -126,4 +121,61 @@ pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) 
 
     figures::update_sessions(tx, batch, locked).await?;
     Ok(IngestCounts::of(batch))
+}
+
+/// Links of spans to the prompt versions they used (reference §2.5): each span must be stored
+/// in this project (in this batch or before), a link's `trace_id` must be its span's run, and
+/// its version must be this project's; a link already stored for the span and version gets the
+/// new variable values. The original answered 500 for a span of another trace: here it is a
+/// reference error like the others (400).
+async fn prompt_links<T: WriteTx>(tx: &mut T, batch: &Batch) -> Result<(), StoreError> {
+    let spans = unique(batch.prompt_links.iter().map(|l| l.span_id));
+    let runs: HashMap<Uuid, Uuid> = refs::span_runs(tx, &spans).await?.into_iter().collect();
+    for link in &batch.prompt_links {
+        match runs.get(&link.span_id) {
+            None => return Err(StoreError::InvalidReference(format!("span {} not found for project", link.span_id))),
+            Some(run) if *run != link.trace_id => {
+                return Err(StoreError::InvalidReference(format!(
+                    "span {} is not part of trace {}",
+                    link.span_id, link.trace_id
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let versions = unique(batch.prompt_links.iter().map(|l| l.prompt_version_id));
+    require(tx, Table::PromptVersions, versions, "prompt version").await?;
+    // One row per (span, version), the batch's last (the original wrote them one by one).
+    let mut last: HashMap<(Uuid, Uuid), &northstar_wire::PromptLink> = HashMap::new();
+    let mut order = Vec::new();
+    for link in &batch.prompt_links {
+        if last.insert((link.span_id, link.prompt_version_id), link).is_none() {
+            order.push((link.span_id, link.prompt_version_id));
+        }
+    }
+    let at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    for chunk in order.chunks(1_000) {
+        let mut q = Sql::new(T::DIALECT);
+        let links = q.table("prompt_trace_links");
+        q.push(&format!(
+            "INSERT INTO {links} (project_id, trace_id, span_id, prompt_version_id, variable_values, linked_at) VALUES "
+        ));
+        let (project, linked_at) = (q.bind(Arg::Uuid(tx.project())), q.bind(Arg::Ts(at)));
+        for (i, key) in chunk.iter().enumerate() {
+            let link = last[key];
+            q.push(if i == 0 { "(" } else { ", (" }).again(project).push(", ").arg(Arg::Uuid(link.trace_id));
+            q.push(", ").arg(Arg::Uuid(link.span_id)).push(", ").arg(Arg::Uuid(link.prompt_version_id)).push(", ");
+            let values = match &link.variable_values {
+                v @ serde_json::Value::Object(_) => v.clone(),
+                _ => serde_json::Value::Object(serde_json::Map::new()),
+            };
+            q.json_arg(&values).push(", ").again(linked_at).push(")");
+        }
+        q.push(
+            " ON CONFLICT (span_id, prompt_version_id) DO UPDATE SET variable_values = excluded.variable_values, \
+             linked_at = excluded.linked_at RETURNING id",
+        );
+        tx.fetch_all(q).await?;
+    }
+    Ok(())
 }

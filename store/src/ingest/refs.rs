@@ -19,6 +19,7 @@ pub(crate) enum Table {
     Spans,
     Events,
     Scores,
+    PromptVersions,
 }
 
 impl Table {
@@ -29,6 +30,7 @@ impl Table {
             Table::Spans => "spans",
             Table::Events => "events",
             Table::Scores => "scores",
+            Table::PromptVersions => "prompt_versions",
         }
     }
 
@@ -40,6 +42,7 @@ impl Table {
             Table::Spans => "span",
             Table::Events => "event",
             Table::Scores => "score",
+            Table::PromptVersions => "prompt version",
         }
     }
 }

@@ -353,6 +353,8 @@ pub struct RunFilter {
     pub latency_ms: Bounds,
     /// Metadata keys that must be present or hold these values (see [`JsonMatch`]).
     pub metadata: Vec<JsonMatch>,
+    /// Runs a span of which used this prompt version.
+    pub prompt_version: Option<Uuid>,
     /// Keyset paging, for [`RunSort::Started`]: only runs after this (start, id) in the
     /// list's order (a cursor stays right while runs arrive; an offset would shift).
     pub after: Option<(DateTime<Utc>, Uuid)>,
@@ -397,6 +399,7 @@ impl Default for RunFilter {
             cost: Bounds::default(),
             latency_ms: Bounds::default(),
             metadata: Vec::new(),
+            prompt_version: None,
             after: None,
             sort: RunSort::Started,
             descending: true,

@@ -60,6 +60,12 @@ impl Sql {
         self
     }
 
+    /// Binds `arg` without a placeholder; returns its position for [`Sql::again`].
+    pub(crate) fn bind(&mut self, arg: Arg) -> usize {
+        self.args.push(arg);
+        self.args.len()
+    }
+
     /// A placeholder that repeats an argument already bound (by its 1-based position).
     pub(crate) fn again(&mut self, n: usize) -> &mut Self {
         match self.dialect {
@@ -67,6 +73,22 @@ impl Sql {
             Dialect::Sqlite => self.text.push_str(&format!("?{n}")),
         }
         self
+    }
+
+    /// Appends a placeholder for a JSON value (Postgres `jsonb`; SQLite its text).
+    pub(crate) fn json_arg(&mut self, value: &serde_json::Value) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => self.push("CAST(").arg(Arg::Text(value.to_string())).push(" AS jsonb)"),
+            Dialect::Sqlite => self.arg(Arg::Text(value.to_string())),
+        }
+    }
+
+    /// Appends a placeholder for `arg`, or `NULL`.
+    pub(crate) fn opt_arg(&mut self, arg: Option<Arg>) -> &mut Self {
+        match arg {
+            Some(arg) => self.arg(arg),
+            None => self.push("NULL"),
+        }
     }
 
     /// The schema-qualified table name.
