@@ -210,7 +210,7 @@ async fn ids_owned_by_another_project_are_400(s: &TestServer) {
     assert_eq!(s.post_with_key(&other_key, &steal).await, (400, json!({"error": INVALID_REFS})));
 }
 
-async fn prompt_links_are_validated_then_refused_without_a_registry(s: &TestServer) {
+async fn prompt_links_are_validated_and_an_unknown_version_is_refused(s: &TestServer) {
     let t = Trace::new();
     let mut body = t.body();
     body["prompt_links"] =
@@ -284,7 +284,7 @@ on_both_stores!(
     records_may_point_at_earlier_batches,
     references_that_do_not_exist_are_400_and_store_nothing,
     ids_owned_by_another_project_are_400,
-    prompt_links_are_validated_then_refused_without_a_registry,
+    prompt_links_are_validated_and_an_unknown_version_is_refused,
     an_event_without_content_is_stored_as_null,
     impossible_values_are_400_not_500,
 );
