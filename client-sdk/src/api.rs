@@ -308,3 +308,10 @@ pub fn score(run_id: Uuid, name: &str, value: impl Into<ScoreValue>) -> Result<O
 pub fn stats() -> Stats {
     global().map(|g| g.client.stats()).unwrap_or_default()
 }
+
+/// A prompt of the server's registry by slug, through the global client: `.label(…)`,
+/// `.version(…)`, `.fallback(…)`, then `.await` (see [`crate::Prompt`]). Without [`init`] it
+/// gives the fallback, or [`crate::PromptError::Disabled`].
+pub fn prompt(slug: &str) -> crate::PromptRequest {
+    crate::PromptRequest::new(global().map(|g| g.client).unwrap_or_default(), slug)
+}

@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     stop: Arc<tokio::sync::Notify>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) prices: PriceTable,
+    pub(crate) prompts: crate::prompt::Prompts,
     shut_down: AtomicBool,
 }
 
@@ -72,6 +73,7 @@ impl Client {
             return Ok(Self::noop());
         }
         let prices = options.price_table();
+        let prompts = crate::prompt::Prompts::new(&options);
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 options,
@@ -80,6 +82,7 @@ impl Client {
                 stop,
                 counters,
                 prices,
+                prompts,
                 shut_down: AtomicBool::new(false),
             })),
         })

@@ -68,6 +68,7 @@ mod failure;
 pub mod instrument;
 mod llm;
 mod options;
+mod prompt;
 mod redact;
 mod run;
 mod span;
@@ -82,7 +83,7 @@ pub mod __private;
 
 pub use api::{
     Guard, SpanGuard, TraceGuard, current_context, current_trace_id, flush, in_span, init, log_event, log_metadata,
-    log_metric, model_call, score, span, stats, trace, try_init,
+    log_metric, model_call, prompt, score, span, stats, trace, try_init,
 };
 pub use client::{Client, ScoreError, ScoreValue};
 pub use context::{Context, Entered, FutureExt, Instrumented, spawn};
@@ -91,6 +92,7 @@ pub use northstar_macros::{observe, trace};
 pub use northstar_pricing::{Price, PriceTable, Usage};
 pub use northstar_wire::{EventType, SpanKind};
 pub use options::{ConfigError, DEFAULT_REDACT_KEYS, Mask, Options};
+pub use prompt::{CompiledPrompt, DEFAULT_PROMPT_TTL, Prompt, PromptError, PromptRequest};
 pub use run::{RunHandle, SessionHandle};
 pub use span::{Key, Name, SpanHandle};
 pub use stats::Stats;

@@ -178,6 +178,11 @@ impl SpanState {
         self.run.as_ref().expect("a span in use has its run; only spares have none")
     }
 
+    /// The span's kind.
+    pub(crate) fn kind(&self) -> SpanKind {
+        self.kind
+    }
+
     /// Events that may wait inside a queued span; more go to the queue, which is bounded.
     const WAITING_EVENTS: usize = 8;
 

@@ -233,6 +233,7 @@ impl Sender {
                     batch.events.push(*r);
                 }
                 Record::Score(r) => batch.scores.push(*r),
+                Record::PromptLink(r) => batch.prompt_links.push(*r),
             }
         }
         batch

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use northstar_wire::{Event, Score, Session};
+use northstar_wire::{Event, PromptLink, Score, Session};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -21,6 +21,7 @@ pub(crate) enum Record {
     Span(SpanRef),
     Event(Box<Event>),
     Score(Box<Score>),
+    PromptLink(Box<PromptLink>),
 }
 
 const _: () = assert!(std::mem::size_of::<Record>() <= 16);
@@ -40,6 +41,8 @@ impl Record {
             Record::Span(r) => (2, r.id),
             Record::Event(r) => (3, r.id),
             Record::Score(r) => (4, r.id),
+            // One (span, version) is one link: a later one replaces it, as the server's upsert does.
+            Record::PromptLink(r) => (5, Uuid::from_u128(r.span_id.as_u128() ^ r.prompt_version_id.as_u128().rotate_left(1))),
         }
     }
 }

@@ -11,4 +11,5 @@ mod agent_e2e;
 mod context;
 mod delivery;
 mod llm_instrumentation;
+mod prompts;
 mod tracing_layer;
