@@ -413,3 +413,268 @@ pub async fn score_summaries(project: String, range: String) -> Result<Vec<Score
         store.score_summaries(project, crate::convert::range(&range)).await.map_err(crate::convert::fail)?;
     Ok(summaries.into_iter().map(crate::convert::summary).collect())
 }
+
+// The prompt registry: members read, the project's admins change.
+
+/// The project's prompts, most recently changed first.
+#[server(prefix = "/api/dashboard", endpoint = "prompts")]
+pub async fn list_prompts(project: String) -> Result<crate::model::PromptsData, ServerFnError> {
+    use northstar_store::Store;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let prompts = scope.store.list_prompts(scope.id).await.map_err(crate::convert::fail)?;
+    let mut items = Vec::with_capacity(prompts.len());
+    for p in &prompts {
+        // A label's version number: the prompt's versions are read only when it has labels.
+        let numbers = if p.labels.is_empty() { Default::default() } else { version_numbers(&scope, p.id).await? };
+        items.push(crate::convert::prompt_item(p, &numbers));
+    }
+    Ok(crate::model::PromptsData { project: scope.item(), prompts: items })
+}
+
+#[cfg(feature = "ssr")]
+async fn version_numbers(
+    scope: &crate::scope::ProjectScope,
+    prompt: uuid::Uuid,
+) -> Result<std::collections::HashMap<uuid::Uuid, i32>, ServerFnError> {
+    use northstar_store::Store;
+    let detail = scope.store.prompt_detail(scope.id, prompt).await.map_err(crate::convert::fail)?;
+    Ok(detail.map(|d| d.versions.iter().map(|v| (v.id, v.version_number)).collect()).unwrap_or_default())
+}
+
+/// Creates a prompt (project admins only); its id.
+#[server(prefix = "/api/dashboard", endpoint = "create_prompt")]
+pub async fn create_prompt(
+    project: String,
+    name: String,
+    slug: String,
+    description: String,
+) -> Result<String, ServerFnError> {
+    use northstar_store::{NewPrompt, Store};
+    let scope = crate::scope::ProjectScope::admin(&project).await?;
+    let new = NewPrompt { name, slug, description: Some(description), created_by: Some(scope.user.email.clone()) };
+    let prompt = scope.store.create_prompt(scope.id, &new).await.map_err(crate::convert::fail)?;
+    tracing::info!(project = %scope.id, prompt = %prompt.id, slug = %prompt.slug, "prompt created from the dashboard");
+    Ok(prompt.id.to_string())
+}
+
+/// One prompt: its versions with how their runs went, and its label history.
+#[server(prefix = "/api/dashboard", endpoint = "prompt")]
+pub async fn prompt_page(project: String, id: String) -> Result<crate::model::PromptData, ServerFnError> {
+    use northstar_store::Store;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let id = crate::scope::uuid(&id)?;
+    let detail = scope
+        .store
+        .prompt_detail(scope.id, id)
+        .await
+        .map_err(crate::convert::fail)?
+        .ok_or_else(|| crate::scope::not_found())?;
+    let figures = scope.store.prompt_version_figures(scope.id, id).await.map_err(crate::convert::fail)?;
+    let numbers = detail.versions.iter().map(|v| (v.id, v.version_number)).collect();
+    let versions = detail
+        .versions
+        .iter()
+        .map(|v| {
+            let f = figures.iter().find(|f| f.version_id == v.id);
+            crate::convert::version_item(v, &detail.prompt, &numbers, f)
+        })
+        .collect();
+    let history = detail
+        .history
+        .iter()
+        .map(|h| crate::model::LabelMoveItem {
+            label: h.label.clone(),
+            version: h.version_number,
+            at: h.deployed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            by: h.deployed_by.clone(),
+            note: h.change_note.clone(),
+        })
+        .collect();
+    Ok(crate::model::PromptData {
+        project: scope.item(),
+        prompt: crate::convert::prompt_item(&detail.prompt, &numbers),
+        versions,
+        history,
+    })
+}
+
+/// Adds a version to a prompt (project admins only), after its current one; its number.
+#[server(prefix = "/api/dashboard", endpoint = "add_prompt_version")]
+pub async fn add_prompt_version(
+    project: String,
+    prompt: String,
+    content: String,
+    model: String,
+    temperature: String,
+    max_tokens: String,
+    change_note: String,
+) -> Result<i32, ServerFnError> {
+    use northstar_store::{NewPromptVersion, Store, StoreError};
+    let scope = crate::scope::ProjectScope::admin(&project).await?;
+    let prompt = crate::scope::uuid(&prompt)?;
+    let number = |text: &str, what: &str| -> Result<Option<f64>, ServerFnError> {
+        match text.trim() {
+            "" => Ok(None),
+            t => t.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some).ok_or_else(|| {
+                crate::convert::fail(StoreError::Invalid(format!("{what} must be a number, not “{t}”")))
+            }),
+        }
+    };
+    let temperature = number(&temperature, "the temperature")?;
+    let max_tokens = match max_tokens.trim() {
+        "" => None,
+        t => Some(t.parse::<i64>().map_err(|_| {
+            crate::convert::fail(StoreError::Invalid(format!("max tokens must be a whole number, not “{t}”")))
+        })?),
+    };
+    let current = scope.store.prompt_detail(scope.id, prompt).await.map_err(crate::convert::fail)?;
+    let new = NewPromptVersion {
+        content,
+        model: Some(model),
+        temperature,
+        max_tokens,
+        variables: None,
+        parent_version_id: current.and_then(|d| d.prompt.current_version_id),
+        change_note: Some(change_note),
+        created_by: Some(scope.user.email.clone()),
+    };
+    let version = scope.store.add_prompt_version(scope.id, prompt, &new).await.map_err(crate::convert::fail)?;
+    tracing::info!(project = %scope.id, %prompt, version = version.version_number, "prompt version added from the dashboard");
+    Ok(version.version_number)
+}
+
+/// Points a label at a version (project admins only; `prod` needs a change note).
+#[server(prefix = "/api/dashboard", endpoint = "set_prompt_label")]
+pub async fn set_prompt_label(
+    project: String,
+    prompt: String,
+    label: String,
+    version: String,
+    change_note: String,
+) -> Result<(), ServerFnError> {
+    use northstar_store::{LabelChange, Store};
+    let scope = crate::scope::ProjectScope::admin(&project).await?;
+    let prompt = crate::scope::uuid(&prompt)?;
+    let version_id = crate::scope::uuid(&version)?;
+    let change =
+        LabelChange { label, version_id, change_note: Some(change_note), deployed_by: Some(scope.user.email.clone()) };
+    scope.store.set_prompt_label(scope.id, prompt, &change).await.map_err(crate::convert::fail)?;
+    tracing::info!(project = %scope.id, %prompt, label = %change.label, version = %version_id, "prompt label moved from the dashboard");
+    Ok(())
+}
+
+/// The lines of version `to` against version `from` of a prompt.
+#[server(prefix = "/api/dashboard", endpoint = "prompt_diff")]
+pub async fn prompt_diff(
+    project: String,
+    prompt: String,
+    from: i32,
+    to: i32,
+) -> Result<Vec<crate::model::DiffLine>, ServerFnError> {
+    use northstar_store::Store;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let id = crate::scope::uuid(&prompt)?;
+    let detail = scope
+        .store
+        .prompt_detail(scope.id, id)
+        .await
+        .map_err(crate::convert::fail)?
+        .ok_or_else(|| crate::scope::not_found())?;
+    let content = |n: i32| {
+        detail
+            .versions
+            .iter()
+            .find(|v| v.version_number == n)
+            .map(|v| v.content.clone())
+            .ok_or_else(|| crate::scope::not_found())
+    };
+    let (old, new) = (content(from)?, content(to)?);
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    Ok(diff
+        .iter_all_changes()
+        .map(|c| crate::model::DiffLine {
+            tag: match c.tag() {
+                similar::ChangeTag::Equal => "same",
+                similar::ChangeTag::Insert => "add",
+                similar::ChangeTag::Delete => "del",
+            }
+            .to_owned(),
+            text: c.value().trim_end_matches(['\n', '\r']).to_owned(),
+        })
+        .collect())
+}
+
+/// A version of a prompt and a page of the runs that used it, newest first.
+#[server(prefix = "/api/dashboard", endpoint = "prompt_version")]
+pub async fn prompt_version(
+    project: String,
+    prompt: String,
+    number: i32,
+    page: u32,
+) -> Result<crate::model::VersionData, ServerFnError> {
+    use northstar_store::{RunFilter, Store};
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let id = crate::scope::uuid(&prompt)?;
+    let detail = scope
+        .store
+        .prompt_detail(scope.id, id)
+        .await
+        .map_err(crate::convert::fail)?
+        .ok_or_else(|| crate::scope::not_found())?;
+    let version = detail
+        .versions
+        .iter()
+        .find(|v| v.version_number == number)
+        .ok_or_else(|| crate::scope::not_found())?;
+    let figures = scope.store.prompt_version_figures(scope.id, id).await.map_err(crate::convert::fail)?;
+    let numbers = detail.versions.iter().map(|v| (v.id, v.version_number)).collect();
+    let filter = RunFilter {
+        prompt_version: Some(version.id),
+        limit: crate::PAGE_SIZE,
+        offset: page.saturating_sub(1).saturating_mul(crate::PAGE_SIZE),
+        ..RunFilter::default()
+    };
+    let rows = scope.store.list_run_rows(scope.id, &filter).await.map_err(crate::convert::fail)?;
+    let now = chrono::Utc::now();
+    Ok(crate::model::VersionData {
+        prompt: crate::convert::prompt_item(&detail.prompt, &numbers),
+        version: crate::convert::version_item(
+            version,
+            &detail.prompt,
+            &numbers,
+            figures.iter().find(|f| f.version_id == version.id),
+        ),
+        runs: rows.rows.iter().map(|r| crate::convert::run(r, now, r.started_at)).collect(),
+        total: rows.total,
+    })
+}
+
+/// The prompt versions the spans of a run used, with their variables.
+#[server(prefix = "/api/dashboard", endpoint = "run_prompts")]
+pub async fn run_prompts(project: String, run: String) -> Result<Vec<crate::model::PromptUseItem>, ServerFnError> {
+    use northstar_store::Store;
+    let scope = crate::scope::ProjectScope::open(&project).await?;
+    let run = crate::scope::uuid(&run)?;
+    let uses = scope.store.prompt_uses(scope.id, run).await.map_err(crate::convert::fail)?;
+    let mut items = Vec::with_capacity(uses.len());
+    for u in uses {
+        let span = scope.store.get_span(scope.id, u.span_id).await.map_err(crate::convert::fail)?;
+        let variables = match &u.variable_values {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        items.push(crate::model::PromptUseItem {
+            span_id: u.span_id.to_string(),
+            span_name: span.map_or_else(|| "—".to_owned(), |s| s.name),
+            prompt_id: u.prompt_id.to_string(),
+            prompt_name: u.prompt_name,
+            version: u.version_number,
+            labels: u.labels,
+            variables,
+        });
+    }
+    Ok(items)
+}

@@ -7,7 +7,8 @@ use leptos_router::{SsrMode, path};
 
 use crate::components::{ErrorBox, ThemeToggle};
 use crate::pages::{
-    OverviewPage, ProjectsPage, RunPage, RunsPage, ScoresPage, SessionPage, SessionsPage, SettingsPage, UsersPage,
+    OverviewPage, ProjectsPage, PromptPage, PromptVersionPage, PromptsPage, RunPage, RunsPage, ScoresPage, SessionPage,
+    SessionsPage, SettingsPage, UsersPage,
 };
 
 /// The HTML document around the app.
@@ -54,6 +55,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("runs") view=RunsPage ssr=SsrMode::Async/>
                     <Route path=path!("runs/:id") view=RunPage ssr=SsrMode::Async/>
                     <Route path=path!("scores") view=ScoresPage ssr=SsrMode::Async/>
+                    <Route path=path!("prompts") view=PromptsPage ssr=SsrMode::Async/>
+                    <Route path=path!("prompts/:id") view=PromptPage ssr=SsrMode::Async/>
+                    <Route path=path!("prompts/:id/versions/:number") view=PromptVersionPage ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
@@ -123,6 +127,7 @@ fn ProjectLayout() -> impl IntoView {
                 <A href=link("/sessions")>"Sessions"</A>
                 <A href=link("/runs")>"Runs"</A>
                 <A href=link("/scores")>"Scores"</A>
+                <A href=link("/prompts")>"Prompts"</A>
                 <A href=link("/settings")>"Settings"</A>
                 // Outside the app: the public API's reference, rendered by the server.
                 <a href="/api/reference" rel="external" class="nav-api">"API reference"</a>

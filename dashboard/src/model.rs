@@ -421,3 +421,95 @@ impl NodeDetail {
         self.kind.map_or("run", SpanKind::as_str)
     }
 }
+
+/// A prompt of the registry, as its list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptItem {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    /// Label → the number of the version it points at.
+    pub labels: Vec<(String, i32)>,
+    pub versions: i64,
+    pub latest: Option<i32>,
+    pub updated: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptsData {
+    pub project: ProjectItem,
+    pub prompts: Vec<PromptItem>,
+}
+
+/// One version, with how the runs that used it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionItem {
+    pub id: String,
+    pub number: i32,
+    pub content: String,
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i32>,
+    pub variables: Vec<String>,
+    pub change_note: Option<String>,
+    pub hash: String,
+    pub parent: Option<i32>,
+    pub created: String,
+    pub created_by: Option<String>,
+    pub labels: Vec<String>,
+    pub runs: i64,
+    /// Error rate, cost per run, p50 and p95 latency, formatted; "—" without runs.
+    pub error_rate: String,
+    pub cost_per_run: String,
+    pub p50: String,
+    pub p95: String,
+    /// Mean of each numeric or pass/fail score: (name, mean, how many).
+    pub scores: Vec<(String, String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelMoveItem {
+    pub label: String,
+    pub version: i32,
+    pub at: String,
+    pub by: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptData {
+    pub project: ProjectItem,
+    pub prompt: PromptItem,
+    /// Newest first.
+    pub versions: Vec<VersionItem>,
+    pub history: Vec<LabelMoveItem>,
+}
+
+/// One line of a diff between two versions: `same`, `add` or `del`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffLine {
+    pub tag: String,
+    pub text: String,
+}
+
+/// A version's page: the version and the runs that used it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionData {
+    pub prompt: PromptItem,
+    pub version: VersionItem,
+    pub runs: Vec<RunItem>,
+    pub total: i64,
+}
+
+/// A span's use of a prompt version, as the run page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptUseItem {
+    pub span_id: String,
+    pub span_name: String,
+    pub prompt_id: String,
+    pub prompt_name: String,
+    pub version: i32,
+    pub labels: Vec<String>,
+    pub variables: Vec<(String, String)>,
+}

@@ -79,6 +79,11 @@ pub(crate) fn fail(err: StoreError) -> ServerFnError {
     PageError::from(err).into()
 }
 
+/// 404 "not found", as a server function's error.
+pub(crate) fn not_found() -> ServerFnError {
+    PageError::not_found().into()
+}
+
 /// An id from a URL; one that does not parse is a 404, like one that is not there.
 pub(crate) fn uuid(text: &str) -> Result<Uuid, ServerFnError> {
     text.parse().map_err(|_| PageError::not_found().into())

@@ -3,6 +3,7 @@
 mod graph;
 mod overview;
 mod projects;
+mod prompts;
 mod run;
 mod runs;
 mod scores;
@@ -14,6 +15,7 @@ mod users;
 
 pub use overview::OverviewPage;
 pub use projects::ProjectsPage;
+pub use prompts::{PromptPage, PromptVersionPage, PromptsPage};
 pub use run::RunPage;
 pub use runs::RunsPage;
 pub use scores::ScoresPage;

@@ -116,6 +116,7 @@ pub fn RunPage() -> impl IntoView {
                         </section>
                     </div>
                     <RunGraph project=project.get_untracked() run=r.id.clone() changes/>
+                    <PromptUses project=project.get_untracked() run=r.id.clone()/>
                     <Scores project=project.get_untracked() run=r.id.clone()/>
                 }.into_any()
             })}
@@ -282,5 +283,48 @@ fn Scores(project: String, run: String) -> impl IntoView {
             </ActionForm>
             {error}
         </section>
+    }
+}
+
+/// Which prompt version each span of the run used, with its variables (nothing when none did).
+#[component]
+fn PromptUses(project: String, run: String) -> impl IntoView {
+    let (p, r) = (project.clone(), run.clone());
+    let uses = Resource::new(move || (p.clone(), r.clone()), |(p, r)| crate::api::run_prompts(p, r));
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let project = project.clone();
+                Suspend::new(async move {
+                    match uses.await {
+                        Ok(list) if list.is_empty() => ().into_any(),
+                        Ok(list) => view! {
+                            <section class="panel" id="prompt-uses">
+                                <h2>"Prompts"</h2>
+                                <table class="table compact">
+                                    <thead><tr><th>"Span"</th><th>"Prompt version"</th><th>"Variables"</th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|u| {
+                                            let href = format!("/p/{project}/prompts/{}/versions/{}", u.prompt_id, u.version);
+                                            view! {
+                                                <tr class="prompt-use">
+                                                    <td>{u.span_name}</td>
+                                                    <td><a href=href>{format!("{} v{}", u.prompt_name, u.version)}</a>
+                                                        {u.labels.into_iter().map(|l| view! { " "<span class="label-chip">{l}</span> }).collect_view()}</td>
+                                                    <td>{u.variables.into_iter().map(|(k, v)| view! {
+                                                        <div class="variable"><code>{k}</code>" = "{v}</div>
+                                                    }).collect_view()}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </section>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox message=message(&e)/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }

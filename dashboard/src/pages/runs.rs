@@ -112,7 +112,7 @@ pub fn RunsPage() -> impl IntoView {
 }
 
 #[component]
-fn RunRowView(run: RunItem, project: String) -> impl IntoView {
+pub(crate) fn RunRowView(run: RunItem, project: String) -> impl IntoView {
     let r = run;
     let href = format!("/p/{project}/runs/{}", r.id);
     let session = format!("/p/{project}/sessions/{}", r.session_id);
