@@ -9,3 +9,4 @@ mod chromium;
 mod faults;
 mod otlp;
 mod otlp_python;
+mod prompts_browser;
