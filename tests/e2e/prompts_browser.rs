@@ -105,8 +105,10 @@ async fn checks(c: &Client, base: &str) {
     assert_eq!(runs.text().await.expect("text"), "1");
     click(c, "//tr[@data-version='1']//a[text()='v1']").await;
     let run = wait_for(c, "//table[@id='runs']//a[text()='support-agent']").await;
+    // (Labels are upper-cased by the stylesheet.)
     let figures = c.find(Locator::Id("version-figures")).await.expect("figures").text().await.expect("text");
-    assert!(figures.contains("Runs") && figures.contains('1') && figures.contains("$0.0123"), "{figures}");
+    let figures = figures.to_lowercase();
+    assert!(figures.contains("runs\n1\n") && figures.contains("$0.0123") && figures.contains("0.0%"), "{figures}");
     shot(c, "prompts-3-version-runs").await;
 
     // The run page says which version its model call used, with the variables.
