@@ -422,23 +422,8 @@ pub async fn list_prompts(project: String) -> Result<crate::model::PromptsData, 
     use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let prompts = scope.store.list_prompts(scope.id).await.map_err(crate::convert::fail)?;
-    let mut items = Vec::with_capacity(prompts.len());
-    for p in &prompts {
-        // A label's version number: the prompt's versions are read only when it has labels.
-        let numbers = if p.labels.is_empty() { Default::default() } else { version_numbers(&scope, p.id).await? };
-        items.push(crate::convert::prompt_item(p, &numbers));
-    }
+    let items = prompts.iter().map(crate::convert::prompt_item).collect();
     Ok(crate::model::PromptsData { project: scope.item(), prompts: items })
-}
-
-#[cfg(feature = "ssr")]
-async fn version_numbers(
-    scope: &crate::scope::ProjectScope,
-    prompt: uuid::Uuid,
-) -> Result<std::collections::HashMap<uuid::Uuid, i32>, ServerFnError> {
-    use northstar_store::Store;
-    let detail = scope.store.prompt_detail(scope.id, prompt).await.map_err(crate::convert::fail)?;
-    Ok(detail.map(|d| d.versions.iter().map(|v| (v.id, v.version_number)).collect()).unwrap_or_default())
 }
 
 /// Creates a prompt (project admins only); its id.
@@ -492,7 +477,7 @@ pub async fn prompt_page(project: String, id: String) -> Result<crate::model::Pr
         .collect();
     Ok(crate::model::PromptData {
         project: scope.item(),
-        prompt: crate::convert::prompt_item(&detail.prompt, &numbers),
+        prompt: crate::convert::prompt_item(&detail.prompt),
         versions,
         history,
     })
@@ -637,7 +622,7 @@ pub async fn prompt_version(
     let rows = scope.store.list_run_rows(scope.id, &filter).await.map_err(crate::convert::fail)?;
     let now = chrono::Utc::now();
     Ok(crate::model::VersionData {
-        prompt: crate::convert::prompt_item(&detail.prompt, &numbers),
+        prompt: crate::convert::prompt_item(&detail.prompt),
         version: crate::convert::version_item(
             version,
             &detail.prompt,

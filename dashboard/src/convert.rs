@@ -709,14 +709,14 @@ mod tests {
     }
 }
 
-/// A prompt as the pages show it; `numbers` gives each version id its number.
-pub(crate) fn prompt_item(p: &northstar_store::Prompt, numbers: &HashMap<Uuid, i32>) -> crate::model::PromptItem {
+/// A prompt as the pages show it.
+pub(crate) fn prompt_item(p: &northstar_store::Prompt) -> crate::model::PromptItem {
     crate::model::PromptItem {
         id: p.id.to_string(),
         name: p.name.clone(),
         slug: p.slug.clone(),
         description: p.description.clone(),
-        labels: p.labels.iter().filter_map(|(l, id)| numbers.get(id).map(|n| (l.clone(), *n))).collect(),
+        labels: p.label_numbers.iter().map(|(l, n)| (l.clone(), *n)).collect(),
         versions: p.versions,
         latest: p.latest_version,
         updated: utc(p.updated_at),

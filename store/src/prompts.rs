@@ -30,6 +30,8 @@ pub struct Prompt {
     pub current_version_id: Option<Uuid>,
     /// Label → the version it points at.
     pub labels: BTreeMap<String, Uuid>,
+    /// Label → the number of the version it points at.
+    pub label_numbers: BTreeMap<String, i32>,
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -201,6 +203,7 @@ fn decode_prompt(row: &impl Columns) -> Result<Prompt, StoreError> {
         description: row.opt_text("description")?,
         current_version_id: row.opt_uuid("current_version_id")?,
         labels,
+        label_numbers: BTreeMap::new(),
         created_by: row.opt_text("created_by")?,
         created_at: row.ts("created_at")?,
         updated_at: row.ts("updated_at")?,
@@ -231,13 +234,37 @@ fn decode_version(row: &impl Columns) -> Result<PromptVersion, StoreError> {
     })
 }
 
+/// Fills each prompt's [`Prompt::label_numbers`] with one read of the labelled versions' numbers.
+async fn number_labels<R: Reader>(r: &R, project: Uuid, prompts: &mut [Prompt]) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = prompts.iter().flat_map(|p| p.labels.values().copied()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = r.sql();
+    let versions = q.table("prompt_versions");
+    q.push(&format!("SELECT id, version_number FROM {versions} WHERE ")).in_ids("id", crate::ingest::unique(ids));
+    q.push(" AND ").project_is("project_id", project);
+    let numbers: HashMap<Uuid, i32> = r
+        .fetch_all(q)
+        .await?
+        .iter()
+        .map(|row| Ok((row.uuid("id")?, row.opt_i32("version_number")?.unwrap_or_default())))
+        .collect::<Result<_, StoreError>>()?;
+    for p in prompts {
+        p.label_numbers = p.labels.iter().filter_map(|(l, id)| numbers.get(id).map(|n| (l.clone(), *n))).collect();
+    }
+    Ok(())
+}
+
 /// The project's prompts, most recently changed first.
 pub(crate) async fn list<R: Reader>(r: &R, project: Uuid) -> Result<Vec<Prompt>, StoreError> {
     let mut q = r.sql();
     let (cols, prompts) = (prompt_columns(&q), q.table("prompts"));
     q.push(&format!("SELECT {cols} FROM {prompts} p WHERE p.project_id = ")).arg(Arg::Uuid(project));
     q.push(" ORDER BY p.updated_at DESC, p.name, p.id");
-    r.fetch_all(q).await?.iter().map(decode_prompt).collect()
+    let mut list = r.fetch_all(q).await?.iter().map(decode_prompt).collect::<Result<Vec<_>, _>>()?;
+    number_labels(r, project, &mut list).await?;
+    Ok(list)
 }
 
 async fn prompt_where<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Option<Prompt>, StoreError> {
@@ -245,7 +272,11 @@ async fn prompt_where<R: Reader>(r: &R, project: Uuid, id: Uuid) -> Result<Optio
     let (cols, prompts) = (prompt_columns(&q), q.table("prompts"));
     q.push(&format!("SELECT {cols} FROM {prompts} p WHERE p.project_id = ")).arg(Arg::Uuid(project));
     q.push(" AND p.id = ").arg(Arg::Uuid(id));
-    r.fetch_all(q).await?.first().map(decode_prompt).transpose()
+    let mut found = r.fetch_all(q).await?.first().map(decode_prompt).transpose()?;
+    if let Some(p) = found.as_mut() {
+        number_labels(r, project, std::slice::from_mut(p)).await?;
+    }
+    Ok(found)
 }
 
 /// One prompt with its versions and label history.

@@ -74,6 +74,8 @@ async fn the_registry_numbers_hashes_and_labels_versions(s: &TestServer) {
     let moved = label(s, p.id, "prod", v2.id).await.expect("prod again");
     assert_eq!(moved.labels.get("prod"), Some(&v2.id));
     assert_eq!(moved.current_version_id, Some(v2.id), "the newest version is the current one");
+    let numbers: Vec<(&str, i32)> = moved.label_numbers.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    assert_eq!(numbers, [("prod", 2), ("staging", 2)]);
 
     // The original's refusals, and ours.
     let no_note = LabelChange { label: "prod".into(), version_id: v1.id, change_note: Some("  ".into()), deployed_by: None };
@@ -349,7 +351,70 @@ async fn batches_link_spans_to_versions_and_versions_show_their_runs(s: &TestSer
     assert_eq!(figures.iter().find(|f| f.version_id == v2.id).map(|f| f.runs), Some(1));
 }
 
+async fn versions_written_at_once_get_one_number_each(s: &TestServer) {
+    let p = prompt(s, "busy").await;
+    let writers = (0..12).map(|i| {
+        let (store, project) = (s.store.clone(), s.project);
+        tokio::spawn(async move {
+            let new = NewPromptVersion { content: format!("draft {i}"), ..NewPromptVersion::default() };
+            store.add_prompt_version(project, p.id, &new).await.expect("every writer succeeds").version_number
+        })
+    });
+    let mut numbers = Vec::new();
+    for w in writers {
+        numbers.push(w.await.expect("join"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+    let detail = s.store.prompt_detail(s.project, p.id).await.expect("detail").expect("found");
+    assert_eq!(detail.prompt.current_version_id, Some(detail.versions[0].id), "the highest number is current");
+}
+
+async fn members_read_the_registry_and_only_admins_change_it(s: &TestServer) {
+    let p = prompt(s, "members").await;
+    let v1 = version(s, p.id, "Hi {{ name }}").await;
+    let email = "member@example.com";
+    let member = s.user(email, false).await;
+    s.store.set_member(s.project, member, northstar_store::Role::Member).await.expect("member");
+    let cookie = s.login(email, crate::common::PASSWORD).await.expect("login");
+    let (project, prompt_id, version_id) = (s.project.to_string(), p.id.to_string(), v1.id.to_string());
+
+    let (status, body) = s.server_fn(&cookie, "prompts", &[("project", &project)], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("members"), "{body}");
+    let (status, _) = s.server_fn(&cookie, "prompt", &[("project", &project), ("id", &prompt_id)], None).await;
+    assert_eq!(status, 200);
+    let create = [("project", project.as_str()), ("name", "x"), ("slug", "x"), ("description", "")];
+    assert_eq!(s.server_fn(&cookie, "create_prompt", &create, None).await.0, 403);
+    let add = [
+        ("project", project.as_str()), ("prompt", prompt_id.as_str()), ("content", "v2"), ("model", ""),
+        ("temperature", ""), ("max_tokens", ""), ("change_note", ""),
+    ];
+    assert_eq!(s.server_fn(&cookie, "add_prompt_version", &add, None).await.0, 403);
+    let label = [
+        ("project", project.as_str()), ("prompt", prompt_id.as_str()), ("label", "prod"),
+        ("version", version_id.as_str()), ("change_note", "ship"),
+    ];
+    assert_eq!(s.server_fn(&cookie, "set_prompt_label", &label, None).await.0, 403);
+
+    s.store.set_member(s.project, member, northstar_store::Role::Admin).await.expect("admin");
+    assert_eq!(s.server_fn(&cookie, "add_prompt_version", &add, None).await.0, 200);
+    assert_eq!(s.server_fn(&cookie, "set_prompt_label", &label, None).await.0, 200);
+    let bad = [
+        ("project", project.as_str()), ("prompt", prompt_id.as_str()), ("content", "v3"), ("model", ""),
+        ("temperature", "hot"), ("max_tokens", ""), ("change_note", ""),
+    ];
+    let (status, body) = s.server_fn(&cookie, "add_prompt_version", &bad, None).await;
+    assert_eq!(status, 400, "{body}");
+    let detail = s.store.prompt_detail(s.project, p.id).await.expect("detail").expect("found");
+    assert_eq!(detail.versions[0].created_by.as_deref(), Some(email), "who wrote it");
+    assert_eq!(detail.versions[0].parent_version_id, Some(v1.id), "written from the current version");
+    assert_eq!(detail.history[0].deployed_by.as_deref(), Some(email));
+}
+
 on_both_stores!(
+    versions_written_at_once_get_one_number_each,
+    members_read_the_registry_and_only_admins_change_it,
     the_registry_numbers_hashes_and_labels_versions,
     the_resolve_function_keeps_the_original_contract,
     batches_link_spans_to_versions_and_versions_show_their_runs,
