@@ -263,7 +263,14 @@ pub struct PromptRequest {
 
 impl PromptRequest {
     pub(crate) fn new(client: Client, slug: &str) -> Self {
-        Self { client, slug: slug.to_owned(), label: "prod".into(), version: None, ttl: DEFAULT_PROMPT_TTL, fallback: None }
+        Self {
+            client,
+            slug: slug.to_owned(),
+            label: "prod".into(),
+            version: None,
+            ttl: DEFAULT_PROMPT_TTL,
+            fallback: None,
+        }
     }
 
     /// The label whose version to give (`prod` by default; `latest` is the newest version).
@@ -387,13 +394,16 @@ async fn fetch(inner: &Inner, url: &str, request: &PromptRequest) -> Result<Vers
     }
 }
 
+/// What a prompt is cached by: slug, label, version number.
+type CacheKey = (String, String, Option<u32>);
+
 /// A client's prompt cache and where it asks.
 pub(crate) struct Prompts {
     /// The resolve URL; `None` without an endpoint (a memory transport).
     url: Option<String>,
     key: String,
     http: reqwest::Client,
-    cache: Mutex<HashMap<(String, String, Option<u32>), (Arc<Version>, Instant)>>,
+    cache: Mutex<HashMap<CacheKey, (Arc<Version>, Instant)>>,
 }
 
 impl Prompts {
@@ -404,11 +414,11 @@ impl Prompts {
         Self { url, key: active.map(|(key, _)| key).unwrap_or_default(), http, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn cached(&self, key: &(String, String, Option<u32>)) -> Option<(Arc<Version>, Instant)> {
+    fn cached(&self, key: &CacheKey) -> Option<(Arc<Version>, Instant)> {
         self.cache.lock().ok()?.get(key).cloned()
     }
 
-    fn put(&self, key: (String, String, Option<u32>), version: Arc<Version>) {
+    fn put(&self, key: CacheKey, version: Arc<Version>) {
         let Ok(mut cache) = self.cache.lock() else { return };
         if cache.len() >= CACHE_ENTRIES
             && !cache.contains_key(&key)

@@ -453,7 +453,7 @@ pub async fn prompt_page(project: String, id: String) -> Result<crate::model::Pr
         .prompt_detail(scope.id, id)
         .await
         .map_err(crate::convert::fail)?
-        .ok_or_else(|| crate::scope::not_found())?;
+        .ok_or_else(crate::scope::not_found)?;
     let figures = scope.store.prompt_version_figures(scope.id, id).await.map_err(crate::convert::fail)?;
     let numbers = detail.versions.iter().map(|v| (v.id, v.version_number)).collect();
     let versions = detail
@@ -564,14 +564,14 @@ pub async fn prompt_diff(
         .prompt_detail(scope.id, id)
         .await
         .map_err(crate::convert::fail)?
-        .ok_or_else(|| crate::scope::not_found())?;
+        .ok_or_else(crate::scope::not_found)?;
     let content = |n: i32| {
         detail
             .versions
             .iter()
             .find(|v| v.version_number == n)
             .map(|v| v.content.clone())
-            .ok_or_else(|| crate::scope::not_found())
+            .ok_or_else(crate::scope::not_found)
     };
     let (old, new) = (content(from)?, content(to)?);
     let diff = similar::TextDiff::from_lines(&old, &new);
@@ -605,12 +605,8 @@ pub async fn prompt_version(
         .prompt_detail(scope.id, id)
         .await
         .map_err(crate::convert::fail)?
-        .ok_or_else(|| crate::scope::not_found())?;
-    let version = detail
-        .versions
-        .iter()
-        .find(|v| v.version_number == number)
-        .ok_or_else(|| crate::scope::not_found())?;
+        .ok_or_else(crate::scope::not_found)?;
+    let version = detail.versions.iter().find(|v| v.version_number == number).ok_or_else(crate::scope::not_found)?;
     let figures = scope.store.prompt_version_figures(scope.id, id).await.map_err(crate::convert::fail)?;
     let numbers = detail.versions.iter().map(|v| (v.id, v.version_number)).collect();
     let filter = RunFilter {
@@ -645,10 +641,9 @@ pub async fn run_prompts(project: String, run: String) -> Result<Vec<crate::mode
     for u in uses {
         let span = scope.store.get_span(scope.id, u.span_id).await.map_err(crate::convert::fail)?;
         let variables = match &u.variable_values {
-            serde_json::Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-                .collect(),
+            serde_json::Value::Object(map) => {
+                map.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+            }
             _ => Vec::new(),
         };
         items.push(crate::model::PromptUseItem {

@@ -656,6 +656,60 @@ pub(crate) fn summary(s: ScoreSummary) -> ScoreSummaryItem {
     }
 }
 
+/// A prompt as the pages show it.
+pub(crate) fn prompt_item(p: &northstar_store::Prompt) -> crate::model::PromptItem {
+    crate::model::PromptItem {
+        id: p.id.to_string(),
+        name: p.name.clone(),
+        slug: p.slug.clone(),
+        description: p.description.clone(),
+        labels: p.label_numbers.iter().map(|(l, n)| (l.clone(), *n)).collect(),
+        versions: p.versions,
+        latest: p.latest_version,
+        updated: utc(p.updated_at),
+    }
+}
+
+/// A version with how its runs went (`figures`, if any used it).
+pub(crate) fn version_item(
+    v: &northstar_store::PromptVersion,
+    prompt: &northstar_store::Prompt,
+    numbers: &HashMap<Uuid, i32>,
+    figures: Option<&northstar_store::VersionFigures>,
+) -> crate::model::VersionItem {
+    let runs = figures.map_or(0, |f| f.runs);
+    let per_run = |x: f64| if runs > 0 { x / runs as f64 } else { 0.0 };
+    crate::model::VersionItem {
+        id: v.id.to_string(),
+        number: v.version_number,
+        content: v.content.clone(),
+        model: v.model.clone(),
+        temperature: v.temperature,
+        max_tokens: v.max_tokens,
+        variables: northstar_wire::prompt::variables(&v.content),
+        change_note: v.change_note.clone(),
+        hash: v.content_hash.chars().take(12).collect(),
+        parent: v.parent_version_id.and_then(|p| numbers.get(&p).copied()),
+        created: utc(v.created_at),
+        created_by: v.created_by.clone(),
+        labels: prompt.labels.iter().filter(|(_, id)| **id == v.id).map(|(l, _)| l.clone()).collect(),
+        runs,
+        error_rate: figures
+            .filter(|_| runs > 0)
+            .map_or_else(|| "—".into(), |f| crate::format::percent(per_run(f.errors as f64))),
+        cost_per_run: figures
+            .filter(|_| runs > 0)
+            .map_or_else(|| "—".into(), |f| crate::format::cost(per_run(f.cost_usd))),
+        p50: figures.map_or_else(|| "—".into(), |f| crate::format::duration(f.latency_p50_ms)),
+        p95: figures.map_or_else(|| "—".into(), |f| crate::format::duration(f.latency_p95_ms)),
+        scores: figures
+            .map(|f| {
+                f.scores.iter().map(|(n, mean, count)| (n.clone(), crate::format::number(*mean), *count)).collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,56 +760,5 @@ mod tests {
         assert_eq!(content_text(&with_text).as_deref(), Some("Let me look.\n→ f()"));
         assert_eq!(content_text(&json!({"content": [{"type": "text", "text": "hi"}]})).as_deref(), Some("hi"));
         assert_eq!(content_text(&json!({"other": 1})), None);
-    }
-}
-
-/// A prompt as the pages show it.
-pub(crate) fn prompt_item(p: &northstar_store::Prompt) -> crate::model::PromptItem {
-    crate::model::PromptItem {
-        id: p.id.to_string(),
-        name: p.name.clone(),
-        slug: p.slug.clone(),
-        description: p.description.clone(),
-        labels: p.label_numbers.iter().map(|(l, n)| (l.clone(), *n)).collect(),
-        versions: p.versions,
-        latest: p.latest_version,
-        updated: utc(p.updated_at),
-    }
-}
-
-/// A version with how its runs went (`figures`, if any used it).
-pub(crate) fn version_item(
-    v: &northstar_store::PromptVersion,
-    prompt: &northstar_store::Prompt,
-    numbers: &HashMap<Uuid, i32>,
-    figures: Option<&northstar_store::VersionFigures>,
-) -> crate::model::VersionItem {
-    let runs = figures.map_or(0, |f| f.runs);
-    let per_run = |x: f64| if runs > 0 { x / runs as f64 } else { 0.0 };
-    crate::model::VersionItem {
-        id: v.id.to_string(),
-        number: v.version_number,
-        content: v.content.clone(),
-        model: v.model.clone(),
-        temperature: v.temperature,
-        max_tokens: v.max_tokens,
-        variables: northstar_wire::prompt::variables(&v.content),
-        change_note: v.change_note.clone(),
-        hash: v.content_hash.chars().take(12).collect(),
-        parent: v.parent_version_id.and_then(|p| numbers.get(&p).copied()),
-        created: utc(v.created_at),
-        created_by: v.created_by.clone(),
-        labels: prompt.labels.iter().filter(|(_, id)| **id == v.id).map(|(l, _)| l.clone()).collect(),
-        runs,
-        error_rate: figures.filter(|_| runs > 0).map_or_else(
-            || "—".into(),
-            |f| crate::format::percent(per_run(f.errors as f64)),
-        ),
-        cost_per_run: figures.filter(|_| runs > 0).map_or_else(|| "—".into(), |f| crate::format::cost(per_run(f.cost_usd))),
-        p50: figures.map_or_else(|| "—".into(), |f| crate::format::duration(f.latency_p50_ms)),
-        p95: figures.map_or_else(|| "—".into(), |f| crate::format::duration(f.latency_p95_ms)),
-        scores: figures
-            .map(|f| f.scores.iter().map(|(n, mean, count)| (n.clone(), crate::format::number(*mean), *count)).collect())
-            .unwrap_or_default(),
     }
 }

@@ -5,11 +5,11 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::{
-    ApiKey, Change, LabelChange, NewPrompt, NewPromptVersion, Prompt, PromptDetail, PromptUse, PromptVersion,
-    VersionFigures, IngestCounts, KeyOwner, KeyScope, MetricsGroup, MetricsRow, NewScore, NodeView, Overview, Page,
-    PgStore, Project, Role, RunFilter, RunOutline, RunRow, RunView, ScoreQuery, ScoreRow, ScoreSummary, SessionFilter,
+    ApiKey, Change, IngestCounts, KeyOwner, KeyScope, LabelChange, MetricsGroup, MetricsRow, NewPrompt,
+    NewPromptVersion, NewScore, NodeView, Overview, Page, PgStore, Project, Prompt, PromptDetail, PromptUse,
+    PromptVersion, Role, RunFilter, RunOutline, RunRow, RunView, ScoreQuery, ScoreRow, ScoreSummary, SessionFilter,
     SessionRow, SessionView, SpanFilter, SqliteStore, Store, StoreError, TimeRange, TraceBatch, TraceCounts, User,
-    UserChange, access, keys, prompts, query, records,
+    UserChange, VersionFigures, access, keys, prompts, query, records,
 };
 use chrono::{DateTime, Utc};
 

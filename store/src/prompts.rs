@@ -645,7 +645,8 @@ pub(crate) async fn version_figures<R: Reader>(
          FROM used u JOIN {scores} sc ON sc.trace_id = u.trace_id
          WHERE sc.project_id = "
     ));
-    q.arg(Arg::Uuid(project)).push(&format!(" AND {dt} <> 'categorical' GROUP BY u.prompt_version_id, sc.name ORDER BY sc.name"));
+    q.arg(Arg::Uuid(project))
+        .push(&format!(" AND {dt} <> 'categorical' GROUP BY u.prompt_version_id, sc.name ORDER BY sc.name"));
     for row in r.fetch_all(q).await? {
         let id = Uuid::parse_str(&row.text("g")?).map_err(|_| StoreError::Corrupt("prompt_version_id"))?;
         if let Some(f) = out.iter_mut().find(|f| f.version_id == id) {

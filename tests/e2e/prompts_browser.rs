@@ -45,7 +45,11 @@ async fn checks(c: &Client, base: &str) {
     click(c, "//button[@id='add-version']").await;
     wait_for(c, "//tr[@data-version='1']").await;
     let content = c.find(Locator::Id("version-content")).await.expect("content").prop("value").await.expect("value");
-    assert_eq!(content.as_deref(), Some("Answer {{ question }} politely."), "a new version starts from the current one");
+    assert_eq!(
+        content.as_deref(),
+        Some("Answer {{ question }} politely."),
+        "a new version starts from the current one"
+    );
     type_into(c, "version-content", "Answer {{ question }} briefly.\nSign as {agent}.").await;
     type_into(c, "version-note", "shorter").await;
     click(c, "//button[@id='add-version']").await;

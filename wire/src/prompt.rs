@@ -148,20 +148,20 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_named_with_the_original_message() {
-        let err = render("{{ b }} and {a}", from(&[])).unwrap_err();
+        let err = render("{{ b }} and {a}", from(&[])).expect_err("refused");
         assert_eq!(err.to_string(), "Missing prompt variables: a, b");
     }
 
     #[test]
     fn rendering_replaces_every_occurrence_and_keeps_other_braces() {
-        let out = render("{{x}}-{x}-{{ x }} {{}} {\"y\": 2}", from(&[("x", "1")])).unwrap();
+        let out = render("{{x}}-{x}-{{ x }} {{}} {\"y\": 2}", from(&[("x", "1")])).expect("rendered");
         assert_eq!(out, "1-1-1 {{}} {\"y\": 2}");
     }
 
     #[test]
     fn a_value_is_not_rendered_again() {
         // A value that looks like a variable stays as given (as far as the original's passes go).
-        let out = render("{{ a }}", from(&[("a", "{{ b }}")])).unwrap();
+        let out = render("{{ a }}", from(&[("a", "{{ b }}")])).expect("rendered");
         assert_eq!(out, "{{ b }}");
     }
 

@@ -42,7 +42,9 @@ impl Record {
             Record::Event(r) => (3, r.id),
             Record::Score(r) => (4, r.id),
             // One (span, version) is one link: a later one replaces it, as the server's upsert does.
-            Record::PromptLink(r) => (5, Uuid::from_u128(r.span_id.as_u128() ^ r.prompt_version_id.as_u128().rotate_left(1))),
+            Record::PromptLink(r) => {
+                (5, Uuid::from_u128(r.span_id.as_u128() ^ r.prompt_version_id.as_u128().rotate_left(1)))
+            }
         }
     }
 }

@@ -22,7 +22,8 @@ async fn add_prompt(server: &RealServer, slug: &str, content: &str) -> (Uuid, Pr
 }
 
 async fn add_version(server: &RealServer, prompt: Uuid, content: &str) -> PromptVersion {
-    let new = NewPromptVersion { content: content.into(), model: Some("gpt-4o-mini".into()), ..NewPromptVersion::default() };
+    let new =
+        NewPromptVersion { content: content.into(), model: Some("gpt-4o-mini".into()), ..NewPromptVersion::default() };
     server.store.add_prompt_version(server.project, prompt, &new).await.expect("version")
 }
 
@@ -59,12 +60,12 @@ async fn a_prompt_is_cached_for_its_ttl_refreshed_after_it_and_served_stale_whil
     let compiled = p.compile([("name", "Ada"), ("topic", "refunds")]).expect("compile");
     assert_eq!(compiled.text(), "Hi Ada, about refunds");
     assert_eq!(
-        p.compile([("name", "Ada")]).unwrap_err(),
+        p.compile([("name", "Ada")]).expect_err("refused"),
         PromptError::MissingVariables(vec!["topic".into()]),
         "a clear error naming what is missing"
     );
     assert_eq!(
-        p.compile([("x", "y")]).unwrap_err().to_string(),
+        p.compile([("x", "y")]).expect_err("refused").to_string(),
         "Missing prompt variables: name, topic",
         "the original SDK's message"
     );
@@ -96,7 +97,7 @@ async fn a_prompt_is_cached_for_its_ttl_refreshed_after_it_and_served_stale_whil
     assert_eq!(fallback.compile([("name", "Ada")]).expect("compile").text(), "Hey Ada");
 
     // A disabled SDK gives only fallbacks.
-    assert_eq!(Client::noop().prompt("greeter").await.unwrap_err(), PromptError::Disabled);
+    assert_eq!(Client::noop().prompt("greeter").await.expect_err("refused"), PromptError::Disabled);
     assert!(Client::noop().prompt("greeter").fallback("x").await.expect("fallback").is_fallback());
 }
 

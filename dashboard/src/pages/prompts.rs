@@ -16,7 +16,9 @@ use crate::model::{PromptItem, VersionItem};
 fn label_chips(labels: Vec<(String, i32)>) -> impl IntoView {
     labels
         .into_iter()
-        .map(|(label, n)| view! { <span class="label-chip" data-label=label.clone()>{format!("{label} → v{n}")}</span> })
+        .map(
+            |(label, n)| view! { <span class="label-chip" data-label=label.clone()>{format!("{label} → v{n}")}</span> },
+        )
         .collect_view()
 }
 

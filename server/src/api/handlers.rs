@@ -14,8 +14,8 @@ use northstar_wire::{Event, ScoreDataType, ScoreSource, Span, SpanKind, Status};
 use uuid::Uuid;
 
 use super::model::{
-    ErrorBody, EventOut, Fields, MetricsGroupOut, MetricsOut, NewScoreIn, Page, RunDetail, RunOut, ScoreOut,
-    PromptOut, SessionDetail, SessionOut, SpanDetail, SpanNode, SpanOut, query,
+    ErrorBody, EventOut, Fields, MetricsGroupOut, MetricsOut, NewScoreIn, Page, PromptOut, RunDetail, RunOut, ScoreOut,
+    SessionDetail, SessionOut, SpanDetail, SpanNode, SpanOut, query,
 };
 use super::params::{Params, next_cursor};
 use super::{ApiError, ApiState, ReadKey};

@@ -79,7 +79,8 @@ async fn resolve(
     let Value::Object(body) = parsed else {
         return Err(IngestError::Contract(northstar_wire::ContractError::NotAnObject));
     };
-    let slug = text(&body, "slug").or_else(|| text(&body, "name")).ok_or(IngestError::BadRequest("slug is required"))?;
+    let slug =
+        text(&body, "slug").or_else(|| text(&body, "name")).ok_or(IngestError::BadRequest("slug is required"))?;
     let label = text(&body, "label").unwrap_or_else(|| "prod".to_owned());
     let version = match body.get("version") {
         None | Some(Value::Null) => None,
@@ -87,7 +88,9 @@ async fn resolve(
         Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Some(i),
             #[allow(clippy::cast_possible_truncation)]
-            (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => Some(if f.abs() < 1e18 { f as i64 } else { i64::MAX }),
+            (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => {
+                Some(if f.abs() < 1e18 { f as i64 } else { i64::MAX })
+            }
             _ => return Err(IngestError::BadRequest("version must be an integer")),
         },
         Some(_) => return Err(IngestError::BadRequest("version must be an integer")),

@@ -78,12 +78,16 @@ async fn the_registry_numbers_hashes_and_labels_versions(s: &TestServer) {
     assert_eq!(numbers, [("prod", 2), ("staging", 2)]);
 
     // The original's refusals, and ours.
-    let no_note = LabelChange { label: "prod".into(), version_id: v1.id, change_note: Some("  ".into()), deployed_by: None };
-    let err = s.store.set_prompt_label(s.project, p.id, &no_note).await.unwrap_err();
+    let no_note =
+        LabelChange { label: "prod".into(), version_id: v1.id, change_note: Some("  ".into()), deployed_by: None };
+    let err = s.store.set_prompt_label(s.project, p.id, &no_note).await.expect_err("refused");
     assert!(matches!(&err, StoreError::Invalid(m) if m == "change_note is required for prod labels"), "{err:?}");
     let other = prompt(s, "other").await;
     let foreign = version(s, other.id, "x").await;
-    assert!(matches!(label(s, p.id, "staging", foreign.id).await, Err(StoreError::Invalid(_))), "another prompt's version");
+    assert!(
+        matches!(label(s, p.id, "staging", foreign.id).await, Err(StoreError::Invalid(_))),
+        "another prompt's version"
+    );
     assert!(matches!(label(s, p.id, "has space", v1.id).await, Err(StoreError::Invalid(_))));
     assert!(matches!(label(s, p.id, "latest", v1.id).await, Err(StoreError::Invalid(_))), "latest is automatic");
     let dup = NewPrompt { name: "again".into(), slug: "support-answer".into(), ..NewPrompt::default() };
@@ -102,7 +106,7 @@ async fn the_registry_numbers_hashes_and_labels_versions(s: &TestServer) {
         NewPromptVersion { content: "x".into(), variables: Some(json!({"a": 1})), ..NewPromptVersion::default() },
         NewPromptVersion { content: "x".into(), parent_version_id: Some(foreign.id), ..NewPromptVersion::default() },
     ] {
-        let err = s.store.add_prompt_version(s.project, p.id, &bad).await.unwrap_err();
+        let err = s.store.add_prompt_version(s.project, p.id, &bad).await.expect_err("refused");
         assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");
     }
     // Another project's prompt is not found, from either side.
@@ -133,7 +137,8 @@ async fn the_registry_numbers_hashes_and_labels_versions(s: &TestServer) {
     assert_eq!(history, [("prod", 2), ("prod", 1), ("staging", 2)], "every move, newest first");
     assert_eq!(detail.history[0].deployed_by.as_deref(), Some("ada@example.com"));
     assert_eq!((detail.prompt.versions, detail.prompt.latest_version), (3, Some(3)));
-    let listed: Vec<String> = s.store.list_prompts(s.project).await.expect("list").into_iter().map(|p| p.slug).collect();
+    let listed: Vec<String> =
+        s.store.list_prompts(s.project).await.expect("list").into_iter().map(|p| p.slug).collect();
     assert_eq!(listed, ["support-answer", "other"], "most recently changed first");
 }
 
@@ -159,7 +164,8 @@ async fn the_resolve_function_keeps_the_original_contract(s: &TestServer) {
     label(s, p.id, "beta", v2.id).await.expect("beta");
 
     // What the original SDK sends by default: "version": null (the original refused it: 400).
-    let (status, body) = resolve(s, json!({"name": "greeter", "slug": "greeter", "label": "prod", "version": null})).await;
+    let (status, body) =
+        resolve(s, json!({"name": "greeter", "slug": "greeter", "label": "prod", "version": null})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
@@ -170,12 +176,12 @@ async fn the_resolve_function_keeps_the_original_contract(s: &TestServer) {
     );
     let version_of = |body: &Value| body["prompt_version"]["version_number"].as_i64();
     let cases = [
-        (json!({"slug": "greeter"}), 200, Some(1)),                              // label defaults to prod
-        (json!({"slug": "  greeter ", "label": " beta "}), 200, Some(2)),        // both trimmed
-        (json!({"slug": "", "name": "THE GREETER PROMPT"}), 200, Some(1)),       // name, any case
-        (json!({"slug": "greeter", "version": 2}), 200, Some(2)),                // a version wins over the label
-        (json!({"slug": "greeter", "version": 2.0}), 200, Some(2)),              // an integer, as JavaScript reads it
-        (json!({"slug": "greeter", "label": "latest"}), 200, Some(2)),           // latest: the newest
+        (json!({"slug": "greeter"}), 200, Some(1)), // label defaults to prod
+        (json!({"slug": "  greeter ", "label": " beta "}), 200, Some(2)), // both trimmed
+        (json!({"slug": "", "name": "THE GREETER PROMPT"}), 200, Some(1)), // name, any case
+        (json!({"slug": "greeter", "version": 2}), 200, Some(2)), // a version wins over the label
+        (json!({"slug": "greeter", "version": 2.0}), 200, Some(2)), // an integer, as JavaScript reads it
+        (json!({"slug": "greeter", "label": "latest"}), 200, Some(2)), // latest: the newest
         (json!({"slug": "greeter", "version": 9}), 404, None),
         (json!({"slug": "greeter", "version": 99_999_999_999_i64}), 404, None),
         (json!({"slug": "greeter", "label": "nope"}), 404, None),
@@ -387,13 +393,21 @@ async fn members_read_the_registry_and_only_admins_change_it(s: &TestServer) {
     let create = [("project", project.as_str()), ("name", "x"), ("slug", "x"), ("description", "")];
     assert_eq!(s.server_fn(&cookie, "create_prompt", &create, None).await.0, 403);
     let add = [
-        ("project", project.as_str()), ("prompt", prompt_id.as_str()), ("content", "v2"), ("model", ""),
-        ("temperature", ""), ("max_tokens", ""), ("change_note", ""),
+        ("project", project.as_str()),
+        ("prompt", prompt_id.as_str()),
+        ("content", "v2"),
+        ("model", ""),
+        ("temperature", ""),
+        ("max_tokens", ""),
+        ("change_note", ""),
     ];
     assert_eq!(s.server_fn(&cookie, "add_prompt_version", &add, None).await.0, 403);
     let label = [
-        ("project", project.as_str()), ("prompt", prompt_id.as_str()), ("label", "prod"),
-        ("version", version_id.as_str()), ("change_note", "ship"),
+        ("project", project.as_str()),
+        ("prompt", prompt_id.as_str()),
+        ("label", "prod"),
+        ("version", version_id.as_str()),
+        ("change_note", "ship"),
     ];
     assert_eq!(s.server_fn(&cookie, "set_prompt_label", &label, None).await.0, 403);
 
@@ -401,8 +415,13 @@ async fn members_read_the_registry_and_only_admins_change_it(s: &TestServer) {
     assert_eq!(s.server_fn(&cookie, "add_prompt_version", &add, None).await.0, 200);
     assert_eq!(s.server_fn(&cookie, "set_prompt_label", &label, None).await.0, 200);
     let bad = [
-        ("project", project.as_str()), ("prompt", prompt_id.as_str()), ("content", "v3"), ("model", ""),
-        ("temperature", "hot"), ("max_tokens", ""), ("change_note", ""),
+        ("project", project.as_str()),
+        ("prompt", prompt_id.as_str()),
+        ("content", "v3"),
+        ("model", ""),
+        ("temperature", "hot"),
+        ("max_tokens", ""),
+        ("change_note", ""),
     ];
     let (status, body) = s.server_fn(&cookie, "add_prompt_version", &bad, None).await;
     assert_eq!(status, 400, "{body}");

@@ -60,7 +60,9 @@ fn push_filters(q: &mut Sql, f: &RunFilter, plan: ModelPlan) {
     }
     if let Some(version) = f.prompt_version {
         let (links, p1) = (q.table("prompt_trace_links"), q.p1());
-        q.push(&format!(" AND r.id IN (SELECT l.trace_id FROM {links} l WHERE l.project_id = {p1} AND l.prompt_version_id = "));
+        q.push(&format!(
+            " AND r.id IN (SELECT l.trace_id FROM {links} l WHERE l.project_id = {p1} AND l.prompt_version_id = "
+        ));
         q.arg(Arg::Uuid(version)).push(")");
     }
     if let Some(model) = &f.model {
