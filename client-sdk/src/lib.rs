@@ -54,6 +54,10 @@
 //! dropped and counted, never blocking later data; a full queue drops the new record and counts
 //! it. [`stats`] tells what was sent and what was dropped, by reason.
 //!
+//! **Prompts.** [`prompt()`] fetches a version from the server's registry (cached for a TTL,
+//! served stale while the server is away, or a fallback); [`Prompt::compile`] inside a
+//! [`model_call`] links that span to the version.
+//!
 //! **Disabled** (or no API key or endpoint): every call is a no-op; no thread, no queue.
 
 extern crate self as northstar;

@@ -426,6 +426,16 @@ pub async fn list_prompts(project: String) -> Result<crate::model::PromptsData, 
     Ok(crate::model::PromptsData { project: scope.item(), prompts: items })
 }
 
+/// A prompt of the scope's project with its versions and history; 404 when it is not there.
+#[cfg(feature = "ssr")]
+async fn prompt_detail(
+    scope: &crate::scope::ProjectScope,
+    id: uuid::Uuid,
+) -> Result<northstar_store::PromptDetail, ServerFnError> {
+    use northstar_store::Store;
+    scope.store.prompt_detail(scope.id, id).await.map_err(crate::convert::fail)?.ok_or_else(crate::scope::not_found)
+}
+
 /// Creates a prompt (project admins only); its id.
 #[server(prefix = "/api/dashboard", endpoint = "create_prompt")]
 pub async fn create_prompt(
@@ -448,12 +458,7 @@ pub async fn prompt_page(project: String, id: String) -> Result<crate::model::Pr
     use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let id = crate::scope::uuid(&id)?;
-    let detail = scope
-        .store
-        .prompt_detail(scope.id, id)
-        .await
-        .map_err(crate::convert::fail)?
-        .ok_or_else(crate::scope::not_found)?;
+    let detail = prompt_detail(&scope, id).await?;
     let figures = scope.store.prompt_version_figures(scope.id, id).await.map_err(crate::convert::fail)?;
     let numbers = detail.versions.iter().map(|v| (v.id, v.version_number)).collect();
     let versions = detail
@@ -556,15 +561,9 @@ pub async fn prompt_diff(
     from: i32,
     to: i32,
 ) -> Result<Vec<crate::model::DiffLine>, ServerFnError> {
-    use northstar_store::Store;
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let id = crate::scope::uuid(&prompt)?;
-    let detail = scope
-        .store
-        .prompt_detail(scope.id, id)
-        .await
-        .map_err(crate::convert::fail)?
-        .ok_or_else(crate::scope::not_found)?;
+    let detail = prompt_detail(&scope, id).await?;
     let content = |n: i32| {
         detail
             .versions
@@ -600,12 +599,7 @@ pub async fn prompt_version(
     use northstar_store::{RunFilter, Store};
     let scope = crate::scope::ProjectScope::open(&project).await?;
     let id = crate::scope::uuid(&prompt)?;
-    let detail = scope
-        .store
-        .prompt_detail(scope.id, id)
-        .await
-        .map_err(crate::convert::fail)?
-        .ok_or_else(crate::scope::not_found)?;
+    let detail = prompt_detail(&scope, id).await?;
     let version = detail.versions.iter().find(|v| v.version_number == number).ok_or_else(crate::scope::not_found)?;
     let figures = scope.store.prompt_version_figures(scope.id, id).await.map_err(crate::convert::fail)?;
     let numbers = detail.versions.iter().map(|v| (v.id, v.version_number)).collect();

@@ -98,6 +98,24 @@ pub fn PromptPage() -> impl IntoView {
     let (project, id) = (project_id(), route_param("id"));
     let add = ServerAction::<AddPromptVersion>::new();
     let label = ServerAction::<SetPromptLabel>::new();
+    // A version saved or a label moved: its form starts empty again (the next change note is
+    // never the last one by mistake).
+    let (add_form, label_form) = (NodeRef::<leptos::html::Form>::new(), NodeRef::<leptos::html::Form>::new());
+    let reset = |form: NodeRef<leptos::html::Form>| {
+        if let Some(form) = form.get_untracked() {
+            form.reset();
+        }
+    };
+    Effect::new(move |_| {
+        if matches!(add.value().get(), Some(Ok(_))) {
+            reset(add_form);
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(label.value().get(), Some(Ok(_))) {
+            reset(label_form);
+        }
+    });
     let data = Resource::new(
         move || (project.get(), id.get(), add.version().get(), label.version().get()),
         |(p, id, ..)| crate::api::prompt_page(p, id),
@@ -138,7 +156,7 @@ pub fn PromptPage() -> impl IntoView {
                         view! {
                             <section class="panel" id="new-version">
                                 <h2>"New version"</h2>
-                                <ActionForm action=add>
+                                <ActionForm action=add node_ref=add_form>
                                     <input type="hidden" name="project" value=project.clone()/>
                                     <input type="hidden" name="prompt" value=prompt.clone()/>
                                     <textarea name="content" id="version-content" rows="8" cols="90" required
@@ -156,7 +174,7 @@ pub fn PromptPage() -> impl IntoView {
                             </section>
                             <section class="panel" id="set-label">
                                 <h2>"Move a label"</h2>
-                                <ActionForm action=label>
+                                <ActionForm action=label node_ref=label_form>
                                     <input type="hidden" name="project" value=project2.clone()/>
                                     <input type="hidden" name="prompt" value=prompt2.clone()/>
                                     <label>"Label " <input name="label" id="label-name" list="label-names" required size="12" placeholder="prod"/></label>
