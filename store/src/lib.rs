@@ -44,7 +44,7 @@ pub use access::{Role, User, UserChange, normalize_email};
 pub use any::AnyStore;
 pub use changes::Change;
 pub use error::StoreError;
-pub use ingest::traces::{RootRun, Trace, TraceBatch, TraceCounts};
+pub use ingest::traces::{PromptRef, RootRun, Trace, TraceBatch, TraceCounts};
 pub use keys::{ApiKey, KeyOwner, KeyScope};
 pub use postgres::PgStore;
 pub use prompts::{

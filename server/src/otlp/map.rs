@@ -5,7 +5,7 @@ use northstar_wire::attributes as attr;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use northstar_store::{RootRun, Trace, TraceBatch};
+use northstar_store::{PromptRef, RootRun, Trace, TraceBatch};
 use northstar_wire::{MAX_COST_USD, MAX_TOKENS, ScoreDataType, ScoreSource, SpanKind, Status};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -88,6 +88,7 @@ pub(crate) fn map(project: Uuid, request: ExportTraceServiceRequest) -> Mapped {
                 }
                 trace.events.extend(one.events);
                 trace.scores.extend(one.scores);
+                trace.prompt_refs.extend(prompt_ref(&one.span));
                 trace.spans.push(one.span);
             }
         }
@@ -190,7 +191,19 @@ fn new_trace(project: Uuid, run_id: Uuid, provisional_name: &str, start: DateTim
         parents: HashMap::new(),
         events: Vec::new(),
         scores: Vec::new(),
+        prompt_refs: Vec::new(),
     }
+}
+
+/// The registry prompt a Langfuse-instrumented generation says it used
+/// (`langfuse.observation.prompt.name` and `.version`, both required).
+fn prompt_ref(span: &northstar_wire::Span) -> Option<PromptRef> {
+    let a = span.attributes.as_object()?;
+    let prompt = str_of(a, "langfuse.observation.prompt.name")?.trim().to_owned();
+    let version = num_of(a, "langfuse.observation.prompt.version").filter(|v| v.fract() == 0.0)?;
+    #[expect(clippy::cast_possible_truncation, reason = "a whole number within i32, checked first")]
+    let version = (1.0..=f64::from(i32::MAX)).contains(&version).then_some(version as i32)?;
+    Some(PromptRef { span_id: span.id, prompt, version })
 }
 
 /// A UUID (version 8) derived from `parts`: the same parts give the same id, so a re-sent

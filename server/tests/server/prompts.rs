@@ -376,6 +376,57 @@ async fn versions_written_at_once_get_one_number_each(s: &TestServer) {
     assert_eq!(detail.prompt.current_version_id, Some(detail.versions[0].id), "the highest number is current");
 }
 
+/// An OTLP/JSON export of one generation span with these attributes; its trace and span ids.
+async fn otlp_generation(s: &TestServer, attributes: Value) -> (Uuid, String) {
+    let trace = Uuid::new_v4();
+    let span = format!("{:016x}", rand_span());
+    let body = json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [{
+        "traceId": trace.simple().to_string(), "spanId": span, "name": "generation",
+        "startTimeUnixNano": "1767261600000000000", "endTimeUnixNano": "1767261601000000000",
+        "attributes": attributes, "status": {}}]}]}]});
+    let r = s
+        .client
+        .post(format!("{}/v1/traces", s.base))
+        .bearer_auth(&s.key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    (trace, span)
+}
+
+fn rand_span() -> u64 {
+    u64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes")) | 1
+}
+
+async fn a_langfuse_generation_naming_a_prompt_version_is_linked_to_it(s: &TestServer) {
+    let p = prompt(s, "otel-prompt").await;
+    let (v1, _v2) = (version(s, p.id, "One {{ q }}").await, version(s, p.id, "Two {{ q }}").await);
+    let attrs = |name: &str, version: Value| {
+        json!([
+            {"key": "langfuse.observation.type", "value": {"stringValue": "generation"}},
+            {"key": "langfuse.observation.prompt.name", "value": {"stringValue": name}},
+            {"key": "langfuse.observation.prompt.version", "value": version},
+        ])
+    };
+    let (run, _) = otlp_generation(s, attrs("otel-prompt", json!({"intValue": "1"}))).await;
+    let uses = s.store.prompt_uses(s.project, run).await.expect("uses");
+    assert_eq!(uses.iter().map(|u| u.version_id).collect::<Vec<_>>(), [v1.id], "linked to version 1");
+    // By name too (any case), as the resolve function finds prompts.
+    let (run, _) = otlp_generation(s, attrs("The OTEL-PROMPT prompt", json!({"intValue": "1"}))).await;
+    assert_eq!(s.store.prompt_uses(s.project, run).await.expect("uses").len(), 1);
+    // A version the registry does not have, or no version: the span is stored, unlinked.
+    for version in [json!({"intValue": "9"}), json!({"stringValue": "x"}), json!({"doubleValue": 1.5})] {
+        let (run, _) = otlp_generation(s, attrs("otel-prompt", version.clone())).await;
+        assert!(s.store.prompt_uses(s.project, run).await.expect("uses").is_empty(), "{version}");
+        assert_eq!(s.store.list_spans(s.project, run).await.expect("spans").len(), 1, "{version}");
+    }
+    let (run, _) = otlp_generation(s, attrs("unknown", json!({"intValue": "1"}))).await;
+    assert!(s.store.prompt_uses(s.project, run).await.expect("uses").is_empty());
+}
+
 async fn members_read_the_registry_and_only_admins_change_it(s: &TestServer) {
     let p = prompt(s, "members").await;
     let v1 = version(s, p.id, "Hi {{ name }}").await;
@@ -432,6 +483,7 @@ async fn members_read_the_registry_and_only_admins_change_it(s: &TestServer) {
 }
 
 on_both_stores!(
+    a_langfuse_generation_naming_a_prompt_version_is_linked_to_it,
     versions_written_at_once_get_one_number_each,
     members_read_the_registry_and_only_admins_change_it,
     the_registry_numbers_hashes_and_labels_versions,

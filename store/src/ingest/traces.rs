@@ -70,6 +70,19 @@ pub struct Trace {
     pub parents: HashMap<Uuid, Uuid>,
     pub events: Vec<Event>,
     pub scores: Vec<Score>,
+    /// Spans that name the registry prompt version they used.
+    pub prompt_refs: Vec<PromptRef>,
+}
+
+/// A span's use of a prompt of the registry, by the prompt's slug (or name) and the version's
+/// number, as a tracing protocol names it (Langfuse's `langfuse.observation.prompt.*`). It is
+/// stored as a prompt link when the project's registry has that version; otherwise the span is
+/// stored without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptRef {
+    pub span_id: Uuid,
+    pub prompt: String,
+    pub version: i32,
 }
 
 /// The run as its root span describes it.
@@ -204,11 +217,13 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     let mut events: Vec<Event> = Vec::new();
     let mut scores: Vec<Score> = Vec::new();
     let mut parents: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut prompt_refs: Vec<PromptRef> = Vec::new();
     for trace in traces {
         spans.extend(trace.spans);
         parents.extend(trace.parents);
         events.extend(trace.events);
         scores.extend(trace.scores);
+        prompt_refs.extend(trace.prompt_refs);
     }
     let in_request: HashSet<Uuid> = spans.iter().map(|s| s.id).collect();
     // Spans named from outside the request: parents, and the spans of events from log records.
@@ -259,6 +274,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         .filter(|(_, p)| !in_request.contains(p) && !stored_parents.contains(p))
         .collect();
     counts.waiting_for_parent = waiting.len();
+    native.prompt_links = prompt_links(tx, &native.spans, &prompt_refs).await?;
     let stored_counts = super::write(tx, &native, Locks::Held).await?;
     counts.runs = stored_counts.runs;
     counts.spans = stored_counts.spans;
@@ -282,6 +298,46 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     let moved_from: Vec<Uuid> = moved_from.into_iter().collect();
     end_sessions(tx, touched_sessions.into_iter().collect(), moved_from).await?;
     Ok(counts)
+}
+
+/// The links of `refs` whose prompt version the project's registry has (one lookup per prompt
+/// and version named), each to a span of `spans`.
+async fn prompt_links<T: WriteTx>(
+    tx: &mut T,
+    spans: &[Span],
+    refs: &[PromptRef],
+) -> Result<Vec<northstar_wire::PromptLink>, StoreError> {
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runs: HashMap<Uuid, Uuid> = spans.iter().map(|s| (s.id, s.run_id)).collect();
+    let mut versions: HashMap<(&str, i32), Option<Uuid>> = HashMap::new();
+    for r in refs {
+        if versions.contains_key(&(r.prompt.as_str(), r.version)) {
+            continue;
+        }
+        let mut q = Sql::new(T::DIALECT);
+        let (prompts, table) = (q.table("prompts"), q.table("prompt_versions"));
+        q.push(&format!("SELECT v.id FROM {table} v JOIN {prompts} p ON p.id = v.prompt_id WHERE v.project_id = "));
+        q.arg(Arg::Uuid(tx.project())).push(" AND v.version_number = ").arg(Arg::I64(i64::from(r.version)));
+        let name = q.bind(Arg::Text(r.prompt.clone()));
+        q.push(" AND (p.slug = ").again(name).push(" OR lower(p.name) = lower(").again(name).push("))");
+        q.push(" ORDER BY CASE WHEN p.slug = ").again(name).push(" THEN 0 ELSE 1 END LIMIT 1");
+        let found = tx.fetch_all(q).await?.first().map(|row| row.uuid("id")).transpose()?;
+        versions.insert((r.prompt.as_str(), r.version), found);
+    }
+    Ok(refs
+        .iter()
+        .filter_map(|r| {
+            let version = versions.get(&(r.prompt.as_str(), r.version)).copied().flatten()?;
+            Some(northstar_wire::PromptLink {
+                trace_id: *runs.get(&r.span_id)?,
+                span_id: r.span_id,
+                prompt_version_id: version,
+                variable_values: Value::Object(serde_json::Map::new()),
+            })
+        })
+        .collect())
 }
 
 /// Of `runs`, those stored in this project (with their session) and those of another project.
