@@ -7,7 +7,8 @@
 //! `cargo bench -p northstar-server --bench ingest_load` (release binary). Environment:
 //! `LOAD_SECONDS` (default 10), `LOAD_CONCURRENCY` (default 4), `LOAD_RUNS_PER_SESSION` (default
 //! 10, each connection writing its own sessions; 0: every run in one session), `LOAD_STORES`
-//! (default `postgres,sqlite`). Under
+//! (default `postgres,sqlite`). Over 150 s it is a soak: bodies are made as they are sent and no
+//! reference is run (its rates print as NaN); sample the server's `VmRSS` beside it. Under
 //! `cargo test`: a 1-second smoke pass.
 
 mod support;
@@ -67,14 +68,13 @@ struct Load {
 async fn generate(port: u16, pid: u32, seconds: u64, concurrency: usize) -> Load {
     let url = format!("http://127.0.0.1:{port}/functions/v1/ingest-traces");
     let client = reqwest::Client::new();
-    // Bodies are built before the clock starts, so the generator spends its CPU on sending.
     let budget = (seconds as usize * 1_000).max(200);
     // Sessions of LOAD_RUNS_PER_SESSION runs (default 10), as `concurrency` independent
     // clients would write them: requests in flight at once belong to different sessions (one
     // SDK process posts its batches one after another). LOAD_RUNS_PER_SESSION=0: every run in
     // one session, written by every connection at once (the worst case for session figures).
     let per_session: usize = std::env::var("LOAD_RUNS_PER_SESSION").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let session_of = |i: usize| match per_session {
+    let session_of = move |i: usize| match per_session {
         0 => 0,
         n => (i / (n * concurrency)) * concurrency + i % concurrency,
     };
@@ -87,11 +87,21 @@ async fn generate(port: u16, pid: u32, seconds: u64, concurrency: usize) -> Load
         let ok = client.post(&url).bearer_auth(KEY).body(first.to_string()).send().await.expect("session").status();
         assert_eq!(ok.as_u16(), 200);
     }
-    let bodies: Vec<bytes::Bytes> =
-        (0..budget).map(|i| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string())).collect();
-    let cpu_before = support::cpu_seconds(pid);
-    let (requests, elapsed, mut latencies) =
-        support::drive(url, "application/json", bodies, seconds, concurrency, Some(KEY)).await;
+    // Up to 150 s the bodies are built before the clock starts, so the generator spends its CPU
+    // on sending; a longer run (a soak) makes each when it is sent, since a thousand a second
+    // of ~13 KiB each would not fit in memory.
+    let made = |i: usize| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string());
+    let cpu_before;
+    let (requests, elapsed, mut latencies) = if seconds <= 150 {
+        let bodies: Vec<bytes::Bytes> = (0..budget).map(made).collect();
+        cpu_before = support::cpu_seconds(pid);
+        support::drive(url, "application/json", bodies, seconds, concurrency, Some(KEY)).await
+    } else {
+        let sessions = std::sync::Arc::new(sessions.clone());
+        let make = move |i: usize| (i < budget).then(|| bytes::Bytes::from(batch(sessions[session_of(i)]).to_string()));
+        cpu_before = support::cpu_seconds(pid);
+        support::drive_with(url, "application/json", std::sync::Arc::new(make), seconds, concurrency, Some(KEY)).await
+    };
     let cpu = support::cpu_seconds(pid) - cpu_before;
     latencies.sort_unstable();
     let records = requests * RECORDS_PER_BATCH;
@@ -211,13 +221,18 @@ fn load_postgres(
     let load = runtime.block_on(generate(port, child.id(), seconds, concurrency));
     let _ = child.kill();
     let _ = child.wait();
-    let copy = runtime.block_on(async {
-        let url = support::database_url(admin, &direct);
-        let (project, session) = support::reference_store(&url).await;
-        let batches = load.records / RECORDS_PER_BATCH;
-        let took = support::copy_postgres(&url, project, session, &rows(batches, session)).await;
-        (batches * RECORDS_PER_BATCH) as f64 / took.as_secs_f64()
-    });
+    // A soak (over 150 s) has no reference: it would hold every batch sent in memory.
+    let copy = if seconds > 150 {
+        f64::NAN
+    } else {
+        runtime.block_on(async {
+            let url = support::database_url(admin, &direct);
+            let (project, session) = support::reference_store(&url).await;
+            let batches = load.records / RECORDS_PER_BATCH;
+            let took = support::copy_postgres(&url, project, session, &rows(batches, session)).await;
+            (batches * RECORDS_PER_BATCH) as f64 / took.as_secs_f64()
+        })
+    };
     print("Postgres", &load, copy, "COPY");
     admin_sql(format!("DROP DATABASE {served} WITH (FORCE)"));
     admin_sql(format!("DROP DATABASE {direct} WITH (FORCE)"));
@@ -230,10 +245,14 @@ fn load_sqlite(runtime: &tokio::runtime::Runtime, seconds: u64, concurrency: usi
     let _ = child.kill();
     let _ = child.wait();
     let reference_dir = tempfile::tempdir().expect("temp dir");
-    let insert = runtime.block_on(async {
-        let url = format!("sqlite://{}/reference.db", reference_dir.path().display());
-        let (project, session) = support::reference_store(&url).await;
-        insert_sqlite(&url, project, session, &rows(load.records / RECORDS_PER_BATCH, session)).await
-    });
+    let insert = if seconds > 150 {
+        f64::NAN
+    } else {
+        runtime.block_on(async {
+            let url = format!("sqlite://{}/reference.db", reference_dir.path().display());
+            let (project, session) = support::reference_store(&url).await;
+            insert_sqlite(&url, project, session, &rows(load.records / RECORDS_PER_BATCH, session)).await
+        })
+    };
     print("SQLite", &load, insert, "multi-row INSERT, one transaction");
 }

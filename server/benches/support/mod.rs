@@ -187,8 +187,21 @@ pub async fn drive(
     concurrency: usize,
     key: Option<&'static str>,
 ) -> (u64, f64, Vec<Duration>) {
-    let client = reqwest::Client::new();
     let bodies = Arc::new(bodies);
+    drive_with(url, content_type, Arc::new(move |i| bodies.get(i).cloned()), seconds, concurrency, key).await
+}
+
+/// [`drive`] with the `i`-th body made when it is sent (`None`: no more), for runs too long for
+/// every body to be built first (a soak).
+pub async fn drive_with(
+    url: String,
+    content_type: &'static str,
+    bodies: Arc<dyn Fn(usize) -> Option<bytes::Bytes> + Send + Sync>,
+    seconds: u64,
+    concurrency: usize,
+    key: Option<&'static str>,
+) -> (u64, f64, Vec<Duration>) {
+    let client = reqwest::Client::new();
     let next = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -201,7 +214,7 @@ pub async fn drive(
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Relaxed) as usize;
-                let Some(body) = bodies.get(i).cloned() else { break };
+                let Some(body) = bodies(i) else { break };
                 let at = Instant::now();
                 let mut request = client.post(&url).header("content-type", content_type).body(body);
                 if let Some(key) = key {
