@@ -496,6 +496,17 @@ pub(crate) async fn set_label<B: Backend>(
     prompt_where(b, project, prompt_id).await?.ok_or(StoreError::NotFound("prompt"))
 }
 
+/// Appends ` AND <prompt p is the one named name>` and returns the `ORDER BY` that puts a slug
+/// match before a name match: the original's rule (slug, else name in any case), for the
+/// resolve function and for links named by a tracing protocol alike.
+pub(crate) fn push_named(q: &mut Sql, name: &str) -> String {
+    let n = q.bind(Arg::Text(without_nul(name).into_owned()));
+    q.push(" AND (p.slug = ").again(n).push(" OR lower(p.name) = lower(").again(n).push("))");
+    let mut order = Sql::new(q.dialect);
+    order.push("CASE WHEN p.slug = ").again(n).push(" THEN 0 ELSE 1 END");
+    order.text
+}
+
 /// The version an SDK asks for: of the prompt whose slug is `slug` (else whose name is, in
 /// any case), version number `version`, or else the version `label` points at. `latest`,
 /// unless a label of that name was set, is the newest version.
@@ -506,13 +517,11 @@ pub(crate) async fn resolve<R: Reader>(
     label: &str,
     version: Option<i64>,
 ) -> Result<Option<(Prompt, PromptVersion)>, StoreError> {
-    let slug = without_nul(slug);
     let mut q = r.sql();
     let (cols, prompts) = (prompt_columns(&q), q.table("prompts"));
     q.push(&format!("SELECT {cols} FROM {prompts} p WHERE p.project_id = ")).arg(Arg::Uuid(project));
-    q.push(" AND (p.slug = ").arg(Arg::Text(slug.clone().into_owned()));
-    q.push(" OR lower(p.name) = lower(").arg(Arg::Text(slug.into_owned())).push("))");
-    q.push(" ORDER BY CASE WHEN p.slug = ").again(2).push(" THEN 0 ELSE 1 END, p.created_at LIMIT 1");
+    let order = push_named(&mut q, slug);
+    q.push(&format!(" ORDER BY {order}, p.created_at LIMIT 1"));
     let Some(prompt) = r.fetch_all(q).await?.first().map(decode_prompt).transpose()? else { return Ok(None) };
     let mut q = r.sql();
     let versions = q.table("prompt_versions");

@@ -320,9 +320,8 @@ async fn prompt_links<T: WriteTx>(
         let (prompts, table) = (q.table("prompts"), q.table("prompt_versions"));
         q.push(&format!("SELECT v.id FROM {table} v JOIN {prompts} p ON p.id = v.prompt_id WHERE v.project_id = "));
         q.arg(Arg::Uuid(tx.project())).push(" AND v.version_number = ").arg(Arg::I64(i64::from(r.version)));
-        let name = q.bind(Arg::Text(r.prompt.clone()));
-        q.push(" AND (p.slug = ").again(name).push(" OR lower(p.name) = lower(").again(name).push("))");
-        q.push(" ORDER BY CASE WHEN p.slug = ").again(name).push(" THEN 0 ELSE 1 END LIMIT 1");
+        let order = crate::prompts::push_named(&mut q, &r.prompt);
+        q.push(&format!(" ORDER BY {order} LIMIT 1"));
         let found = tx.fetch_all(q).await?.first().map(|row| row.uuid("id")).transpose()?;
         versions.insert((r.prompt.as_str(), r.version), found);
     }
