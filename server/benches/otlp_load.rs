@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const KEY: &str = "ns_otlp_load_generator";
-const SPANS_PER_EXPORT: u64 = 9;
+const SPANS_PER_TRACE: u64 = 9;
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..KeyValue::default() }
@@ -42,8 +42,26 @@ fn int(key: &str, value: i64) -> KeyValue {
     kv(key, any_value::Value::IntValue(value))
 }
 
-/// One agent trace as one export, with fresh ids.
-fn export() -> ExportTraceServiceRequest {
+/// Agent traces per export: `LOAD_TRACES_PER_EXPORT`, default 1 (the small, per-request-bound
+/// end of what exporters send; a batch span processor sends up to 512 spans per export).
+fn traces_per_export() -> u64 {
+    std::env::var("LOAD_TRACES_PER_EXPORT").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(1)
+}
+
+/// `traces` agent traces as one export, with fresh ids.
+fn export(traces: u64) -> ExportTraceServiceRequest {
+    let spans = (0..traces).flat_map(|_| trace_spans()).collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource { attributes: vec![text("service.name", "support-agent")], ..Resource::default() }),
+            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+/// One agent trace's spans, root last, with fresh ids.
+fn trace_spans() -> Vec<Span> {
     let trace = *Uuid::new_v4().as_bytes();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as u64;
     let span_id =
@@ -109,13 +127,7 @@ fn export() -> ExportTraceServiceRequest {
         status: ok,
         ..Span::default()
     });
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![text("service.name", "support-agent")], ..Resource::default() }),
-            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
-            ..ResourceSpans::default()
-        }],
-    }
+    spans
 }
 
 /// What the mapping stores of one export, as a native batch: a session, the run, 9 spans, 16
@@ -161,6 +173,19 @@ fn native(session: Uuid) -> Value {
            "runs": [{"id": run, "session_id": session, "name": "invoke_agent support", "started_at": now, "ended_at": now,
                      "status": "ok", "metadata": {"source": "otlp"}}],
            "spans": spans, "events": events})
+}
+
+/// `traces` native batches (each with a session of its own) as one request.
+fn native_export(traces: u64) -> Value {
+    let mut batch = native(Uuid::new_v4());
+    for _ in 1..traces {
+        let more = native(Uuid::new_v4());
+        for table in ["sessions", "runs", "spans", "events"] {
+            let rows = more[table].as_array().cloned().unwrap_or_default();
+            batch[table].as_array_mut().expect("a table").extend(rows);
+        }
+    }
+    batch
 }
 
 /// Figures of one load.
@@ -212,8 +237,10 @@ fn ours(
     seconds: u64,
     concurrency: usize,
 ) -> (Load, Load) {
-    let budget = (seconds as usize * 1_500).max(300);
-    let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export().encode_to_vec())).collect();
+    let traces = traces_per_export();
+    let budget = (seconds as usize * 1_500 / traces as usize).max(300);
+    let spans_per_export = SPANS_PER_TRACE * traces;
+    let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export(traces).encode_to_vec())).collect();
     let (mut child, port, _) = support::spawn_server(&env(), KEY);
     let cpu = support::cpu_seconds(child.id());
     let (requests, elapsed, latencies) = runtime.block_on(support::drive(
@@ -225,13 +252,13 @@ fn ours(
         Some(KEY),
     ));
     let otlp =
-        load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), support::cpu_seconds(child.id()) - cpu);
+        load_of(requests, spans_per_export, elapsed, latencies, child.id(), support::cpu_seconds(child.id()) - cpu);
     let _ = child.kill();
     let _ = child.wait();
     print(&format!("{store} OTLP/HTTP protobuf"), &otlp);
 
     let batches: Vec<bytes::Bytes> =
-        (0..budget).map(|_| bytes::Bytes::from(native(Uuid::new_v4()).to_string())).collect();
+        (0..budget).map(|_| bytes::Bytes::from(native_export(traces).to_string())).collect();
     let (mut child, port, _) = support::spawn_server(&env(), KEY);
     let cpu = support::cpu_seconds(child.id());
     let (requests, elapsed, latencies) = runtime.block_on(support::drive(
@@ -243,7 +270,7 @@ fn ours(
         Some(KEY),
     ));
     let native_load =
-        load_of(requests, SPANS_PER_EXPORT, elapsed, latencies, child.id(), support::cpu_seconds(child.id()) - cpu);
+        load_of(requests, spans_per_export, elapsed, latencies, child.id(), support::cpu_seconds(child.id()) - cpu);
     let _ = child.kill();
     let _ = child.wait();
     print(&format!("{store} native ingest, same records"), &native_load);
@@ -270,8 +297,9 @@ fn phoenix(runtime: &tokio::runtime::Runtime, python: &str, seconds: u64, concur
         assert!(ready.elapsed() < Duration::from_secs(120), "Phoenix did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let budget = (seconds as usize * 200).max(100);
-    let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export().encode_to_vec())).collect();
+    let traces = traces_per_export();
+    let budget = (seconds as usize * 200 / traces as usize).max(100);
+    let exports: Vec<bytes::Bytes> = (0..budget).map(|_| bytes::Bytes::from(export(traces).encode_to_vec())).collect();
     let started = Instant::now();
     let (requests, _, latencies) = runtime.block_on(support::drive(
         format!("http://127.0.0.1:{port}/v1/traces"),
@@ -281,7 +309,7 @@ fn phoenix(runtime: &tokio::runtime::Runtime, python: &str, seconds: u64, concur
         concurrency,
         None,
     ));
-    let sent = requests * SPANS_PER_EXPORT;
+    let sent = requests * SPANS_PER_TRACE * traces;
     // Phoenix answers before it writes: count what its database holds until it stops growing.
     let db = format!("sqlite://{}/phoenix.db?mode=ro", dir.path().display());
     let (mut count, mut last_growth) = (0_i64, started.elapsed());
@@ -324,7 +352,11 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let admin = support::admin_url();
     let admin_sql = |sql: String| runtime.block_on(support::admin_sql(&admin, &sql));
-    println!("OTLP load: {seconds} s, concurrency {concurrency}, {SPANS_PER_EXPORT} spans per export");
+    println!(
+        "OTLP load: {seconds} s, concurrency {concurrency}, {} spans per export ({} traces)",
+        SPANS_PER_TRACE * traces_per_export(),
+        traces_per_export()
+    );
     if support::load_store("postgres") {
         let databases: Vec<String> = (0..3).map(|_| format!("ns_otlp_{}", Uuid::new_v4().simple())).collect();
         for db in &databases {
@@ -340,10 +372,10 @@ fn main() {
         let copy = runtime.block_on(async {
             let url = support::database_url(&admin, &databases[2]);
             let (project, session) = support::reference_store(&url).await;
-            let exports = otlp.spans / SPANS_PER_EXPORT;
-            let batches: Vec<Value> = (0..exports).map(|_| native(session)).collect();
+            let traces = otlp.spans / SPANS_PER_TRACE;
+            let batches: Vec<Value> = (0..traces).map(|_| native(session)).collect();
             let took = support::copy_postgres(&url, project, session, &batches).await;
-            (exports * SPANS_PER_EXPORT) as f64 / took.as_secs_f64()
+            (traces * SPANS_PER_TRACE) as f64 / took.as_secs_f64()
         });
         println!(
             "Postgres COPY of the same rows: {copy:.0} spans/s (with their run and events) | OTLP / COPY {:.2}",

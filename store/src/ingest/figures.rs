@@ -31,7 +31,7 @@ use northstar_wire::{Batch, Span, SpanKind, Status};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Locks;
+use super::Caller;
 use crate::StoreError;
 use crate::query::sql::{Arg, Dialect, SQLITE_MAX_PARAMS, Sql, WriteTx};
 use crate::query::{run_cost, run_input_tokens, run_output_tokens};
@@ -60,14 +60,15 @@ impl Figures {
     }
 }
 
-/// What a batch's spans add to each run.
-#[derive(Debug, Default, PartialEq)]
+/// What a batch's spans add to each run (as (sum, count) per figure), and what a run the batch
+/// creates starts with.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RunDelta {
-    cost: (f64, i64),
-    input: (f64, i64),
-    output: (f64, i64),
-    tool_calls: i64,
-    spans: i64,
+    pub(crate) cost: (f64, i64),
+    pub(crate) input: (f64, i64),
+    pub(crate) output: (f64, i64),
+    pub(crate) tool_calls: i64,
+    pub(crate) spans: i64,
 }
 
 impl RunDelta {
@@ -169,14 +170,37 @@ pub(crate) struct Locked {
     before: HashMap<Uuid, Part>,
 }
 
+impl Locked {
+    /// What each of `runs` (the batch's, in order) is inserted with: a run not stored before
+    /// starts with what the batch's spans add to it, taken out of `deltas`, so it is written
+    /// once (an insert and then an update would write the row, and every index of a table
+    /// with many, twice). A stored run keeps its figures (the upsert leaves them) and gets its
+    /// delta afterwards. The figures go to a run's first row only.
+    pub(crate) fn initial_figures(
+        &self,
+        runs: &[northstar_wire::Run],
+        deltas: &mut Vec<(Uuid, RunDelta)>,
+    ) -> Vec<RunDelta> {
+        let mut new: HashMap<Uuid, RunDelta> = HashMap::new();
+        deltas.retain(|(run, delta)| {
+            let creates = !self.before.contains_key(run) && runs.iter().any(|r| r.id == *run);
+            if creates {
+                new.insert(*run, delta.clone());
+            }
+            !creates
+        });
+        runs.iter().map(|r| new.remove(&r.id).unwrap_or_default()).collect()
+    }
+}
+
 /// Before anything is written: takes the lock of every run the batch writes or adds spans to
 /// (in one order for all batches, so none waits on another in a cycle) and reads their parts.
-pub(crate) async fn lock_runs<T: WriteTx>(tx: &mut T, batch: &Batch, locks: Locks) -> Result<Locked, StoreError> {
+pub(crate) async fn lock_runs<T: WriteTx>(tx: &mut T, batch: &Batch, caller: Caller) -> Result<Locked, StoreError> {
     let runs = super::unique(batch.runs.iter().map(|r| r.id).chain(batch.spans.iter().map(|s| s.run_id)));
     if runs.is_empty() {
         return Ok(Locked { runs, before: HashMap::new() });
     }
-    if locks == Locks::Take {
+    if caller == Caller::Native {
         take_locks(tx, &runs).await?;
     }
     let before = parts(tx, &runs).await?;
@@ -277,8 +301,14 @@ struct SessionDelta {
 }
 
 /// The batch's last statements: adds to each session what the batch changed in its runs, and
-/// recomputes the status and duration of every session the batch wrote.
-pub(crate) async fn update_sessions<T: WriteTx>(tx: &mut T, batch: &Batch, locked: Locked) -> Result<(), StoreError> {
+/// recomputes the status and duration of every session the batch wrote (for
+/// [`Caller::Traces`], its end too: each row is updated once).
+pub(crate) async fn update_sessions<T: WriteTx>(
+    tx: &mut T,
+    batch: &Batch,
+    locked: Locked,
+    caller: Caller,
+) -> Result<(), StoreError> {
     let mut sessions: BTreeMap<Uuid, SessionDelta> =
         batch.sessions.iter().map(|s| (s.id, SessionDelta::default())).collect();
     if !locked.runs.is_empty() {
@@ -301,9 +331,15 @@ pub(crate) async fn update_sessions<T: WriteTx>(tx: &mut T, batch: &Batch, locke
     let project = tx.project();
     let (recompute, add): (Vec<_>, Vec<_>) = sessions.into_iter().partition(|(_, d)| d.recompute);
     if !recompute.is_empty() {
+        let ids: Vec<Uuid> = recompute.into_iter().map(|(id, _)| id).collect();
         let mut q = Sql::new(T::DIALECT);
-        refresh_sessions(&mut q, project, Some(recompute.into_iter().map(|(id, _)| id).collect()));
+        refresh_sessions(&mut q, project, Some(ids.clone()));
         tx.fetch_all(q).await?;
+        if caller == Caller::Traces {
+            let mut q = Sql::new(T::DIALECT);
+            end_from_runs(&mut q, project, ids);
+            tx.fetch_all(q).await?;
+        }
     }
     // One statement per chunk of sessions (8 parameters each, under SQLite's limit). Postgres'
     // concurrent batches first lock each chunk's rows in id order (`add` is sorted), so no
@@ -324,29 +360,37 @@ pub(crate) async fn update_sessions<T: WriteTx>(tx: &mut T, batch: &Batch, locke
             tx.fetch_all(q).await?;
         }
         let mut q = Sql::new(T::DIALECT);
-        add_to_sessions(&mut q, project, some);
+        add_to_sessions(&mut q, project, some, caller);
         tx.fetch_all(q).await?;
     }
     Ok(())
 }
 
-/// One `UPDATE` adding each session's delta, from a `VALUES` list.
-fn add_to_sessions(q: &mut Sql, project: Uuid, deltas: &[(Uuid, SessionDelta)]) {
-    let sessions = q.table("sessions");
+/// One `UPDATE` adding each session's delta, from a `VALUES` list; for [`Caller::Traces`] it
+/// also sets each session's end from its runs ([`end_from_runs`]'s rule).
+fn add_to_sessions(q: &mut Sql, project: Uuid, deltas: &[(Uuid, SessionDelta)], caller: Caller) {
+    let (sessions, runs) = (q.table("sessions"), q.table("runs"));
     q.push(&format!(
         "UPDATE {sessions} SET run_count = run_count + d.runs, errored_runs = errored_runs + d.errored,
                 tool_calls = tool_calls + d.tools, cost_usd = cost_usd + d.cost,
                 input_tokens = input_tokens + d.input, output_tokens = output_tokens + d.output,
                 tokens = tokens + d.input + d.output, "
     ));
+    let (ended, end_column) = match caller {
+        Caller::Native => ("ended_at", String::new()),
+        Caller::Traces => {
+            q.push("ended_at = d.ended, ");
+            ("d.ended", format!(", {} AS ended", run_end(&runs, "v.column1")))
+        }
+    };
     // Every right-hand side reads the row as it was, so the new last activity is spelled out.
     let latest = "(CASE WHEN last_at IS NULL OR last_at < d.latest THEN d.latest ELSE last_at END)";
-    let duration = q.millis("created_at", &format!("COALESCE(ended_at, {latest})"));
+    let duration = q.millis("created_at", &format!("COALESCE({ended}, {latest})"));
     q.push(&format!(
         "last_at = {latest}, duration_ms = COALESCE({duration}, 0),
-                status = CASE WHEN errored_runs + d.errored > 0 THEN 'errored' WHEN ended_at IS NULL THEN 'active' ELSE 'completed' END
+                status = CASE WHEN errored_runs + d.errored > 0 THEN 'errored' WHEN {ended} IS NULL THEN 'active' ELSE 'completed' END
          FROM (SELECT column1 AS id, column2 AS runs, column3 AS errored, column4 AS tools, column5 AS cost,
-                      column6 AS input, column7 AS output, column8 AS latest FROM (VALUES "
+                      column6 AS input, column7 AS output, column8 AS latest{end_column} FROM (VALUES "
     ));
     for (i, (id, d)) in deltas.iter().enumerate() {
         q.push(if i == 0 { "(" } else { ", (" });
@@ -361,6 +405,33 @@ fn add_to_sessions(q: &mut Sql, project: Uuid, deltas: &[(Uuid, SessionDelta)]) 
         q.push(")");
     }
     q.push(&format!(") AS v) AS d WHERE {sessions}.id = d.id AND {sessions}.project_id = ")).arg(Arg::Uuid(project));
+}
+
+/// The end of the session `session` (an expression) as its runs give it: none while one of
+/// them is running, else the last run's end.
+fn run_end(runs: &str, session: &str) -> String {
+    format!(
+        "CASE WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {session} AND r.status = 'running') THEN NULL
+              ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {session}) END"
+    )
+}
+
+/// `UPDATE` of the sessions `ids` of `project`: each ends with its runs ([`run_end`]), and its
+/// status and duration follow.
+pub(crate) fn end_from_runs(q: &mut Sql, project: Uuid, ids: Vec<Uuid>) {
+    let (table, runs) = (q.table("sessions"), q.table("runs"));
+    let end = run_end(&runs, &format!("{table}.id"));
+    // The end is computed once per session (a row-value update, as `refresh_sessions` does).
+    let duration = q.millis(&format!("{table}.created_at"), &format!("COALESCE(v.ended, {table}.last_at)"));
+    q.push(&format!(
+        "UPDATE {table} SET (ended_at, status, duration_ms) =
+           (SELECT v.ended,
+                   CASE WHEN {table}.errored_runs > 0 THEN 'errored' WHEN v.ended IS NULL THEN 'active' ELSE 'completed' END,
+                   COALESCE({duration}, 0)
+            FROM (SELECT {end} AS ended) v)
+         WHERE "
+    ));
+    q.project_is("project_id", project).push(" AND ").in_ids("id", ids);
 }
 
 /// `UPDATE` of the sessions of `project` (those of `only`, when given) from their runs' columns.

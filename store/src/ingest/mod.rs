@@ -27,6 +27,8 @@ use std::future::Future;
 use northstar_wire::{Batch, Event, Run, Score, Session, Span};
 use uuid::Uuid;
 
+pub(crate) use figures::RunDelta;
+
 use crate::query::sql::{Arg, Sql, WriteTx};
 use crate::{IngestCounts, StoreError};
 use refs::{Table, owned, require, unknown};
@@ -36,18 +38,28 @@ use refs::{Table, owned, require, unknown};
 /// limit). Each returns how many rows it wrote: a row of another project is never written.
 pub(crate) trait IngestTx: WriteTx {
     fn upsert_sessions(&mut self, rows: &[Session]) -> impl Future<Output = Result<u64, StoreError>> + Send;
-    fn upsert_runs(&mut self, rows: &[Run]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// `figures[i]` is what `rows[i]` starts with if it is inserted (an update leaves a stored
+    /// run's figures as they are).
+    fn upsert_runs(
+        &mut self,
+        rows: &[Run],
+        figures: &[RunDelta],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn upsert_spans(&mut self, rows: &[Span]) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn upsert_events(&mut self, rows: &[Event]) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn upsert_scores(&mut self, rows: &[Score]) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
-/// Whether [`write`] takes the locks of the batch's runs, or its caller holds them already
-/// ([`figures::take_locks`]).
+/// Who calls [`write`], which decides two things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Locks {
-    Take,
-    Held,
+pub(crate) enum Caller {
+    /// A native batch: [`write`] takes the locks of the batch's runs, and a session ends when
+    /// a batch says so.
+    Native,
+    /// Spans of a tracing protocol ([`traces`]): the caller holds the run locks already
+    /// ([`figures::take_locks`]), and a session ends with its last run, once none of its runs
+    /// is running.
+    Traces,
 }
 
 /// The ids, sorted and without repeats.
@@ -59,8 +71,8 @@ pub(crate) fn unique(ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
 }
 
 /// Writes `batch` into the transaction's project (see the module's steps).
-pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) -> Result<IngestCounts, StoreError> {
-    let locked = figures::lock_runs(tx, batch, locks).await?;
+pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, caller: Caller) -> Result<IngestCounts, StoreError> {
+    let locked = figures::lock_runs(tx, batch, caller).await?;
     // Ids stored in this project as of this point of the batch: written and owned, or checked.
     let mut sessions: HashSet<Uuid> = HashSet::new();
     let mut runs: HashSet<Uuid> = HashSet::new();
@@ -72,9 +84,14 @@ pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) 
         sessions.extend(batch.sessions.iter().map(|s| s.id));
     }
 
+    // What the spans change in their runs, from the stored copies they replace: read before
+    // the runs are written, so a run the batch creates is inserted with its figures.
+    let mut deltas = if batch.spans.is_empty() { Vec::new() } else { figures::span_deltas(tx, &batch.spans).await? };
+
     if !batch.runs.is_empty() {
         require(tx, Table::Sessions, unknown(batch.runs.iter().map(|r| r.session_id), &sessions), "session").await?;
-        let written = tx.upsert_runs(&batch.runs).await?;
+        let initial = locked.initial_figures(&batch.runs, &mut deltas);
+        let written = tx.upsert_runs(&batch.runs, &initial).await?;
         owned(tx, Table::Runs, batch.runs.iter().map(|r| r.id).collect(), written).await?;
         runs.extend(batch.runs.iter().map(|r| r.id));
     }
@@ -83,7 +100,6 @@ pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) 
         require(tx, Table::Runs, unknown(batch.spans.iter().map(|s| s.run_id), &runs), "run").await?;
         runs.extend(batch.spans.iter().map(|s| s.run_id));
         require(tx, Table::Spans, batch.parents_to_be_stored(), "parent span").await?;
-        let deltas = figures::span_deltas(tx, &batch.spans).await?;
         let written = tx.upsert_spans(&batch.spans).await?;
         owned(tx, Table::Spans, batch.spans.iter().map(|s| s.id).collect(), written).await?;
         spans.extend(batch.spans.iter().map(|s| s.id));
@@ -119,7 +135,7 @@ pub(crate) async fn write<T: IngestTx>(tx: &mut T, batch: &Batch, locks: Locks) 
         owned(tx, Table::Scores, batch.scores.iter().map(|s| s.id).collect(), written).await?;
     }
 
-    figures::update_sessions(tx, batch, locked).await?;
+    figures::update_sessions(tx, batch, locked, caller).await?;
     Ok(IngestCounts::of(batch))
 }
 

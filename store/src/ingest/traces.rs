@@ -30,7 +30,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::refs::{Table, ids_in_project};
-use super::{IngestTx, Locks, unique};
+use super::{Caller, IngestTx, unique};
 use crate::StoreError;
 use crate::query::sql::{Arg, Dialect, SQLITE_MAX_PARAMS, Sql, WriteTx};
 use crate::rows::Columns;
@@ -137,7 +137,6 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     let mut runs: Vec<Run> = Vec::new();
     let mut renamed: Vec<(Uuid, String, DateTime<Utc>)> = Vec::new();
     let mut moved: Vec<(Uuid, Uuid)> = Vec::new();
-    let mut touched_sessions: BTreeSet<Uuid> = BTreeSet::new();
     // The sessions a run leaves or joins: their figures are recomputed from their runs.
     let mut moved_from: BTreeSet<Uuid> = BTreeSet::new();
     let mut session_start: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
@@ -147,14 +146,12 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         let session =
             trace.root.as_ref().and_then(|r| r.session).or(old).or(trace.session_hint).unwrap_or(trace.own_session);
         chosen.insert(trace.run_id, session);
-        touched_sessions.insert(session);
         let start = session_start.entry(session).or_insert(trace.first_start);
         *start = (*start).min(trace.first_start);
         if let Some(old) = stored.get(&trace.run_id).map(|r| r.session)
             && old != session
         {
             moved.push((trace.run_id, session));
-            touched_sessions.insert(old);
             moved_from.insert(old);
             moved_from.insert(session);
         }
@@ -275,7 +272,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         .collect();
     counts.waiting_for_parent = waiting.len();
     native.prompt_links = prompt_links(tx, &native.spans, &prompt_refs).await?;
-    let stored_counts = super::write(tx, &native, Locks::Held).await?;
+    let stored_counts = super::write(tx, &native, Caller::Traces).await?;
     counts.runs = stored_counts.runs;
     counts.spans = stored_counts.spans;
     counts.events = stored_counts.events;
@@ -295,8 +292,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     wait_for(tx, Waiting::Parents, &waiting).await?;
     wait_for(tx, Waiting::EventSpans, &events_waiting).await?;
     adopt(tx, in_request.into_iter().collect()).await?;
-    let moved_from: Vec<Uuid> = moved_from.into_iter().collect();
-    end_sessions(tx, touched_sessions.into_iter().collect(), moved_from).await?;
+    refresh_moved(tx, moved_from.into_iter().collect()).await?;
     Ok(counts)
 }
 
@@ -439,35 +435,19 @@ async fn adopt<T: WriteTx>(tx: &mut T, arrived: Vec<Uuid>) -> Result<(), StoreEr
     Ok(())
 }
 
-/// A session of traces ends with its last run once none of its runs is running (and is open
-/// again while one is); its status and duration follow. The native write kept every other
-/// figure current, except in the sessions a run left or joined (`moved`), which are recomputed
-/// from their runs.
-async fn end_sessions<T: WriteTx>(tx: &mut T, sessions: Vec<Uuid>, moved: Vec<Uuid>) -> Result<(), StoreError> {
-    if sessions.is_empty() {
+/// The sessions runs left or joined (`moved`): each ends with its runs and gets its figures
+/// recomputed from them. (Every other session a request touches is a session of its batch,
+/// which [`super::write`] ended.)
+async fn refresh_moved<T: WriteTx>(tx: &mut T, moved: Vec<Uuid>) -> Result<(), StoreError> {
+    if moved.is_empty() {
         return Ok(());
     }
     let project = tx.project();
     let mut q = Sql::new(T::DIALECT);
-    let (table, runs) = (q.table("sessions"), q.table("runs"));
-    // The end is computed once per session (a row-value update, as `refresh_sessions` does).
-    let duration = q.millis(&format!("{table}.created_at"), &format!("COALESCE(v.ended, {table}.last_at)"));
-    q.push(&format!(
-        "UPDATE {table} SET (ended_at, status, duration_ms) =
-           (SELECT v.ended,
-                   CASE WHEN {table}.errored_runs > 0 THEN 'errored' WHEN v.ended IS NULL THEN 'active' ELSE 'completed' END,
-                   COALESCE({duration}, 0)
-            FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM {runs} r WHERE r.session_id = {table}.id AND r.status = 'running')
-                              THEN NULL
-                              ELSE (SELECT MAX(r.ended_at) FROM {runs} r WHERE r.session_id = {table}.id) END AS ended) v)
-         WHERE "
-    ));
-    q.project_is("project_id", project).push(" AND ").in_ids("id", sessions);
+    super::figures::end_from_runs(&mut q, project, moved.clone());
     tx.fetch_all(q).await?;
-    if !moved.is_empty() {
-        let mut q = Sql::new(T::DIALECT);
-        super::figures::refresh_sessions(&mut q, project, Some(moved));
-        tx.fetch_all(q).await?;
-    }
+    let mut q = Sql::new(T::DIALECT);
+    super::figures::refresh_sessions(&mut q, project, Some(moved));
+    tx.fetch_all(q).await?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::changes::{Change, Feed};
-use crate::ingest::{self, Locks};
+use crate::ingest::{self, Caller};
 use crate::migrations::Embedded;
 use crate::query::sql::{Dialect, Reader, Sql};
 use crate::{IngestCounts, StoreError, TraceBatch, TraceCounts};
@@ -127,7 +127,7 @@ impl Backend for PgStore {
 
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
         let mut tx = PgTx { tx: self.pool.begin_with(INGEST_BEGIN).await?, project };
-        let counts = ingest::write(&mut tx, batch, Locks::Take).await?;
+        let counts = ingest::write(&mut tx, batch, Caller::Native).await?;
         tx.tx.commit().await?;
         Ok(counts)
     }

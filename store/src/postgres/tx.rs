@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::rows::bound;
 use crate::StoreError;
-use crate::ingest::IngestTx;
+use crate::ingest::{IngestTx, RunDelta};
 use crate::query::sql::{Dialect, Sql, WriteTx};
 
 /// How an ingest transaction begins (one round trip). Every statement of a batch, foreign-key
@@ -67,13 +67,19 @@ impl IngestTx for PgTx<'_> {
         Ok(done.rows_affected())
     }
 
-    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<u64, StoreError> {
+    async fn upsert_runs(&mut self, rows: &[Run], figures: &[RunDelta]) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO private.runs AS r (id, session_id, project_id, name, started_at, ended_at, status, error, metadata)
-             SELECT t.id, t.session_id, $1, t.name, t.started_at, t.ended_at, t.status, t.error, t.metadata
+            "INSERT INTO private.runs AS r (id, session_id, project_id, name, started_at, ended_at, status, error, metadata,
+                                        span_cost, span_cost_n, span_input, span_input_n, span_output, span_output_n,
+                                        tool_calls, span_count)
+             SELECT t.id, t.session_id, $1, t.name, t.started_at, t.ended_at, t.status, t.error, t.metadata,
+                    t.span_cost, t.span_cost_n, t.span_input, t.span_input_n, t.span_output, t.span_output_n,
+                    t.tool_calls, t.span_count
              FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                         $7::text[], $8::jsonb[], $9::jsonb[])
-                  AS t(id, session_id, name, started_at, ended_at, status, error, metadata)
+                         $7::text[], $8::jsonb[], $9::jsonb[], $10::float8[], $11::int8[], $12::float8[], $13::int8[],
+                         $14::float8[], $15::int8[], $16::int8[], $17::int8[])
+                  AS t(id, session_id, name, started_at, ended_at, status, error, metadata, span_cost, span_cost_n,
+                       span_input, span_input_n, span_output, span_output_n, tool_calls, span_count)
              ON CONFLICT (id) DO UPDATE SET
                  ended_at = COALESCE(EXCLUDED.ended_at, r.ended_at),
                  status = EXCLUDED.status,
@@ -91,6 +97,14 @@ impl IngestTx for PgTx<'_> {
         .bind(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.error.as_ref().map(json)).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| json(&r.metadata)).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.cost.0).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.cost.1).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.input.0).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.input.1).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.output.0).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.output.1).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.tool_calls).collect::<Vec<_>>())
+        .bind(figures.iter().map(|f| f.spans).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected())

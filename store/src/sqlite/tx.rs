@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::rows::bound;
 use crate::StoreError;
-use crate::ingest::IngestTx;
+use crate::ingest::{IngestTx, RunDelta};
 use crate::query::sql::{Dialect, SQLITE_MAX_PARAMS, Sql, WriteTx};
 
 pub(super) fn ts(t: &Timestamp) -> String {
@@ -91,9 +91,12 @@ impl IngestTx for LiteTx {
         .await
     }
 
-    async fn upsert_runs(&mut self, rows: &[Run]) -> Result<u64, StoreError> {
+    async fn upsert_runs(&mut self, rows: &[Run], figures: &[RunDelta]) -> Result<u64, StoreError> {
+        let rows: Vec<(&Run, &RunDelta)> = rows.iter().zip(figures).collect();
         self.upsert(
-            "INSERT INTO runs (id, session_id, project_id, name, started_at, ended_at, status, error, metadata) ",
+            "INSERT INTO runs (id, session_id, project_id, name, started_at, ended_at, status, error, metadata,
+                               span_cost, span_cost_n, span_input, span_input_n, span_output, span_output_n,
+                               tool_calls, span_count) ",
             " ON CONFLICT (id) DO UPDATE SET
                  ended_at = COALESCE(excluded.ended_at, runs.ended_at),
                  status = excluded.status,
@@ -101,9 +104,9 @@ impl IngestTx for LiteTx {
                  metadata = excluded.metadata
              WHERE runs.project_id = excluded.project_id
                AND (runs.status = 'running' OR excluded.status <> 'running')",
-            9,
-            rows,
-            |b, r, project| {
+            17,
+            &rows,
+            |b, (r, f), project| {
                 b.push_bind(r.id.to_string())
                     .push_bind(r.session_id.to_string())
                     .push_bind(project.to_owned())
@@ -112,7 +115,15 @@ impl IngestTx for LiteTx {
                     .push_bind(r.ended_at.as_ref().map(ts))
                     .push_bind(r.status.as_str())
                     .push_bind(r.error.as_ref().map(js))
-                    .push_bind(js(&r.metadata));
+                    .push_bind(js(&r.metadata))
+                    .push_bind(f.cost.0)
+                    .push_bind(f.cost.1)
+                    .push_bind(f.input.0)
+                    .push_bind(f.input.1)
+                    .push_bind(f.output.0)
+                    .push_bind(f.output.1)
+                    .push_bind(f.tool_calls)
+                    .push_bind(f.spans);
             },
         )
         .await

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::LiteTx;
 use crate::StoreError;
 use crate::ingest::group::GroupWriter;
-use crate::ingest::{self, Locks};
+use crate::ingest::{self, Caller};
 
 /// SQLite has one writer at a time. Writers of this process queue on `turn`, in order, instead
 /// of in SQLite's busy handler, which sleeps and retries (hundreds of ms of tail latency under
@@ -54,7 +54,7 @@ impl GroupWriter for Writer {
         for (project, batch) in batches {
             tx.project = project.to_string();
             tx.id = *project;
-            ingest::write(&mut tx, batch, Locks::Take).await?;
+            ingest::write(&mut tx, batch, Caller::Native).await?;
         }
         self.commit(tx).await
     }
