@@ -522,8 +522,54 @@ async fn concurrent_batches_for_one_run_add_up(server: &TestServer) {
     assert_eq!(store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions"), kept);
 }
 
+/// A batch that creates runs with their spans inserts each run with its spans' figures (one
+/// write of the row), and they are what a rebuild computes; a later batch adds to them.
+async fn runs_created_with_their_spans_start_with_their_figures(server: &TestServer) {
+    const S: &str = "60000000-0000-4000-8000-000000000001";
+    let run = |i: u32| format!("60000000-0000-4000-8000-{:012}", 100 + i);
+    let span = |run: &str, i: u32, kind: &str, attributes: Value| {
+        json!({"id": format!("60000000-0000-4000-8000-{:012}", 200 + i), "run_id": run, "kind": kind, "name": kind,
+               "started_at": "2025-06-01T10:00:01Z", "ended_at": "2025-06-01T10:00:02Z", "status": "ok",
+               "attributes": attributes})
+    };
+    let priced =
+        |cost: f64, input: u32| json!({"model": "gpt-4o", "cost_usd": cost, "input_tokens": input, "output_tokens": 3});
+    let (r1, r2) = (run(1), run(2));
+    server
+        .accepts(&batch(json!({
+            "sessions": [{"id": S, "created_at": "2025-06-01T09:59:00Z"}],
+            "runs": [{"id": r1, "session_id": S, "name": "a", "started_at": "2025-06-01T10:00:00Z",
+                      "ended_at": "2025-06-01T10:00:05Z", "status": "ok"},
+                     {"id": r2, "session_id": S, "name": "b", "started_at": "2025-06-01T10:00:00Z", "status": "running"}],
+            "spans": [span(&r1, 1, "model", priced(0.5, 10)), span(&r1, 2, "model", priced(0.25, 20)),
+                      span(&r1, 3, "tool", json!({})), span(&r2, 4, "model", priced(1.0, 7)), span(&r2, 5, "agent", json!({}))],
+        })))
+        .await;
+    let (store, p) = (&server.store, server.project);
+    let row = store.run_row(p, uuid(&r1)).await.expect("run").expect("stored");
+    assert_eq!((row.cost_usd, row.input_tokens, row.output_tokens, row.tool_calls, row.spans), (0.75, 30, 6, 1, 3));
+    let row = store.run_row(p, uuid(&r2)).await.expect("run").expect("stored");
+    assert_eq!((row.cost_usd, row.input_tokens, row.tool_calls, row.spans), (1.0, 7, 0, 2));
+    let session = store.session_row(p, uuid(S)).await.expect("session").expect("stored");
+    assert_eq!((session.runs, session.cost_usd, session.input_tokens, session.tool_calls), (2, 1.75, 37, 1));
+
+    // A later batch: a new span of the stored run, and one of its spans re-priced.
+    server
+        .accepts(&batch(json!({"spans": [span(&r2, 6, "tool", json!({})), span(&r2, 4, "model", priced(2.0, 7))]})))
+        .await;
+    let row = store.run_row(p, uuid(&r2)).await.expect("run").expect("stored");
+    assert_eq!((row.cost_usd, row.tool_calls, row.spans), (2.0, 1, 3));
+
+    let runs = store.list_run_rows(p, &RunFilter::default()).await.expect("runs").rows;
+    let sessions = store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions").rows;
+    store.rebuild_figures().await.expect("rebuild");
+    assert_eq!(store.list_run_rows(p, &RunFilter::default()).await.expect("runs").rows, runs);
+    assert_eq!(store.list_session_rows(p, &SessionFilter::default()).await.expect("sessions").rows, sessions);
+}
+
 on_both_stores!(
     figures_kept_by_ingest_match_a_rebuild,
+    runs_created_with_their_spans_start_with_their_figures,
     concurrent_batches_for_one_run_add_up,
     cost_rule_on_runs,
     overview_totals_days_models_latency,

@@ -6,8 +6,10 @@
 //! back to the run's metadata only when that count is 0), their tool spans and all spans. The
 //! ingest transaction adds what each written span changes: its figures minus those of the stored
 //! copy it replaces, exactly under the upsert's rule (a final span is never replaced by a
-//! running one). A span's kind never changes once stored. Two batches writing spans of one run
-//! take turns on the run's lock (below) and read each other's result.
+//! running one). A span's kind never changes once stored. A run the batch creates is inserted
+//! with what its spans add ([`Locked::initial_figures`]): a runs row carries a dozen indexes,
+//! and an insert followed by an update wrote every one of them twice. Two batches writing
+//! spans of one run take turns on the run's lock (below) and read each other's result.
 //!
 //! **Sessions** hold their status, run and errored-run counts, tool calls, cost, tokens, last
 //! activity and duration. A batch adds what its runs change: each run's part in its session

@@ -9,9 +9,11 @@
 //!    id-set query per reference kind has checked that every reference of its rows is stored
 //!    *in this project* (the rows just written count, which is what lets a record point at
 //!    anything earlier in the same batch), and followed by a check that no written id belongs
-//!    to another project ([`refs`]); what the spans change is added to their runs;
-//! 3. last, what the runs changed is added to their sessions, so each session row is locked
-//!    only until the commit that follows.
+//!    to another project ([`refs`]); what the spans change is added to their runs (a run the
+//!    batch creates is inserted with it);
+//! 3. last, what the runs changed is added to their sessions (for spans of a tracing protocol,
+//!    with each session's end, in the same update), so each session row is locked only until
+//!    the commit that follows.
 //!
 //! Any failure aborts the transaction, so a batch is stored whole or not at all. Spans of a
 //! tracing protocol, which arrive in any order, are made into such a batch by [`traces`].
