@@ -25,7 +25,7 @@
 //!
 //! [`rebuild`] recomputes everything from the spans: after migration 0004 and on demand.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use northstar_wire::attributes as attr;
@@ -183,9 +183,10 @@ impl Locked {
         runs: &[northstar_wire::Run],
         deltas: &mut Vec<(Uuid, RunDelta)>,
     ) -> Vec<RunDelta> {
+        let written: HashSet<Uuid> = runs.iter().map(|r| r.id).collect();
         let mut new: HashMap<Uuid, RunDelta> = HashMap::new();
         deltas.retain(|(run, delta)| {
-            let creates = !self.before.contains_key(run) && runs.iter().any(|r| r.id == *run);
+            let creates = !self.before.contains_key(run) && written.contains(run);
             if creates {
                 new.insert(*run, delta.clone());
             }
