@@ -11,7 +11,8 @@
 //! are printed beside ours.
 //!
 //! `cargo bench -p northstar-server --bench otlp_load`. Environment: `LOAD_SECONDS` (default
-//! 10), `LOAD_CONCURRENCY` (default 4), `LOAD_STORES` (default `postgres,sqlite`),
+//! 10), `LOAD_CONCURRENCY` (default 4), `LOAD_TRACES_PER_EXPORT` (default 1; exports of several
+//! traces, as a batch span processor sends), `LOAD_STORES` (default `postgres,sqlite`),
 //! `PHOENIX_PYTHON`. Under `cargo test`: a 1-second smoke pass of our server only.
 
 mod support;
