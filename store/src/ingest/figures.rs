@@ -64,7 +64,7 @@ impl Figures {
 
 /// What a batch's spans add to each run (as (sum, count) per figure), and what a run the batch
 /// creates starts with.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct RunDelta {
     pub(crate) cost: (f64, i64),
     pub(crate) input: (f64, i64),
@@ -184,14 +184,11 @@ impl Locked {
         deltas: &mut Vec<(Uuid, RunDelta)>,
     ) -> Vec<RunDelta> {
         let written: HashSet<Uuid> = runs.iter().map(|r| r.id).collect();
-        let mut new: HashMap<Uuid, RunDelta> = HashMap::new();
-        deltas.retain(|(run, delta)| {
-            let creates = !self.before.contains_key(run) && written.contains(run);
-            if creates {
-                new.insert(*run, delta.clone());
-            }
-            !creates
-        });
+        let (new, stored): (Vec<_>, Vec<_>) = std::mem::take(deltas)
+            .into_iter()
+            .partition(|(run, _)| !self.before.contains_key(run) && written.contains(run));
+        *deltas = stored;
+        let mut new: HashMap<Uuid, RunDelta> = new.into_iter().collect();
         runs.iter().map(|r| new.remove(&r.id).unwrap_or_default()).collect()
     }
 }
