@@ -12,6 +12,29 @@ use http_body_util::LengthLimitError;
 
 use super::response::IngestError;
 
+/// How long [`discard`] reads at most.
+const DISCARD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads and drops a body that a refusal did not need (the request was answered before its body
+/// was read: a bad key, a full server), up to `limit` bytes and for at most [`DISCARD_FOR`], one
+/// frame at a time. A client still sending then reads the answer and keeps its connection; a
+/// body left unread made the server close the connection under it, which clients report as a
+/// broken pipe instead of the 401 or 429 they were sent.
+pub(crate) async fn discard(body: Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut read = 0usize;
+    let _ = tokio::time::timeout(DISCARD_FOR, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            read = read.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+            if read > limit {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, IngestError> {
     let gzip = match headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().map(str::trim)) {
         None => false,

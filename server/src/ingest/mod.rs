@@ -21,7 +21,7 @@ pub(crate) use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-pub(crate) use body::read as read_body;
+pub(crate) use body::{discard as discard_body, read as read_body};
 pub use budget::Budget;
 use northstar_store::{KeyScope, Store, StoreError};
 use northstar_wire::Batch;
@@ -38,8 +38,12 @@ pub(crate) async fn handle(State(state): State<AppState>, method: Method, header
         return response::preflight();
     }
     let started = std::time::Instant::now();
-    let outcome = ingest(&state, method, &headers, body).await;
+    let mut body = body;
+    let outcome = ingest(&state, method, &headers, &mut body).await;
     crate::ops::INGEST_SECONDS.observe(started.elapsed());
+    if outcome.is_err() {
+        body::discard(body, state.max_body_bytes).await;
+    }
     match outcome {
         Ok(()) => {
             metrics::counter!("northstar_ingest_requests_total", "status" => "200").increment(1);
@@ -57,7 +61,8 @@ pub(crate) async fn handle(State(state): State<AppState>, method: Method, header
     }
 }
 
-async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Body) -> Result<(), IngestError> {
+/// Takes `body` when it reads it: a refusal before that leaves it to the caller to discard.
+async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: &mut Body) -> Result<(), IngestError> {
     if method != Method::POST {
         return Err(IngestError::MethodNotAllowed);
     }
@@ -72,7 +77,7 @@ async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: Bod
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .map_or(state.max_body_bytes, |n| n.min(state.max_body_bytes));
     let mut share = state.ingest_budget.share(declared).await;
-    let bytes = body::read(headers, body, state.max_body_bytes).await?;
+    let bytes = body::read(headers, std::mem::take(body), state.max_body_bytes).await?;
     share.grow_to(bytes.len()).await;
     let parsed = Batch::from_json_slice_limited(&bytes, state.max_batch_records);
     drop(bytes);

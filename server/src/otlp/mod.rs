@@ -247,6 +247,7 @@ where
     }
     let encoding = Encoding::of(headers);
     let started = std::time::Instant::now();
+    let mut body = body;
     let outcome = async {
         if method != Method::POST {
             return Err(OtlpError::MethodNotAllowed);
@@ -254,11 +255,15 @@ where
         let project = authenticate(state, headers).await?;
         let _place = state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
         let encoding = encoding.ok_or(OtlpError::UnsupportedMediaType)?;
-        let request: Req = read_request(state, headers, body, encoding).await?;
+        let request: Req = read_request(state, headers, std::mem::take(&mut body), encoding).await?;
         export(state, project, request).await
     }
     .await;
     crate::ops::INGEST_SECONDS.observe(started.elapsed());
+    if outcome.is_err() {
+        // Refused before its body was read: read it, so that the client reads the answer.
+        crate::ingest::discard_body(body, state.max_body_bytes).await;
+    }
     let encoding = encoding.unwrap_or(Encoding::Json);
     match outcome {
         Ok(response) => {

@@ -140,7 +140,31 @@ async fn gzip_bodies_are_accepted(s: &TestServer) {
     );
 }
 
+/// A request refused before its body is read (a bad key here; a full server, 429, alike) gets
+/// its answer while the client is still sending a large body, on native ingest and OTLP, and
+/// the client's connection goes on: the server reads the rest of the body before it answers.
+/// It used to close the connection under the client, which saw a broken pipe, not the 401.
+async fn a_refusal_before_a_large_body_is_read_still_reaches_the_client(s: &TestServer) {
+    let body = vec![b' '; 8 * 1024 * 1024];
+    for _ in 0..3 {
+        let response = s.post_raw(&[("authorization", "Bearer wrong")], body.clone()).await;
+        assert_eq!(read(response).await, (401, json!({"error": "Invalid or revoked API key"})));
+        let otlp = s
+            .client
+            .post(format!("{}/v1/traces", s.base))
+            .header("authorization", "Bearer wrong")
+            .header("content-type", "application/x-protobuf")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the 401, not a broken pipe");
+        assert_eq!(otlp.status().as_u16(), 401);
+    }
+    assert_eq!(s.post(&Trace::new().body()).await.0, 200, "the client goes on");
+}
+
 on_both_stores!(
+    a_refusal_before_a_large_body_is_read_still_reaches_the_client,
     preflight_is_204_with_cors_only,
     other_methods_are_405,
     missing_or_malformed_authorization_is_401,
