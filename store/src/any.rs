@@ -47,6 +47,16 @@ impl AnyStore {
         }
     }
 
+    /// How many ingest requests this store has written merged with others, in one transaction
+    /// (group commit, see the `ingest::group` module).
+    #[must_use]
+    pub fn merged_requests(&self) -> u64 {
+        match self {
+            Self::Postgres(store) => store.merged_requests(),
+            Self::Sqlite(store) => store.merged_requests(),
+        }
+    }
+
     async fn announce(&self, change: Change) {
         match self {
             Self::Postgres(store) => store.announce(change).await,
@@ -96,22 +106,15 @@ impl Store for AnyStore {
     async fn resolve_api_key(&self, key_hash: &str) -> Result<Option<Uuid>, StoreError> {
         dispatch!(self, b => records::resolve_api_key(b, key_hash))
     }
+    // Ingest announces its change itself, as it commits.
     async fn ingest(&self, project: Uuid, batch: &Batch) -> Result<IngestCounts, StoreError> {
-        let counts = dispatch!(self, b => Backend::ingest(b, project, batch))?;
-        self.announce(Change::of_batch(project, batch)).await;
-        Ok(counts)
+        dispatch!(self, b => Backend::ingest(b, project, batch))
     }
     async fn ingest_owned(&self, project: Uuid, batch: Batch) -> Result<IngestCounts, StoreError> {
-        let change = Change::of_batch(project, &batch);
-        let counts = dispatch!(self, b => Backend::ingest_owned(b, project, batch))?;
-        self.announce(change).await;
-        Ok(counts)
+        dispatch!(self, b => Backend::ingest_owned(b, project, batch))
     }
     async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
-        let change = Change::of_traces(project, &batch);
-        let counts = dispatch!(self, b => Backend::ingest_traces(b, project, batch))?;
-        self.announce(change).await;
-        Ok(counts)
+        dispatch!(self, b => Backend::ingest_traces(b, project, batch))
     }
     async fn create_project(&self, name: &str, key_hash: &str) -> Result<Project, StoreError> {
         dispatch!(self, b => records::create_project(b, name, key_hash))

@@ -1,6 +1,7 @@
 //! The change feed: which runs a committed write touched, for pages that follow a project live.
 //!
-//! On Postgres a write announces itself with `NOTIFY` after it commits, and every store that
+//! On Postgres a write announces itself with `NOTIFY` after it commits (a group of ingest
+//! requests in one statement), and every store that
 //! has a subscriber `LISTEN`s (one connection, opened on the first subscription), so that every
 //! server sharing the database hears every write, whichever server took it. On SQLite the feed
 //! is in-process: one channel per database file, shared by every store this process opened on

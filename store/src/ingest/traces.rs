@@ -109,8 +109,75 @@ pub struct TraceCounts {
     pub rejected_spans: usize,
     /// Events of those traces.
     pub rejected_events: usize,
-    /// Spans stored without their parent, which has not arrived yet.
-    pub waiting_for_parent: usize,
+}
+
+/// What a request's answer needs of each of its traces, taken before it is written: its run,
+/// how many spans, events and scores it carries (each id once), and whether its root came.
+#[derive(Debug)]
+pub(crate) struct Tally(Vec<(Uuid, [usize; 3], bool)>);
+
+/// What writing traces reported: the traces refused because their id is a run of another
+/// project, and the runs the write created.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    foreign: HashSet<Uuid>,
+    created: HashSet<Uuid>,
+}
+
+/// A request of traces, grouped with others by [`super::group`]: requests of one group name
+/// different traces (each trace is decided once per transaction, from its stored run), so their
+/// merge is their traces side by side.
+impl super::group::Job for TraceBatch {
+    type Tally = Tally;
+    type Outcome = Outcome;
+    type Answer = TraceCounts;
+
+    fn records(&self) -> usize {
+        self.traces.iter().map(|t| t.spans.len() + t.events.len() + t.scores.len()).sum()
+    }
+    fn exclusive(&self) -> Vec<Uuid> {
+        self.traces.iter().map(|t| t.run_id).collect()
+    }
+    fn tally(&self) -> Tally {
+        let distinct = |ids: Vec<Uuid>| unique(ids).len();
+        Tally(
+            self.traces
+                .iter()
+                .map(|t| {
+                    let counts = [
+                        distinct(t.spans.iter().map(|s| s.id).collect()),
+                        distinct(t.events.iter().map(|e| e.id).collect()),
+                        distinct(t.scores.iter().map(|s| s.id).collect()),
+                    ];
+                    (t.run_id, counts, t.root.is_some())
+                })
+                .collect(),
+        )
+    }
+    fn merge(jobs: Vec<Self>) -> Self {
+        TraceBatch { traces: jobs.into_iter().flat_map(|j| j.traces).collect() }
+    }
+    fn change(&self, project: Uuid) -> crate::changes::Change {
+        crate::changes::Change::of_traces(project, self)
+    }
+    fn answer(tally: Tally, outcome: &Outcome) -> TraceCounts {
+        let mut counts = TraceCounts::default();
+        for (run, [spans, events, scores], root) in tally.0 {
+            if outcome.foreign.contains(&run) {
+                counts.rejected_spans += spans;
+                counts.rejected_events += events;
+                continue;
+            }
+            counts.runs += usize::from(root || outcome.created.contains(&run));
+            counts.spans += spans;
+            counts.events += events;
+            counts.scores += scores;
+        }
+        counts
+    }
+    async fn write<T: IngestTx + Send>(self, tx: &mut T) -> Result<Outcome, StoreError> {
+        ingest(tx, self).await
+    }
 }
 
 /// A run as stored, as far as this write needs it.
@@ -118,20 +185,18 @@ struct StoredRun {
     session: Uuid,
 }
 
-pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
+/// Writes `batch` (see the module): what it refused and created.
+pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result<Outcome, StoreError> {
     let project = tx.project();
-    let mut counts = TraceCounts::default();
     let run_ids = unique(batch.traces.iter().map(|t| t.run_id));
     if run_ids.is_empty() {
-        return Ok(counts);
+        return Ok(Outcome::default());
     }
     super::figures::take_locks(tx, &run_ids).await?;
 
     let (stored, foreign) = stored_runs(tx, &run_ids).await?;
-    let (traces, refused): (Vec<Trace>, Vec<Trace>) =
-        batch.traces.into_iter().partition(|t| !foreign.contains(&t.run_id));
-    counts.rejected_spans = refused.iter().map(|t| t.spans.len()).sum();
-    counts.rejected_events = refused.iter().map(|t| t.events.len()).sum();
+    let traces: Vec<Trace> = batch.traces.into_iter().filter(|t| !foreign.contains(&t.run_id)).collect();
+    let created: HashSet<Uuid> = traces.iter().map(|t| t.run_id).filter(|run| !stored.contains_key(run)).collect();
 
     // Runs and their sessions.
     let mut runs: Vec<Run> = Vec::new();
@@ -270,13 +335,8 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
         .filter_map(|s| parents.get(&s.id).map(|p| (s.id, *p)))
         .filter(|(_, p)| !in_request.contains(p) && !stored_parents.contains(p))
         .collect();
-    counts.waiting_for_parent = waiting.len();
     native.prompt_links = prompt_links(tx, &native.spans, &prompt_refs).await?;
-    let stored_counts = super::write(tx, &native, Caller::Traces).await?;
-    counts.runs = stored_counts.runs;
-    counts.spans = stored_counts.spans;
-    counts.events = stored_counts.events;
-    counts.scores = stored_counts.scores;
+    super::write(tx, &native, Caller::Traces).await?;
 
     // The root's name and start over a run stored before it (the native upsert keeps a stored
     // run's name and start).
@@ -293,7 +353,7 @@ pub(crate) async fn ingest<T: IngestTx>(tx: &mut T, batch: TraceBatch) -> Result
     wait_for(tx, Waiting::EventSpans, &events_waiting).await?;
     adopt(tx, in_request.into_iter().collect()).await?;
     refresh_moved(tx, moved_from.into_iter().collect()).await?;
-    Ok(counts)
+    Ok(Outcome { foreign, created })
 }
 
 /// The links of `refs` whose prompt version the project's registry has (one lookup per prompt

@@ -23,7 +23,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use uuid::Uuid;
 
 use crate::backend::Backend;
-use crate::ingest;
 use crate::ingest::group::Groups;
 use crate::migrations::Embedded;
 use crate::query::sql::{Dialect, Reader, Sql};
@@ -39,8 +38,10 @@ pub struct SqliteStore {
     /// This process's changes to this database file.
     feed: crate::changes::Feed,
     writer: Writer,
-    /// Ingest requests, written in groups by one task (see `group`).
-    groups: std::sync::Arc<Groups<Writer>>,
+    /// Ingest requests, written in groups (see `group`): native batches, and spans of a
+    /// tracing protocol.
+    groups: std::sync::Arc<Groups<Writer, Batch>>,
+    traces: std::sync::Arc<Groups<Writer, TraceBatch>>,
 }
 
 impl SqliteStore {
@@ -97,8 +98,10 @@ impl SqliteStore {
         if !in_memory {
             tokio::spawn(checkpoints(options, std::sync::Arc::downgrade(&committed)));
         }
-        let writer = Writer { pool: write_pool, turn: std::sync::Arc::new(tokio::sync::Mutex::new(())), committed };
-        Ok(Self { pool, feed, groups: std::sync::Arc::new(Groups::new(writer.clone())), writer })
+        let turn = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let writer = Writer { pool: write_pool, turn, committed, feed: feed.clone() };
+        let (groups, traces) = (Groups::new(writer.clone()), Groups::new(writer.clone()));
+        Ok(Self { pool, feed, groups: std::sync::Arc::new(groups), traces: std::sync::Arc::new(traces), writer })
     }
 
     /// Changes committed by this process to this database file, from now on.
@@ -117,10 +120,9 @@ impl SqliteStore {
         self.writer.turn.clone().lock_owned().await
     }
 
-    /// How many ingest requests a merged group write has stored.
-    #[cfg(test)]
+    /// How many ingest requests (native, tracing) a merged group write has stored.
     pub(crate) fn merged_requests(&self) -> u64 {
-        self.groups.merged_requests()
+        self.groups.merged_requests() + self.traces.merged_requests()
     }
 }
 
@@ -184,11 +186,7 @@ impl Backend for SqliteStore {
     }
 
     async fn ingest_traces(&self, project: Uuid, batch: TraceBatch) -> Result<TraceCounts, StoreError> {
-        // Not through the group writer: a request of traces is its own transaction, in turn.
-        let mut tx = self.writer.begin(project).await?;
-        let counts = ingest::traces::ingest(&mut tx, batch).await?;
-        self.writer.commit(tx).await?;
-        Ok(counts)
+        self.traces.ingest(project, batch).await
     }
 
     fn pool_usage(&self) -> (u32, u32) {

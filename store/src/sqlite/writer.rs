@@ -3,15 +3,14 @@
 
 use std::time::Duration;
 
-use northstar_wire::Batch;
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
 use uuid::Uuid;
 
 use super::LiteTx;
 use crate::StoreError;
+use crate::changes::{Change, Feed};
 use crate::ingest::group::GroupWriter;
-use crate::ingest::{self, Caller};
 
 /// SQLite has one writer at a time. Writers of this process queue on `turn`, in order, instead
 /// of in SQLite's busy handler, which sleeps and retries (hundreds of ms of tail latency under
@@ -22,6 +21,8 @@ pub(super) struct Writer {
     pub(super) turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Told after each ingest commit; see [`checkpoints`].
     pub(super) committed: std::sync::Arc<tokio::sync::Notify>,
+    /// This process's change feed of the database file: what a group commits is announced.
+    pub(super) feed: Feed,
 }
 
 impl Writer {
@@ -43,20 +44,25 @@ impl Writer {
 
 impl GroupWriter for Writer {
     type Turn = tokio::sync::OwnedMutexGuard<()>;
+    type Tx = LiteTx;
 
     async fn turn(&self) -> Self::Turn {
         self.turn.clone().lock_owned().await
     }
 
-    async fn write(&self, _turn: &Self::Turn, batches: &[(Uuid, &Batch)]) -> Result<(), StoreError> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut tx = LiteTx::new(tx, Uuid::nil());
-        for (project, batch) in batches {
-            tx.project = project.to_string();
-            tx.id = *project;
-            ingest::write(&mut tx, batch, Caller::Native).await?;
-        }
-        self.commit(tx).await
+    async fn begin(&self, _turn: &Self::Turn, project: Uuid) -> Result<LiteTx, StoreError> {
+        Ok(LiteTx::new(self.pool.begin_with("BEGIN IMMEDIATE").await?, project))
+    }
+
+    fn switch(tx: &mut LiteTx, project: Uuid) {
+        tx.project = project.to_string();
+        tx.id = project;
+    }
+
+    async fn commit(&self, tx: LiteTx, changes: Vec<Change>) -> Result<(), StoreError> {
+        Writer::commit(self, tx).await?;
+        changes.into_iter().for_each(|change| self.feed.send(change));
+        Ok(())
     }
 }
 

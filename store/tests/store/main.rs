@@ -2,4 +2,5 @@
 
 mod changes;
 mod projects;
+mod traces;
 mod views;
