@@ -99,10 +99,11 @@ impl PgStore {
     }
 }
 
-/// How many groups of traces are written at once. More than one, so that one group's statements
-/// run while another waits on its round trips and commit; few, so that groups are large.
-/// Measured (BENCHMARKS.md §6): 2 beat 1 by about a sixth and 4 by a little.
-const TRACE_WRITERS: usize = 2;
+/// How many groups of traces are written at once: as many transactions as requests while at
+/// most this many are in flight (a light load waits for nothing), groups beyond. Measured
+/// (BENCHMARKS.md §6, noisy): 2 lost a fifth against one transaction per request at 4
+/// concurrent exporters; 4 and 8 were within the noise there and at 32, where 8 was the worst.
+const TRACE_WRITERS: usize = 4;
 
 /// The writer of groups of traces: any of the pool's connections, [`TRACE_WRITERS`] at a time.
 #[derive(Debug, Clone)]
