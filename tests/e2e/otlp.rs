@@ -542,6 +542,55 @@ async fn concurrent_exports_of_one_trace_build_one_tree(server: &TestServer) {
     assert_eq!((session.runs, session.tool_calls), (1, 30));
 }
 
+/// A fleet of agents exporting at once, their traces spread over a few conversations: requests
+/// that queue are written together (group commit), several transactions at once on Postgres,
+/// each touching several of the same sessions. Every export is answered 200, every trace is
+/// whole, and each conversation's figures count each of its runs once.
+async fn many_exporters_sharing_conversations_are_all_stored_with_exact_figures(server: &TestServer) {
+    const CONVERSATIONS: usize = 3;
+    const TRACES: usize = 48;
+    let traces: Vec<[u8; 16]> = (0..TRACES).map(|_| *Uuid::new_v4().as_bytes()).collect();
+    let mut requests = tokio::task::JoinSet::new();
+    for (i, trace) in traces.iter().enumerate() {
+        let tool = |id: u8| {
+            let attributes = vec![kv("gen_ai.operation.name", "execute_tool"), kv("gen_ai.tool.name", "search")];
+            otlp_span(*trace, id, Some(1), "tool", attributes)
+        };
+        let root = otlp_span(*trace, 1, None, "agent", vec![kv("session.id", &format!("conv-{}", i % CONVERSATIONS))]);
+        let request = export(vec![tool(2), tool(3), root]);
+        let (client, url, key) = (server.client.clone(), format!("{}/v1/traces", server.base), server.key.clone());
+        requests.spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(key)
+                .header("content-type", "application/x-protobuf")
+                .body(request.encode_to_vec())
+                .send()
+                .await
+                .expect("send");
+            let status = response.status().as_u16();
+            let body = response.bytes().await.expect("body");
+            (status, ExportTraceServiceResponse::decode(body.as_ref()).ok().and_then(|r| r.partial_success))
+        });
+    }
+    while let Some(answer) = requests.join_next().await {
+        assert_eq!(answer.expect("request task"), (200, None));
+    }
+    let mut sessions = std::collections::BTreeMap::new();
+    for (i, trace) in traces.iter().enumerate() {
+        let run = Uuid::from_bytes(*trace);
+        let row = server.store.run_row(server.project, run).await.expect("read").expect("every trace stored");
+        assert_eq!((row.status, row.spans, row.tool_calls), (Status::Ok, 3, 2), "trace {i}");
+        sessions.entry(i % CONVERSATIONS).or_insert(row.session_id);
+        assert_eq!(sessions[&(i % CONVERSATIONS)], row.session_id, "one session per conversation");
+    }
+    for session in sessions.values() {
+        let row = server.store.session_row(server.project, *session).await.expect("read").expect("session");
+        assert_eq!((row.runs, row.tool_calls), ((TRACES / CONVERSATIONS) as i64, 2 * (TRACES / CONVERSATIONS) as i64));
+        assert_eq!(row.status, SessionStatus::Completed, "every run of it has ended");
+    }
+}
+
 /// Hostile values: NUL in names, keys and values (Postgres stores no NUL), token counts and
 /// costs far out of range, an end before the start, a deep value: stored, never a 5xx.
 async fn hostile_values_are_stored_safely(server: &TestServer) {
@@ -603,6 +652,7 @@ async fn hostile_values_are_stored_safely(server: &TestServer) {
 }
 
 on_both_stores!(
+    many_exporters_sharing_conversations_are_all_stored_with_exact_figures,
     hostile_values_are_stored_safely,
     concurrent_exports_of_one_trace_build_one_tree,
     genai_log_events_before_their_span_wait_for_it,
