@@ -137,10 +137,10 @@ impl GroupWriter for PgWriter {
 }
 
 /// Tells every listening server (this one included) about committed writes, in one statement.
-/// Not inside the write's transaction: a transaction that notifies holds a lock of the whole
-/// database through its commit, so writes that notify commit one at a time (measured: a fifth
-/// less OTLP ingest). A failure is logged: the writes are done, only a live page misses them
-/// until its next change.
+/// Not inside the write's transaction: a transaction that notifies takes a lock of the whole
+/// database for its commit (`PreCommit_Notify`), so ingest transactions would commit one at a
+/// time, each through its own WAL flush (tried: OTLP ingest was slower, in noisy runs). A
+/// failure is logged: the writes are done, only a live page misses them until its next change.
 async fn announce(pool: &PgPool, changes: &[Change]) {
     let payloads: Vec<String> = changes.iter().map(Change::payload).collect();
     let sent = sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
