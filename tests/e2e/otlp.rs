@@ -13,7 +13,9 @@ use opentelemetry::KeyValue as OtelKv;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -502,6 +504,29 @@ async fn genai_log_events_before_their_span_wait_for_it(server: &TestServer) {
     assert_eq!(events[0].content, json!("Weather?"));
 }
 
+/// `request` posted as OTLP/HTTP protobuf, as a task can own it: the status and any partial
+/// success.
+fn post_export(
+    server: &TestServer,
+    request: &ExportTraceServiceRequest,
+) -> impl std::future::Future<Output = (u16, Option<ExportTracePartialSuccess>)> + Send + 'static {
+    let (client, url, key) = (server.client.clone(), format!("{}/v1/traces", server.base), server.key.clone());
+    let body = request.encode_to_vec();
+    async move {
+        let response = client
+            .post(url)
+            .bearer_auth(key)
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("body");
+        (status, ExportTraceServiceResponse::decode(body.as_ref()).ok().and_then(|r| r.partial_success))
+    }
+}
+
 /// Many exporters sending spans of one trace at once (a distributed agent: every process
 /// exports its own spans), the root among them: every span is stored once, under its parent,
 /// and the run's figures count each once.
@@ -510,24 +535,13 @@ async fn concurrent_exports_of_one_trace_build_one_tree(server: &TestServer) {
     for id in 2..=31u8 {
         let attributes = vec![kv("gen_ai.operation.name", "execute_tool"), kv("gen_ai.tool.name", "search")];
         let request = export(vec![otlp_span(TRACE, id, Some(1), &format!("tool {id}"), attributes)]);
-        let (client, url, key) = (server.client.clone(), format!("{}/v1/traces", server.base), server.key.clone());
-        requests.spawn(async move {
-            let r = client
-                .post(url)
-                .bearer_auth(key)
-                .header("content-type", "application/x-protobuf")
-                .body(request.encode_to_vec())
-                .send()
-                .await
-                .expect("send");
-            r.status().as_u16()
-        });
+        requests.spawn(post_export(server, &request));
         if id == 16 {
             send(server, &export(vec![otlp_span(TRACE, 1, None, "agent", vec![kv("session.id", "shared")])])).await;
         }
     }
-    while let Some(status) = requests.join_next().await {
-        assert_eq!(status.expect("request task"), 200);
+    while let Some(answer) = requests.join_next().await {
+        assert_eq!(answer.expect("request task").0, 200);
     }
     let spans = server.store.list_spans(server.project, run_id()).await.expect("spans");
     assert_eq!(spans.len(), 31);
@@ -558,20 +572,7 @@ async fn many_exporters_sharing_conversations_are_all_stored_with_exact_figures(
         };
         let root = otlp_span(*trace, 1, None, "agent", vec![kv("session.id", &format!("conv-{}", i % CONVERSATIONS))]);
         let request = export(vec![tool(2), tool(3), root]);
-        let (client, url, key) = (server.client.clone(), format!("{}/v1/traces", server.base), server.key.clone());
-        requests.spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(key)
-                .header("content-type", "application/x-protobuf")
-                .body(request.encode_to_vec())
-                .send()
-                .await
-                .expect("send");
-            let status = response.status().as_u16();
-            let body = response.bytes().await.expect("body");
-            (status, ExportTraceServiceResponse::decode(body.as_ref()).ok().and_then(|r| r.partial_success))
-        });
+        requests.spawn(post_export(server, &request));
     }
     while let Some(answer) = requests.join_next().await {
         assert_eq!(answer.expect("request task"), (200, None));
