@@ -110,7 +110,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(auth_state, auth::require_login))
         .layer(axum::middleware::from_fn(auth::security_headers));
     let ops = ops::router(state.store.clone(), state.dashboard_store.clone());
-    let api = api::ApiState { store: state.dashboard_store.clone(), key_use: state.key_use.clone() };
+    let api = api::ApiState::new(state.dashboard_store.clone(), state.key_use.clone());
     let programs = api::router(api.clone()).merge(api::mcp::router(api));
     #[expect(
         deprecated,

@@ -5,6 +5,12 @@
 //! mid-stream ends the response without its final chunk: a client sees a broken transfer, never
 //! a short export that looks whole.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc::error::SendTimeoutError;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
@@ -31,6 +37,47 @@ const PAGE: u32 = 100;
 const TREE_SPANS: i64 = 20_000;
 /// Lines written ahead of the client.
 const AHEAD: usize = 8;
+/// Exports the server writes at once, and per project: each holds up to its largest run in
+/// memory (see [`write_runs`]), so their number bounds the memory exports take.
+const AT_ONCE: usize = 2;
+/// How long a line may wait for a client that reads nothing before the export gives up (and
+/// its turn goes to another).
+const STALL: Duration = Duration::from_secs(60);
+/// What a client refused a turn is told to wait.
+pub(crate) const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Turns to export: [`AT_ONCE`] on the server, one per project, so that neither a flood of
+/// exports nor one project's clients can take the server's memory or every turn.
+#[derive(Debug, Default)]
+pub(crate) struct Exports {
+    running: Mutex<HashSet<Uuid>>,
+}
+
+/// A running export's turn, given back when its writer ends.
+struct Turn {
+    exports: Arc<Exports>,
+    project: Uuid,
+}
+
+impl Exports {
+    fn start(self: &Arc<Self>, project: Uuid) -> Result<Turn, ApiError> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.contains(&project) {
+            return Err(ApiError::busy("this project's previous export is still running; retry when it ends"));
+        }
+        if running.len() >= AT_ONCE {
+            return Err(ApiError::busy("the server is writing as many exports as it allows at once; retry later"));
+        }
+        running.insert(project);
+        Ok(Turn { exports: self.clone(), project })
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.exports.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.project);
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -48,6 +95,7 @@ enum Format {
     responses(
         (status = 200, description = "One JSON document per line", content_type = "application/x-ndjson", body = String),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 429, description = "The project's previous export, or as many as the server writes at once, is still running; retry after Retry-After seconds", body = ErrorBody),
     ),
     security(("read_key" = [])))]
 pub(crate) async fn export(State(s): State<ApiState>, key: ReadKey, p: Params) -> Result<Response, ApiError> {
@@ -59,26 +107,41 @@ pub(crate) async fn export(State(s): State<ApiState>, key: ReadKey, p: Params) -
             _ => None,
         })?
         .unwrap_or(Format::JsonLines);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(AHEAD);
+    let turn = s.exports.start(key.project)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(AHEAD);
+    // A failure is handed over beside the lines, never through their channel: a client that
+    // reads nothing must not keep the writer (and its turn) waiting to say so.
+    let (failed_tx, failed) = tokio::sync::oneshot::channel::<String>();
     let store = s.store.clone();
     tokio::spawn(async move {
+        let _turn = turn;
         if let Err(err) = write_runs(&store, key.project, range, format, &tx).await {
             tracing::warn!(project = %key.project, error = %err.message(), "an export stopped part-way");
-            let _ = tx.send(Err(std::io::Error::other(err.message().to_owned()))).await;
+            let _ = failed_tx.send(err.message().to_owned());
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures_util::stream::unfold((rx, Some(failed)), |(mut rx, mut failed)| async move {
+        match rx.recv().await {
+            Some(line) => Some((Ok(line), (rx, failed))),
+            // The writer has ended; if it failed, the body ends with an error, not its final chunk.
+            None => {
+                let message = failed.take()?.try_recv().ok()?;
+                Some((Err(std::io::Error::other(message)), (rx, None)))
+            }
+        }
+    });
     tracing::info!(target: "northstar::audit", project = %key.project, key = %key.key, ?range, "export started");
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
 }
 
-/// Writes the lines; returns early (Ok) when the client has gone.
+/// Writes the lines; returns early (Ok) when the client has gone, and fails when it has read
+/// nothing for [`STALL`].
 async fn write_runs(
     store: &AnyStore,
     project: Uuid,
     range: TimeRange,
     format: Format,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tx: &tokio::sync::mpsc::Sender<Bytes>,
 ) -> Result<(), ApiError> {
     let mut after = None;
     loop {
@@ -113,8 +176,14 @@ async fn write_runs(
                 }
                 .map_err(|e| ApiError::bad_request(format!("a run could not be written: {e}")))?;
                 line.push(b'\n');
-                if tx.send(Ok(Bytes::from(line))).await.is_err() {
-                    return Ok(());
+                match tx.send_timeout(Bytes::from(line), STALL).await {
+                    Ok(()) => {}
+                    Err(SendTimeoutError::Closed(_)) => return Ok(()),
+                    Err(SendTimeoutError::Timeout(_)) => {
+                        return Err(ApiError::busy(
+                            "the client read nothing for a minute; the export gave its turn up",
+                        ));
+                    }
                 }
             }
         }

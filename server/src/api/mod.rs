@@ -35,6 +35,14 @@ pub struct ApiState {
     /// The dashboard's connections: API load cannot take ingest's.
     pub store: AnyStore,
     pub key_use: Arc<KeyUse>,
+    /// Turns to export (see [`export::Exports`]).
+    pub(crate) exports: Arc<export::Exports>,
+}
+
+impl ApiState {
+    pub fn new(store: AnyStore, key_use: Arc<KeyUse>) -> Self {
+        Self { store, key_use, exports: Arc::default() }
+    }
 }
 
 /// The API's routes (the MCP server is mounted beside them by [`crate::app`]).
@@ -78,6 +86,11 @@ impl ApiError {
         Self { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.to_owned() }
     }
 
+    /// 429 with `Retry-After`: a turn the server gives a few at a time is taken.
+    pub(crate) fn busy(message: &str) -> Self {
+        Self { status: StatusCode::TOO_MANY_REQUESTS, code: "busy", message: message.to_owned() }
+    }
+
     fn forbidden(message: &str) -> Self {
         Self { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.to_owned() }
     }
@@ -117,6 +130,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(header::RETRY_AFTER, export::RETRY_AFTER_SECONDS.into());
         }
         response
     }

@@ -16,7 +16,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid_request`, `unauthorized`, `forbidden`, `not_found`, `unavailable` or `internal`.
+    /// `invalid_request`, `unauthorized`, `forbidden`, `not_found`, `busy`, `unavailable` or
+    /// `internal`.
     pub code: String,
     pub message: String,
 }

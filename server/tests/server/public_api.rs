@@ -393,6 +393,104 @@ async fn export_streams_every_run_as_json_lines_and_otlp(server: &TestServer) {
     assert_eq!(otlp.lines().count(), 85);
 }
 
+/// A read key of `project`.
+async fn read_key_of(server: &TestServer, project: Uuid) -> String {
+    let key = keys::mint();
+    server.store.create_api_key(project, "ci", KeyScope::Read, &keys::hash(&key)).await.expect("key");
+    key
+}
+
+/// 60 runs of ~100 KB each (6 MB of export), sent with the project's ingest `key`.
+async fn large_runs(server: &TestServer, key: &str) {
+    let session = id();
+    for _ in 0..6 {
+        let (runs, events): (Vec<Value>, Vec<Value>) = (0..10)
+            .map(|i| {
+                let (r, at) = (id(), format!("2026-03-01T10:00:{i:02}Z"));
+                (
+                    json!({"id": r, "session_id": session, "name": "big", "started_at": at, "ended_at": at, "status": "ok"}),
+                    json!({"id": id(), "run_id": r, "type": "user_input", "created_at": at, "content": "x".repeat(100_000), "attributes": {}}),
+                )
+            })
+            .unzip();
+        let body = batch(json!({"sessions": [{"id": session, "created_at": "2026-03-01T10:00:00Z", "metadata": {}}],
+                                "runs": runs, "events": events}));
+        assert_eq!(server.post_with_key(key, &body).await.0, 200);
+    }
+}
+
+/// An export whose client reads its headers and then nothing (a 4 KiB receive buffer, so the
+/// server cannot write far ahead): it keeps its turn while the socket is open.
+async fn stalled_export(server: &TestServer, key: &str) -> tokio::net::TcpStream {
+    let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().expect("address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let mut stream = socket.connect(address).await.expect("connect");
+    let request = format!("GET /api/v1/export HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.expect("send");
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut stream, &mut head).await.expect("status line");
+    assert_eq!(&head, b"HTTP/1.1 200", "the stalled export started");
+    stream
+}
+
+async fn exports_take_turns_two_on_the_server_and_one_per_project(server: &TestServer) {
+    let (second, second_ingest) = server.other_project().await;
+    let (third, _) = server.other_project().await;
+    let keys = [read_key(server).await, read_key_of(server, second).await, read_key_of(server, third).await];
+    large_runs(server, &server.key).await;
+    large_runs(server, &second_ingest).await;
+
+    let first_export = stalled_export(server, &keys[0]).await;
+    // The same project again: its previous export still runs.
+    let busy =
+        server.client.get(format!("{}/api/v1/export", server.base)).bearer_auth(&keys[0]).send().await.expect("export");
+    assert_eq!(busy.status(), 429);
+    assert_eq!(busy.headers()["retry-after"], "5");
+    let body: Value = busy.json().await.expect("envelope");
+    assert_eq!(body["error"]["code"], "busy");
+    assert!(body["error"]["message"].as_str().expect("message").contains("previous export"), "{body}");
+
+    // A second project gets the server's second turn; a third finds none.
+    let second_export = stalled_export(server, &keys[1]).await;
+    let (status, body) = get(server, &keys[2], "/api/v1/export").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("busy")), "{body}");
+
+    // Every other read still answers meanwhile.
+    assert_eq!(get(server, &keys[2], "/api/v1/runs").await.0, 200);
+
+    // A client that goes away gives its turn back.
+    drop(first_export);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = get(server, &keys[2], "/api/v1/export").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(std::time::Instant::now() < deadline, "the turn was never given back");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(second_export);
+}
+
+async fn an_export_whose_client_reads_nothing_gives_its_turn_back_after_a_minute(server: &TestServer) {
+    let key = read_key(server).await;
+    large_runs(server, &server.key).await;
+    let _stalled = stalled_export(server, &key).await;
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = get(server, &key, "/api/v1/export?from=2027-01-01T00:00:00Z").await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(90), "the stalled export kept its turn");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(55), "the turn came back before a minute");
+}
+
 async fn the_openapi_document_describes_every_endpoint(server: &TestServer) {
     let r = server.client.get(format!("{}/api/openapi.json", server.base)).send().await.expect("get");
     assert_eq!(r.status(), 200);
@@ -442,5 +540,7 @@ on_both_stores!(
     another_projects_ids_answer_404_like_unknown_ones,
     deleting_runs_and_sessions_keeps_figures_right,
     export_streams_every_run_as_json_lines_and_otlp,
+    exports_take_turns_two_on_the_server_and_one_per_project,
+    an_export_whose_client_reads_nothing_gives_its_turn_back_after_a_minute,
     the_openapi_document_describes_every_endpoint,
 );
