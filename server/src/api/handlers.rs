@@ -161,20 +161,22 @@ pub(crate) fn tree(spans: Vec<Span>, events: Vec<Event>, depth: usize) -> (Vec<E
     (events_of(None), top)
 }
 
-/// A run with its span → event tree.
-pub(crate) async fn run_detail(store: &AnyStore, project: Uuid, id: Uuid, depth: usize) -> Result<RunDetail, ApiError> {
+/// A run with its span → event tree, written out under the run's share of the read budget.
+pub(crate) async fn run_detail(s: &ApiState, project: Uuid, id: Uuid, depth: usize) -> Result<Response, ApiError> {
+    let store = &s.store;
     let mut row = store
         .run_row(project, id)
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found("run not found"))?;
+    let _budget = s.reads.of(row.spans).await;
     row.scores = store.list_scores(project, id).await.map_err(ApiError::store)?;
     let (spans, events) = (
         store.list_spans(project, id).await.map_err(ApiError::store)?,
         store.list_events(project, id).await.map_err(ApiError::store)?,
     );
     let (events, spans) = tree(spans, events, depth);
-    Ok(RunDetail { run: RunOut::of(row, Fields::ALL), events, spans })
+    Ok(Json(RunDetail { run: RunOut::of(row, Fields::ALL), events, spans }).into_response())
 }
 
 /// One run with its whole span → event tree (or `depth` levels of it).
@@ -191,10 +193,10 @@ pub(crate) async fn get_run(
     key: ReadKey,
     Path(id): Path<String>,
     p: Params,
-) -> Result<Json<RunDetail>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = path_id(&id)?;
     let depth = p.parsed("depth", "a whole number of at least 1", |v| v.parse::<usize>().ok().filter(|d| *d >= 1))?;
-    Ok(Json(run_detail(&s.store, key.project, id, depth.unwrap_or(usize::MAX)).await?))
+    run_detail(&s, key.project, id, depth.unwrap_or(usize::MAX)).await
 }
 
 /// One run as an LLM-sized text summary (what MCP's `get_run_context` answers): its span tree
@@ -218,7 +220,7 @@ pub(crate) async fn run_context(
     let id = path_id(&id)?;
     let what = "a whole number from 1000 to 1000000";
     let cap = p.parsed("max_bytes", what, |v| v.parse::<usize>().ok().filter(|n| (1_000..=1_000_000).contains(n)))?;
-    let text = super::mcp::run_context(&s.store, key.project, id, cap.unwrap_or(super::mcp::CONTEXT_BYTES)).await?;
+    let text = super::mcp::run_context(&s, key.project, id, cap.unwrap_or(super::mcp::CONTEXT_BYTES)).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use northstar_store::{AnyStore, RunRow, Store};
+use northstar_store::{RunRow, Store};
 use northstar_wire::{Event, EventType, Span, SpanKind};
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
@@ -261,7 +261,7 @@ impl Mcp {
         let key = key_of(&parts)?;
         let cap = p.max_bytes.unwrap_or(CONTEXT_BYTES).clamp(1_000, MAX_CONTEXT_BYTES);
         let result = match Uuid::parse_str(p.run_id.trim()) {
-            Ok(id) => run_context(&self.state.store, key.project, id, cap).await,
+            Ok(id) => run_context(&self.state, key.project, id, cap).await,
             Err(_) => Err(ApiError::not_found("run not found")),
         };
         Ok(match result {
@@ -420,12 +420,14 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// The summary `get_run_context` answers with.
-pub(crate) async fn run_context(store: &AnyStore, project: Uuid, id: Uuid, cap: usize) -> Result<String, ApiError> {
+pub(crate) async fn run_context(s: &ApiState, project: Uuid, id: Uuid, cap: usize) -> Result<String, ApiError> {
+    let store = &s.store;
     let run = store
         .run_row(project, id)
         .await
         .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found("run not found"))?;
+    let _budget = s.reads.of(run.spans).await;
     let spans = store.list_spans(project, id).await.map_err(ApiError::store)?;
     let events = store.list_events(project, id).await.map_err(ApiError::store)?;
     Ok(summarize(&run, &spans, events, cap))

@@ -22,6 +22,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use northstar_store::{AnyStore, KeyScope, StoreError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::key_use::KeyUse;
@@ -37,11 +38,58 @@ pub struct ApiState {
     pub key_use: Arc<KeyUse>,
     /// Turns to export (see [`export::Exports`]).
     pub(crate) exports: Arc<export::Exports>,
+    /// Spans that whole-run reads may hold at once.
+    pub(crate) reads: ReadBudget,
 }
 
 impl ApiState {
     pub fn new(store: AnyStore, key_use: Arc<KeyUse>) -> Self {
-        Self { store, key_use, exports: Arc::default() }
+        Self { store, key_use, exports: Arc::default(), reads: ReadBudget::new(READ_SPANS) }
+    }
+}
+
+/// Spans the API's whole-run reads (a run's tree, its context) hold in memory at once. A run of
+/// 100,000 spans takes a few hundred MiB while it is read and written out, so reads of large
+/// runs wait for each other (within the request timeout) instead of adding up; small runs
+/// share the budget and barely wait.
+const READ_SPANS: u32 = 100_000;
+
+/// The spans whole-run reads hold at once.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadBudget {
+    spans: Arc<Semaphore>,
+    total: u32,
+}
+
+impl ReadBudget {
+    fn new(total: u32) -> Self {
+        Self { spans: Arc::new(Semaphore::new(total as usize)), total }
+    }
+
+    /// The share a run of `spans` spans is read under (the whole budget for a run larger than
+    /// it); held until the answer is made.
+    pub(crate) async fn of(&self, spans: i64) -> OwnedSemaphorePermit {
+        let share = u32::try_from(spans).unwrap_or(u32::MAX).clamp(1, self.total);
+        self.spans.clone().acquire_many_owned(share).await.expect("the read budget is never closed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::ReadBudget;
+
+    #[test]
+    fn a_run_larger_than_the_read_budget_takes_all_of_it_and_small_runs_share_it() {
+        let budget = ReadBudget::new(100);
+        let large = budget.of(250).now_or_never().expect("a run larger than the budget is read alone");
+        assert!(budget.of(1).now_or_never().is_none(), "any other read waits for it");
+        drop(large);
+        let small: Vec<_> = (0..4).map(|_| budget.of(25).now_or_never().expect("four quarters fit at once")).collect();
+        assert!(budget.of(0).now_or_never().is_none(), "a run with no spans still takes a share");
+        drop(small);
+        assert!(budget.of(-1).now_or_never().is_some());
     }
 }
 
