@@ -1,8 +1,8 @@
-# syntax=docker/dockerfile:1
 # NorthStar server with the dashboard inside: `docker compose up` (see docker-compose.yml).
 
 # Build: the toolchain and the wasm target come from rust-toolchain.toml; the server's build
 # script builds the dashboard's browser half and embeds it, so one cargo command is the build.
+# The `dist` profile is `release` with LTO across crates (Cargo.toml): a smaller binary.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY rust-toolchain.toml ./
@@ -14,19 +14,24 @@ COPY store store
 COPY dashboard dashboard
 COPY server server
 COPY client-sdk client-sdk
+COPY test-support test-support
+COPY tests tests
 COPY migrations migrations
-RUN cargo build --release --locked -p northstar-server \
-    && install -D target/release/northstar-server /out/northstar-server \
-    && install -d -m 0700 /out/data
+COPY scripts/runtime-rootfs scripts/runtime-rootfs
+RUN cargo build --profile dist --locked -p northstar-server \
+    && scripts/runtime-rootfs target/dist/northstar-server /out \
+    && chown 65532:65532 /out/var/lib/northstar \
+    && chmod 0700 /out/var/lib/northstar
 
-# Run: distroless (glibc and CA certificates, no shell, no package manager) and the stripped
-# binary (the release profile strips its symbols), as the image's non-root user (uid 65532).
-FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
-COPY --from=build /out/northstar-server /usr/local/bin/northstar-server
-COPY --from=build --chown=65532:65532 /out/data /var/lib/northstar
+# Run: nothing but the stripped binary (the release profile strips its symbols), the glibc it
+# loads and the non-root user's passwd entry (scripts/runtime-rootfs): no shell, no package
+# manager, ~36 MB in all. Runs as uid 65532.
+FROM scratch AS runtime
+COPY --from=build /out /
 USER 65532:65532
 WORKDIR /var/lib/northstar
-ENV NORTHSTAR_BIND=0.0.0.0:8080 \
+ENV PATH=/usr/local/bin \
+    NORTHSTAR_BIND=0.0.0.0:8080 \
     NORTHSTAR_DATA_DIR=/var/lib/northstar \
     NORTHSTAR_LOG_FORMAT=json
 EXPOSE 8080
