@@ -9,8 +9,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::mpsc::error::SendTimeoutError;
-
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
@@ -24,6 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span as OtelSpan, Status as OtelStatus, span, status,
 };
 use serde_json::Value;
+use tokio::sync::mpsc::error::SendTimeoutError;
 use uuid::Uuid;
 
 use super::handlers::tree;
@@ -43,8 +42,6 @@ const AT_ONCE: usize = 2;
 /// How long a line may wait for a client that reads nothing before the export gives up (and
 /// its turn goes to another).
 const STALL: Duration = Duration::from_secs(60);
-/// What a client refused a turn is told to wait.
-pub(crate) const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// Turns to export: [`AT_ONCE`] on the server, one per project, so that neither a flood of
 /// exports nor one project's clients can take the server's memory or every turn.

@@ -54,6 +54,9 @@ impl ApiState {
 /// share the budget and barely wait.
 const READ_SPANS: u32 = 100_000;
 
+/// What a client refused a turn (429) is told to wait.
+const RETRY_AFTER_SECONDS: u32 = 5;
+
 /// The spans whole-run reads hold at once.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadBudget {
@@ -134,7 +137,8 @@ impl ApiError {
         Self { status: StatusCode::UNAUTHORIZED, code: "unauthorized", message: message.to_owned() }
     }
 
-    /// 429 with `Retry-After`: a turn the server gives a few at a time is taken.
+    /// 429 with `Retry-After` ([`RETRY_AFTER_SECONDS`]): a turn the server gives a few at a time
+    /// is taken.
     pub(crate) fn busy(message: &str) -> Self {
         Self { status: StatusCode::TOO_MANY_REQUESTS, code: "busy", message: message.to_owned() }
     }
@@ -180,7 +184,7 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, export::RETRY_AFTER_SECONDS.into());
+            response.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
         }
         response
     }
