@@ -209,4 +209,39 @@ mod tests {
             assert_eq!(mode, 0o600, "{}", file.display());
         }
     }
+
+    /// A multi-row upsert's text differs with its row count: kept prepared, each count would
+    /// stay in the write connection's statement cache (up to a hundred statements, each as large
+    /// as its rows: 10 MiB of the server's memory under 32 exporters).
+    #[tokio::test]
+    async fn batches_of_forty_sizes_leave_no_statement_per_size_in_the_writers_cache() {
+        use serde_json::json;
+        use sqlx::Connection;
+        use uuid::Uuid;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let store = super::SqliteStore::open(&dir.path().join("cache.db")).await.expect("open");
+        let any = crate::AnyStore::Sqlite(store.clone());
+        crate::Store::migrate(&any).await.expect("migrate");
+        let project = crate::Store::create_project(&any, "p", "hash-of-key").await.expect("project").id;
+        let at = "2025-05-01T10:00:00Z";
+        for events in 1..=40 {
+            let (s, r) = (Uuid::new_v4(), Uuid::new_v4());
+            let events: Vec<_> = (0..events)
+                .map(|_| {
+                    json!({"id": Uuid::new_v4(), "run_id": r, "type": "user_input", "created_at": at,
+                                "content": {"text": "hi"}, "attributes": {}})
+                })
+                .collect();
+            let body = json!({"schema_version": 2, "sessions": [{"id": s, "created_at": at, "metadata": {}}],
+                              "runs": [{"id": r, "session_id": s, "name": "agent", "started_at": at,
+                                        "status": "running", "metadata": {}}],
+                              "spans": [], "events": events, "scores": [], "prompt_links": []});
+            let batch = super::Batch::from_value(&body).expect("batch");
+            crate::Store::ingest(&any, project, &batch).await.expect("ingest");
+        }
+        let conn = store.writer.pool.acquire().await.expect("the write connection");
+        let cached = conn.cached_statements_size();
+        assert!(cached < 20, "{cached} statements cached after batches of 40 different sizes");
+    }
 }

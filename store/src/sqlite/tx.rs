@@ -51,7 +51,9 @@ impl LiteTx {
             let project = self.project.as_str();
             qb.push_values(chunk, |mut b, row| push(&mut b, row, project));
             qb.push(tail);
-            written += qb.build().execute(&mut *self.tx).await?.rows_affected();
+            // Not kept prepared: the text differs with every row count, and the connection's
+            // statement cache would keep up to a hundred of them, each as large as its rows.
+            written += qb.build().persistent(false).execute(&mut *self.tx).await?.rows_affected();
         }
         Ok(written)
     }
