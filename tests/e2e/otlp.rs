@@ -773,3 +773,55 @@ async fn the_transport_answers_as_the_otlp_spec_says(server: &TestServer) {
 }
 
 on_both_stores!(the_transport_answers_as_the_otlp_spec_says);
+
+// ---------------------------------------------------------------------------------------------
+// The key's rate limit.
+
+async fn limited(backend: Backend) -> TestServer {
+    TestServer::start_with(backend, |state| northstar_server::AppState {
+        rate_limit: northstar_server::RateLimit::per_second(1),
+        ..state
+    })
+    .await
+}
+
+/// `NORTHSTAR_RATE_LIMIT_PER_SECOND` caps a key's OTLP exports as it caps its native batches:
+/// over HTTP a 429 with `Retry-After`, over gRPC `UNAVAILABLE` with a `RetryInfo`, which the
+/// Rust SDK's exporter waits out before it delivers.
+async fn the_keys_rate_limit_holds_for_otlp_over_http_and_grpc(server: &TestServer) {
+    let request = export(vec![otlp_span(TRACE, 1, None, "agent", vec![])]);
+    assert_eq!(send_with_key(server, &server.key, &request).await.0, 200);
+    let response = server
+        .client
+        .post(format!("{}/v1/traces", server.base))
+        .header("authorization", format!("Bearer {}", server.key))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    // Another project's key has its own budget.
+    let (_, other) = server.other_project().await;
+    assert_eq!(send_with_key(server, &other, &export(vec![otlp_span([0x44; 16], 1, None, "a", vec![])])).await.0, 200);
+
+    // gRPC in a later second, right after the key's request of that second.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let provider = provider(server, Transport::Grpc);
+    let trace = record_agent_run(&provider, "limited");
+    let started = std::time::Instant::now();
+    assert_eq!(send_with_key(server, &server.key, &request).await.0, 200, "the budget of a new second");
+    flush(provider).await;
+    // Not sooner than the key's next second: the export was refused first, and the exporter
+    // waited as told (had gRPC no limit, this would be a matter of milliseconds).
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    let spans = server.store.list_spans(server.project, Uuid::from_bytes(trace)).await.expect("spans");
+    assert_eq!(spans.len(), 3, "the whole run, once: {spans:?}");
+}
+
+mod rate_limit {
+    use super::*;
+    on_both_stores!(start = limited; the_keys_rate_limit_holds_for_otlp_over_http_and_grpc);
+}

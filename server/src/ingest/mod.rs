@@ -61,16 +61,22 @@ pub(crate) async fn handle(State(state): State<AppState>, method: Method, header
     }
 }
 
+/// A place to store a request of `project`'s key, native or OTLP: within the key's rate limit
+/// (`--rate-limit-per-second`), then within its share of the places (`admission`).
+pub(crate) async fn admit(state: &AppState, project: Uuid) -> Result<admission::Place, IngestError> {
+    if let Some(limiter) = &state.rate_limit {
+        limiter.check(project)?;
+    }
+    state.admission.admit(project).await.ok_or(IngestError::RateLimited { retry_after_secs: 1 })
+}
+
 /// Takes `body` when it reads it: a refusal before that leaves it to the caller to discard.
 async fn ingest(state: &AppState, method: Method, headers: &HeaderMap, body: &mut Body) -> Result<(), IngestError> {
     if method != Method::POST {
         return Err(IngestError::MethodNotAllowed);
     }
     let project = authenticate(state, headers).await?;
-    if let Some(limiter) = &state.rate_limit {
-        limiter.check(project)?;
-    }
-    let _place = state.admission.admit(project).await.ok_or(IngestError::RateLimited { retry_after_secs: 1 })?;
+    let _place = admit(state, project).await?;
 
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use prost::Message;
 use tonic::codec::CompressionEncoding;
 
 use super::OtlpError;
@@ -57,9 +58,19 @@ pub(crate) fn logs_service(state: AppState) -> LogsServiceServer<Traces> {
         .max_decoding_message_size(limit)
 }
 
+/// The gRPC status of `err`; one to retry carries its wait as a `RetryInfo`, which exporters
+/// honour as HTTP clients honour `Retry-After`.
 impl From<OtlpError> for tonic::Status {
     fn from(err: OtlpError) -> Self {
-        tonic::Status::new(err.grpc_code(), err.message())
+        let (code, message) = (err.grpc_code(), err.message());
+        match err.retry_after_secs() {
+            Some(seconds) => {
+                let details = vec![super::ProtoAny::retry_after(seconds)];
+                let status = super::RpcStatus { code: code as i32, message: message.clone(), details };
+                tonic::Status::with_details(code, message, status.encode_to_vec().into())
+            }
+            None => tonic::Status::new(code, message),
+        }
     }
 }
 
@@ -73,7 +84,7 @@ impl TraceService for Traces {
         let outcome = async {
             let headers = request.metadata().clone().into_headers();
             let project = super::authenticate(&self.state, &headers).await?;
-            let _place = self.state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
+            let _place = crate::ingest::admit(&self.state, project).await?;
             super::export(&self.state, project, request.into_inner()).await
         }
         .await;
@@ -95,7 +106,7 @@ impl LogsService for Traces {
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
         let headers = request.metadata().clone().into_headers();
         let project = super::authenticate(&self.state, &headers).await?;
-        let _place = self.state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
+        let _place = crate::ingest::admit(&self.state, project).await.map_err(OtlpError::from)?;
         Ok(tonic::Response::new(super::export_logs(&self.state, project, request.into_inner()).await?))
     }
 }
@@ -108,6 +119,7 @@ impl MetricsService for Traces {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         let headers = request.metadata().clone().into_headers();
         let project = super::authenticate(&self.state, &headers).await?;
+        let _place = crate::ingest::admit(&self.state, project).await.map_err(OtlpError::from)?;
         Ok(tonic::Response::new(super::export_metrics(&self.state, project, request.into_inner()).await?))
     }
 }

@@ -54,8 +54,10 @@ pub(crate) enum OtlpError {
     UnsupportedMediaType,
     TooLarge(String),
     BadRequest(String),
-    /// Every place for storing is taken (429, `Retry-After`).
-    Overloaded,
+    /// Over the key's rate limit, or every place for storing is taken (429, `Retry-After`).
+    Overloaded {
+        retry_after_secs: u64,
+    },
     /// The database is away (503, `Retry-After`).
     Unavailable,
     Internal,
@@ -69,7 +71,7 @@ impl OtlpError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,7 +85,7 @@ impl OtlpError {
                 "Unsupported Content-Type (expected application/x-protobuf or application/json)".into()
             }
             Self::TooLarge(m) | Self::BadRequest(m) => m.clone(),
-            Self::Overloaded => "Too many requests".into(),
+            Self::Overloaded { .. } => "Too many requests".into(),
             Self::Unavailable => "Service unavailable".into(),
             Self::Internal => "Internal server error".into(),
         }
@@ -97,8 +99,17 @@ impl OtlpError {
             Self::UnsupportedMediaType | Self::BadRequest(_) => tonic::Code::InvalidArgument,
             Self::TooLarge(_) => tonic::Code::ResourceExhausted,
             // RESOURCE_EXHAUSTED is retried only with RetryInfo; UNAVAILABLE always is.
-            Self::Overloaded | Self::Unavailable => tonic::Code::Unavailable,
+            Self::Overloaded { .. } | Self::Unavailable => tonic::Code::Unavailable,
             Self::Internal => tonic::Code::Internal,
+        }
+    }
+
+    /// How long a client waits before it tries again, when it should.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Overloaded { retry_after_secs } => Some(*retry_after_secs),
+            Self::Unavailable => Some(1),
+            _ => None,
         }
     }
 
@@ -109,7 +120,7 @@ impl OtlpError {
             Self::UnsupportedMediaType => "encoding",
             Self::TooLarge(_) => "too_large",
             Self::BadRequest(_) => "invalid",
-            Self::Overloaded => "rate_limited",
+            Self::Overloaded { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -127,7 +138,7 @@ impl From<IngestError> for OtlpError {
             }
             IngestError::InvalidGzip => Self::BadRequest("Invalid gzip body".into()),
             IngestError::Unavailable => Self::Unavailable,
-            IngestError::RateLimited { .. } => Self::Overloaded,
+            IngestError::RateLimited { retry_after_secs } => Self::Overloaded { retry_after_secs },
             IngestError::MissingAuthorization | IngestError::InvalidKey => {
                 Self::Unauthenticated("Invalid or revoked API key")
             }
@@ -136,13 +147,53 @@ impl From<IngestError> for OtlpError {
     }
 }
 
-/// `google.rpc.Status`, the body of an OTLP error response.
+/// `google.rpc.Status`, the body of an OTLP error response (and, with `details`, of a gRPC
+/// status's `grpc-status-details-bin`).
 #[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
+pub(crate) struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub(crate) code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub(crate) message: String,
+    #[prost(message, repeated, tag = "3")]
+    pub(crate) details: Vec<ProtoAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct ProtoAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`: how long a gRPC exporter waits before it tries again (the OTLP
+/// specification's throttling signal; without it, exporters back off by their own schedule).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+impl ProtoAny {
+    /// A `RetryInfo` of `seconds`, packed.
+    pub(crate) fn retry_after(seconds: u64) -> Self {
+        let delay = ProtoDuration { seconds: i64::try_from(seconds).unwrap_or(i64::MAX), nanos: 0 };
+        Self {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: RetryInfo { retry_delay: Some(delay) }.encode_to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,14 +242,14 @@ fn respond(status: StatusCode, content_type: Option<&'static str>, body: Vec<u8>
 }
 
 fn error_response(err: &OtlpError, encoding: Encoding) -> Response {
-    let status = RpcStatus { code: err.grpc_code() as i32, message: err.message() };
+    let status = RpcStatus { code: err.grpc_code() as i32, message: err.message(), details: Vec::new() };
     let body = match encoding {
         Encoding::Protobuf => status.encode_to_vec(),
         Encoding::Json => serde_json::json!({"code": status.code, "message": status.message}).to_string().into_bytes(),
     };
     let mut response = respond(err.status(), Some(encoding.content_type()), body);
-    if matches!(err, OtlpError::Overloaded | OtlpError::Unavailable) {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if let Some(seconds) = err.retry_after_secs() {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -253,7 +304,7 @@ where
             return Err(OtlpError::MethodNotAllowed);
         }
         let project = authenticate(state, headers).await?;
-        let _place = state.admission.admit(project).await.ok_or(OtlpError::Overloaded)?;
+        let _place = crate::ingest::admit(state, project).await?;
         let encoding = encoding.ok_or(OtlpError::UnsupportedMediaType)?;
         let request: Req = read_request(state, headers, std::mem::take(&mut body), encoding).await?;
         export(state, project, request).await
