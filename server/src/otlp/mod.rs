@@ -150,18 +150,18 @@ impl From<IngestError> for OtlpError {
 /// `google.rpc.Status`, the body of an OTLP error response (and, with `details`, of a gRPC
 /// status's `grpc-status-details-bin`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RpcStatus {
+struct RpcStatus {
     #[prost(int32, tag = "1")]
-    pub(crate) code: i32,
+    code: i32,
     #[prost(string, tag = "2")]
-    pub(crate) message: String,
+    message: String,
     #[prost(message, repeated, tag = "3")]
-    pub(crate) details: Vec<ProtoAny>,
+    details: Vec<ProtoAny>,
 }
 
 /// `google.protobuf.Any`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct ProtoAny {
+struct ProtoAny {
     #[prost(string, tag = "1")]
     type_url: String,
     #[prost(bytes = "vec", tag = "2")]
@@ -187,7 +187,7 @@ struct ProtoDuration {
 
 impl ProtoAny {
     /// A `RetryInfo` of `seconds`, packed.
-    pub(crate) fn retry_after(seconds: u64) -> Self {
+    fn retry_after(seconds: u64) -> Self {
         let delay = ProtoDuration { seconds: i64::try_from(seconds).unwrap_or(i64::MAX), nanos: 0 };
         Self {
             type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
