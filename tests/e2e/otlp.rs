@@ -279,12 +279,9 @@ fn export(spans: Vec<OtlpSpan>) -> ExportTraceServiceRequest {
     }
 }
 
-async fn send_with_key(
-    server: &TestServer,
-    key: &str,
-    request: &ExportTraceServiceRequest,
-) -> (u16, ExportTraceServiceResponse) {
-    let response = server
+/// `request` posted to `/v1/traces` as an OTLP/HTTP protobuf exporter posts it, with `key`.
+async fn post_traces(server: &TestServer, key: &str, request: &ExportTraceServiceRequest) -> reqwest::Response {
+    server
         .client
         .post(format!("{}/v1/traces", server.base))
         .header("authorization", format!("Bearer {key}"))
@@ -292,7 +289,15 @@ async fn send_with_key(
         .body(request.encode_to_vec())
         .send()
         .await
-        .expect("request");
+        .expect("request")
+}
+
+async fn send_with_key(
+    server: &TestServer,
+    key: &str,
+    request: &ExportTraceServiceRequest,
+) -> (u16, ExportTraceServiceResponse) {
+    let response = post_traces(server, key, request).await;
     let status = response.status().as_u16();
     assert_eq!(response.headers()["content-type"], "application/x-protobuf");
     let body = response.bytes().await.expect("body");
@@ -791,15 +796,7 @@ async fn limited(backend: Backend) -> TestServer {
 async fn the_keys_rate_limit_holds_for_otlp_over_http_and_grpc(server: &TestServer) {
     let request = export(vec![otlp_span(TRACE, 1, None, "agent", vec![])]);
     assert_eq!(send_with_key(server, &server.key, &request).await.0, 200);
-    let response = server
-        .client
-        .post(format!("{}/v1/traces", server.base))
-        .header("authorization", format!("Bearer {}", server.key))
-        .header("content-type", "application/x-protobuf")
-        .body(request.encode_to_vec())
-        .send()
-        .await
-        .expect("request");
+    let response = post_traces(server, &server.key, &request).await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(response.headers()["content-type"], "application/x-protobuf");
